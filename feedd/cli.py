@@ -1,0 +1,182 @@
+"""The command line: a thin click layer over pipeline and daemon.
+
+Exit statuses: 0 success; 1 at least one feed failed (or the database could
+not be used); 2 a usage or config error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any
+
+import click
+
+from . import __version__
+from .config import Config, load_config
+from .errors import ConfigError, StoreError
+from .types import Outcome, Status
+
+EXIT_FEED_FAILED = 1
+EXIT_USAGE = 2
+
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    envvar="FEEDD_CONFIG",
+    show_envvar=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The TOML config file.",
+)
+
+
+def _setup_logging(verbose: int, quiet: int, default: int) -> None:
+    level = default - 10 * verbose + 10 * quiet
+    logging.basicConfig(
+        level=max(logging.DEBUG, min(level, logging.CRITICAL)),
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request at INFO; that is our job, once per feed.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, level))
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, level))
+
+
+def _load(path: str) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"{exc.path}: {problem}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+verbosity = [
+    click.option("-v", "--verbose", count=True, help="More log output (repeatable)."),
+    click.option("-q", "--quiet", count=True, help="Less log output (repeatable)."),
+]
+
+
+def with_verbosity(func: Any) -> Any:
+    for option in reversed(verbosity):
+        func = option(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="feedd")
+def cli() -> None:
+    """feedd: a self-hosted feed ingestion daemon.
+
+    Polls RSS, Atom and JSON feeds listed in a TOML config and stores clean,
+    deduplicated articles in SQLite with full-text search.
+    """
+
+
+@cli.command()
+@config_option
+def check(config_path: str) -> None:
+    """Validate the config; print every problem and exit 2 if it is invalid."""
+    config = _load(config_path)
+    click.echo(
+        f"{config.path}: ok: {len(config.feeds)} feeds ({len(config.enabled_feeds)} enabled), "
+        f"database {config.database}"
+    )
+
+
+@cli.command()
+@config_option
+@with_verbosity
+def run(config_path: str, verbose: int, quiet: int) -> None:
+    """Run the daemon: poll feeds on their schedule until SIGTERM or SIGINT."""
+    _setup_logging(verbose, quiet, logging.INFO)
+    config = _load(config_path)
+    from .daemon import run as run_daemon  # apscheduler loads only for the daemon
+
+    try:
+        sys.exit(run_daemon(config))
+    except StoreError as exc:
+        logging.getLogger("feedd").error("%s", exc)
+        sys.exit(EXIT_FEED_FAILED)
+
+
+def _summary_line(outcome: Outcome) -> str:
+    if outcome.status is Status.FAILED:
+        return f"FAILED  {outcome.url}: {outcome.error}"
+    if outcome.status is Status.NOT_MODIFIED:
+        return f"ok      {outcome.url}: not modified"
+    extra = f", {outcome.linked} already stored from another feed" if outcome.linked else ""
+    return f"ok      {outcome.url}: {outcome.new} new, {outcome.updated} updated{extra}"
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--feed",
+    "feed_urls",
+    multiple=True,
+    metavar="URL",
+    help="Fetch only this configured feed (repeatable); disabled feeds may be named.",
+)
+@with_verbosity
+def fetch(config_path: str, feed_urls: tuple[str, ...], verbose: int, quiet: int) -> None:
+    """Poll every enabled feed once, now, whatever the schedule, and exit.
+
+    Prints one line per feed and the totals. Exits 0 when every feed was
+    fetched and parsed, 1 when at least one failed (the others are still
+    stored), 2 for a usage or config error.
+    """
+    _setup_logging(verbose, quiet, logging.WARNING)
+    config = _load(config_path)
+    configured = {feed.url for feed in config.feeds}
+    unknown = [url for url in feed_urls if url not in configured]
+    if unknown:
+        for url in unknown:
+            click.echo(f"feedd fetch: --feed {url}: not in {config.path}", err=True)
+        sys.exit(EXIT_USAGE)
+
+    from .pipeline import fetch_once
+
+    show_bar = sys.stderr.isatty()
+    bar: Any = None
+
+    def on_start(total: int) -> None:
+        nonlocal bar
+        if show_bar and total:
+            bar = click.progressbar(length=total, label="fetching", file=sys.stderr)
+            bar.__enter__()
+
+    def on_outcome(outcome: Outcome) -> None:
+        if bar is not None:
+            bar.update(1)
+        else:
+            click.echo(_summary_line(outcome))
+
+    try:
+        outcomes = asyncio.run(fetch_once(config, feed_urls, on_outcome, on_start))
+    except StoreError as exc:
+        click.echo(f"feedd: {exc}", err=True)
+        sys.exit(EXIT_FEED_FAILED)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    if bar is not None:
+        for outcome in outcomes:
+            click.echo(_summary_line(outcome))
+
+    failed = sum(o.status is Status.FAILED for o in outcomes)
+    click.echo(
+        f"{len(outcomes)} feeds: {sum(o.new for o in outcomes)} new, "
+        f"{sum(o.updated for o in outcomes)} updated, "
+        f"{sum(o.linked for o in outcomes)} already stored from another feed, "
+        f"{sum(o.status is Status.NOT_MODIFIED for o in outcomes)} not modified, "
+        f"{failed} failed"
+    )
+    sys.exit(EXIT_FEED_FAILED if failed else 0)
+
+
+def main() -> None:
+    cli(prog_name="feedd")

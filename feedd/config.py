@@ -1,0 +1,426 @@
+"""Load and validate the TOML config into a frozen Config.
+
+One table, SCHEMA, describes every key: its type, default and meaning.
+Validation, the defaults and docs/config.md (see ``render_reference``) are all
+generated from it, so they cannot drift apart.
+
+Every problem is collected (not just the first) and reported with the file,
+the key path (``feeds[3].interval``, counting from 0) and what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+from .types import FeedSettings
+
+# -- value parsers: each returns the converted value or raises ValueError with a user message.
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
+
+
+def parse_duration(value: object) -> float:
+    """'90s', '15m', '2h', '1d', '1h30m' or a number of seconds -> seconds (> 0)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration, got a boolean")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        parts = _DURATION_PART.findall(text)
+        if not text or "".join(n + u for n, u in parts) != text:
+            raise ValueError(
+                f'bad duration {value!r} (use e.g. "90s", "15m", "2h", "1d" or seconds)'
+            )
+        seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+    else:
+        raise ValueError(f"expected a duration, got {type(value).__name__}")
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive, got {value!r}")
+    return seconds
+
+
+def parse_size(value: object) -> int:
+    """'10MB', '512KiB' or a number of bytes -> bytes (> 0)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size, got a boolean")
+    if isinstance(value, int):
+        size = value
+    elif isinstance(value, str):
+        match = _SIZE.match(value.strip())
+        if not match:
+            raise ValueError(f'bad size {value!r} (use e.g. "10MB", "512KiB" or bytes)')
+        size = int(float(match[1]) * _SIZE_UNITS[(match[2] or "b").lower()])
+    else:
+        raise ValueError(f"expected a size, got {type(value).__name__}")
+    if size <= 0:
+        raise ValueError(f"size must be positive, got {value!r}")
+    return size
+
+
+def _check_http_url(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a URL string, got {type(value).__name__}")
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"bad URL {value!r}: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"URL must be http or https, got {value!r}")
+    if not parts.hostname:
+        raise ValueError(f"URL has no host: {value!r}")
+    return value.strip()
+
+
+def _typed(kind: type, label: str) -> Callable[[object], Any]:
+    def check(value: object) -> Any:
+        # bool is an int in Python; TOML keeps them apart, so do we.
+        if isinstance(value, bool) and kind is not bool:
+            raise ValueError(f"expected {label}, got a boolean")
+        if not isinstance(value, kind):
+            raise ValueError(f"expected {label}, got {type(value).__name__}")
+        return value
+
+    return check
+
+
+def _positive_int(value: object) -> int:
+    number = _typed(int, "an integer")(value)
+    if number < 1:
+        raise ValueError(f"must be at least 1, got {number}")
+    return int(number)
+
+
+def _non_empty_str(value: object) -> str:
+    text = _typed(str, "a string")(value)
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return str(text)
+
+
+def _tags(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
+        raise ValueError("expected a list of non-empty strings")
+    # keep order, drop repeats
+    return tuple(dict.fromkeys(t.strip() for t in value))
+
+
+def _one_of(*choices: str) -> Callable[[object], str]:
+    def check(value: object) -> str:
+        if value not in choices:
+            listed = ", ".join(f'"{c}"' for c in choices)
+            raise ValueError(f"must be one of {listed}, got {value!r}")
+        return str(value)
+
+    return check
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    name: str
+    convert: Callable[[object], Any]
+    default: Any
+    doc: str
+    example: str  # TOML literal shown in the reference
+    required: bool = False
+
+
+RESOLVE_MODES = ("shorteners", "all", "off")
+
+DEFAULT_USER_AGENT = "feedd/{version} (+https://github.com/feedd/feedd)"
+
+SCHEMA: dict[str, tuple[Key, ...]] = {
+    "": (
+        Key(
+            "database",
+            _non_empty_str,
+            "feedd.db",
+            "SQLite file; a relative path is relative to the config file's folder.",
+            '"feedd.db"',
+        ),
+    ),
+    "fetch": (
+        Key(
+            "interval",
+            parse_duration,
+            1800.0,
+            'Default poll interval: "90s", "15m", "2h", "1d" or integer seconds.',
+            '"30m"',
+        ),
+        Key(
+            "timeout",
+            parse_duration,
+            20.0,
+            "Whole-request deadline per feed, redirects included.",
+            '"20s"',
+        ),
+        Key(
+            "allow_private_networks",
+            _typed(bool, "true or false"),
+            False,
+            "Allow feeds on loopback, private and link-local addresses (off: such URLs fail).",
+            "false",
+        ),
+        Key(
+            "concurrency",
+            _positive_int,
+            16,
+            "How many feeds are fetched at the same time.",
+            "16",
+        ),
+        Key(
+            "max_body_size",
+            parse_size,
+            16 * 1024 * 1024,
+            'Largest feed body accepted, after decompression: "16MiB", "500KB" or bytes.',
+            '"16MiB"',
+        ),
+        Key(
+            "user_agent",
+            _non_empty_str,
+            DEFAULT_USER_AGENT,
+            "User-Agent header; {version} is replaced by feedd's version.",
+            f'"{DEFAULT_USER_AGENT}"',
+        ),
+    ),
+    "links": (
+        Key(
+            "resolve",
+            _one_of(*RESOLVE_MODES),
+            "shorteners",
+            'Which item links are followed to the real article: "shorteners", "all" or "off".',
+            '"shorteners"',
+        ),
+    ),
+    "feeds[]": (
+        Key(
+            "url",
+            _check_http_url,
+            None,
+            "The feed's URL (http or https).",
+            '"https://example.org/feed.xml"',
+            required=True,
+        ),
+        Key("name", _non_empty_str, None, "Display name.", '"Example"'),
+        Key(
+            "interval",
+            parse_duration,
+            None,
+            "Poll interval for this feed; overrides [fetch].interval.",
+            '"15m"',
+        ),
+        Key("tags", _tags, (), "Tags for this feed's articles.", '["news", "world"]'),
+        Key(
+            "enabled",
+            _typed(bool, "true or false"),
+            True,
+            "false keeps the feed configured but not polled.",
+            "true",
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    interval: float
+    timeout: float
+    allow_private_networks: bool
+    concurrency: int
+    max_body_size: int
+    user_agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinksConfig:
+    resolve: str
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    database: Path
+    fetch: FetchConfig
+    links: LinksConfig
+    feeds: tuple[FeedSettings, ...]
+
+    @property
+    def enabled_feeds(self) -> tuple[FeedSettings, ...]:
+        return tuple(feed for feed in self.feeds if feed.enabled)
+
+
+def _section(table: object, section: str, where: str, problems: list[str]) -> dict[str, Any]:
+    """Validate one table against SCHEMA[section]; return converted values."""
+    keys = SCHEMA[section]
+    if not isinstance(table, dict):
+        problems.append(f"{where or section}: expected a table, got {type(table).__name__}")
+        table = {}
+    prefix = f"{where}." if where else ""
+    known = {key.name for key in keys}
+    for name in table:
+        if name not in known and not (section == "" and name in ("fetch", "links", "feeds")):
+            problems.append(f"{prefix}{name}: unknown key")
+    values: dict[str, Any] = {}
+    for key in keys:
+        if key.name not in table:
+            if key.required:
+                problems.append(f"{prefix}{key.name}: missing (required)")
+            values[key.name] = key.default
+            continue
+        try:
+            values[key.name] = key.convert(table[key.name])
+        except ValueError as exc:
+            problems.append(f"{prefix}{key.name}: {exc}")
+            values[key.name] = key.default
+    return values
+
+
+def _canonical_feed_url(url: str) -> str:
+    """Only for spotting duplicate feed URLs: scheme and host are case-insensitive."""
+    parts = urlsplit(url)
+    return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl()
+
+
+def parse_config(data: dict[str, Any], path: Path) -> Config:
+    """Validate an already-decoded TOML document. Raises ConfigError with every problem."""
+    problems: list[str] = []
+    top = _section(data, "", "", problems)
+    fetch = _section(data.get("fetch", {}), "fetch", "fetch", problems)
+    links = _section(data.get("links", {}), "links", "links", problems)
+
+    raw_feeds = data.get("feeds", [])
+    if not isinstance(raw_feeds, list):
+        problems.append("feeds: expected an array of tables ([[feeds]])")
+        raw_feeds = []
+    feeds: list[FeedSettings] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_feeds):
+        where = f"feeds[{index}]"
+        values = _section(raw, "feeds[]", where, problems)
+        url = values["url"]
+        if url is None:
+            continue
+        key = _canonical_feed_url(url)
+        if key in seen:
+            problems.append(f"{where}.url: duplicate of feeds[{seen[key]}].url ({url})")
+            continue
+        seen[key] = index
+        feeds.append(
+            FeedSettings(
+                url=url,
+                name=values["name"],
+                interval=values["interval"] or fetch["interval"],
+                tags=values["tags"],
+                enabled=values["enabled"],
+            )
+        )
+
+    if problems:
+        raise ConfigError(str(path), problems)
+
+    database = Path(top["database"]).expanduser()
+    if not database.is_absolute():
+        database = path.parent / database
+    return Config(
+        path=path,
+        database=database,
+        fetch=FetchConfig(**fetch),
+        links=LinksConfig(**links),
+        feeds=tuple(feeds),
+    )
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file. Raises ConfigError naming the file."""
+    path = Path(path).expanduser().absolute()
+    try:
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["file not found"]) from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), ["is a directory, expected a TOML file"]) from None
+    except PermissionError:
+        raise ConfigError(str(path), ["permission denied"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"not UTF-8 text: {exc}"]) from None
+    return parse_config(data, path)
+
+
+def render_reference() -> str:
+    """docs/config.md, generated from SCHEMA (tests check the file is current)."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "<!-- Generated from feedd/config.py SCHEMA by `python -m feedd.config > docs/config.md`;",
+        "     tests/test_docs.py fails when this file is out of date. -->",
+        "",
+        "feedd reads one TOML file, given by `-c/--config` or the `FEEDD_CONFIG` environment",
+        "variable. Unknown keys, wrong types, bad durations or sizes, duplicate feed URLs and",
+        "non-http(s) URLs are errors; `feedd check -c FILE` lists every problem with the file,",
+        "the key (`feeds[3].interval`, counting from 0) and what is wrong.",
+        "",
+    ]
+    titles = {
+        "": "Top level",
+        "fetch": "`[fetch]`",
+        "links": "`[links]`",
+        "feeds[]": "`[[feeds]]` (one table per feed)",
+    }
+    for section, keys in SCHEMA.items():
+        lines += [f"## {titles[section]}", "", "| key | default | meaning |", "| --- | --- | --- |"]
+        for key in keys:
+            default = "required" if key.required else _toml_literal(key.default)
+            lines.append(f"| `{key.name}` | {default} | {key.doc} |")
+        lines.append("")
+    lines += ["## Example", "", "```toml"]
+    for section, keys in SCHEMA.items():
+        if section == "feeds[]":
+            lines.append("[[feeds]]")
+        elif section:
+            lines.append(f"[{section}]")
+        for key in keys:
+            lines.append(f"{key.name} = {key.example}")
+        lines.append("")
+    lines[-1] = "```"
+    return "\n".join(lines) + "\n"
+
+
+def _toml_literal(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, str):
+        return f'`"{value}"`'
+    if isinstance(value, tuple):
+        return "`[]`"
+    if isinstance(value, float) and value.is_integer():
+        return f"`{int(value)}` s"
+    return f"`{value}`"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    sys.stdout.write(render_reference())

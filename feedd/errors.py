@@ -1,0 +1,47 @@
+"""Exceptions raised by feedd.
+
+    FeeddError
+     ├── ConfigError      the config file is unreadable or invalid (holds every problem)
+     ├── FetchError       the feed could not be retrieved (network, HTTP status, limits)
+     │    └── BlockedAddressError   the URL points into a private network
+     ├── ParseError       the body is not a feed we can read
+     └── StoreError       the database refused a write
+
+Within a batch, the pipeline turns FetchError and ParseError into an Outcome
+value, so one bad feed never stops the others.
+"""
+
+from __future__ import annotations
+
+
+class FeeddError(Exception):
+    """Base class for every error feedd raises on purpose."""
+
+
+class ConfigError(FeeddError):
+    """The config is invalid. ``problems`` lists each one, already worded for a user."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = tuple(problems)
+        super().__init__("\n".join(f"{path}: {problem}" for problem in problems))
+
+
+class FetchError(FeeddError):
+    """The feed could not be retrieved."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class BlockedAddressError(FetchError):
+    """The URL resolves to an address feedd must not contact."""
+
+
+class ParseError(FeeddError):
+    """The body is not a feed."""
+
+
+class StoreError(FeeddError):
+    """The database refused a write."""

@@ -1,0 +1,257 @@
+"""Parse a feed body into a ParsedFeed.
+
+The only module that imports feedparser. feedparser reads RSS 0.9x/1.0/2.0
+and Atom; JSON Feed 1.0/1.1 (which feedparser 6.0 does not read) gets a
+small mapper here.
+
+Contract for later stages: RawEntry.title/summary/content are HTML fragments
+(plain-text values are escaped), so normalize has one way to clean them.
+feedparser's own sanitizer is off: it is slow and normalize sanitizes with nh3.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import json
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import feedparser
+
+from .errors import ParseError
+from .types import ParsedFeed, RawEntry
+
+JSON_FEED_VERSIONS = {
+    "https://jsonfeed.org/version/1": "json10",
+    "https://jsonfeed.org/version/1.1": "json11",
+}
+PLAIN_TYPES = {"text/plain", "text"}
+
+
+def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+    """bytes + headers -> ParsedFeed. Raises ParseError when the body is not a feed."""
+    head = body[:1024].lstrip().lower()
+    if not head:
+        raise ParseError("empty body")
+    if head.startswith(b"{") or (content_type and "json" in content_type.lower()):
+        return parse_json_feed(body)
+    return _parse_xml(body, url=url, content_type=content_type)
+
+
+def _parse_xml(body: bytes, *, url: str, content_type: str | None) -> ParsedFeed:
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    result = feedparser.parse(
+        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=True
+    )
+    feed = result.get("feed", {})
+    if not result.get("version") and not result.entries:
+        if result.get("bozo") and not feed.get("title"):
+            raise ParseError(_not_a_feed_reason(body, result.get("bozo_exception")))
+        if not feed.get("title"):
+            raise ParseError(_not_a_feed_reason(body, None))
+    warning = None
+    if result.get("bozo"):
+        warning = _describe(result.get("bozo_exception"))
+    return ParsedFeed(
+        version=result.get("version") or "unknown",
+        title=_text_value(feed, "title"),
+        site_url=feed.get("link") or None,
+        language=feed.get("language") or None,
+        entries=tuple(_raw_entry(entry) for entry in result.entries),
+        warning=warning,
+    )
+
+
+def _not_a_feed_reason(body: bytes, exc: object) -> str:
+    head = body[:2048].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+        return "not a feed: the server sent an HTML page"
+    if exc is not None:
+        return f"not a feed: {_describe(exc)}"
+    return "not a feed: no RSS, Atom or JSON Feed document found"
+
+
+def _describe(exc: object) -> str:
+    if exc is None:
+        return "unknown problem"
+    text = str(exc).strip()
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
+
+
+def _text_value(container: Any, key: str) -> str | None:
+    """The feed-level title etc. (feedparser has already decoded entities)."""
+    value = container.get(key)
+    if not value:
+        return None
+    return str(value).strip() or None
+
+
+def _as_html(container: Any, key: str) -> str | None:
+    """A text construct as an HTML fragment (plain text escaped)."""
+    value = container.get(key)
+    if not value:
+        return None
+    detail = container.get(f"{key}_detail") or {}
+    if detail.get("type") in PLAIN_TYPES:
+        return html.escape(str(value), quote=False)
+    return str(value)
+
+
+def _content_html(entry: Any) -> str | None:
+    contents = entry.get("content") or []
+    # Prefer an HTML body; some feeds give both a text and an HTML version.
+    for item in sorted(
+        contents, key=lambda c: c.get("type") not in ("text/html", "application/xhtml+xml")
+    ):
+        value = item.get("value")
+        if value:
+            if item.get("type") in PLAIN_TYPES:
+                return html.escape(value, quote=False)
+            return str(value)
+    return None
+
+
+def _struct_to_datetime(value: time.struct_time | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _raw_entry(entry: Any) -> RawEntry:
+    tags = tuple(
+        dict.fromkeys(
+            str(t.get("term") or t.get("label")).strip()
+            for t in entry.get("tags") or []
+            if (t.get("term") or t.get("label"))
+        )
+    )
+    extra: list[tuple[str, Any]] = []
+    if entry.get("feedburner_origlink"):
+        extra.append(("feedburner_origlink", entry["feedburner_origlink"]))
+    enclosures = tuple(
+        (link.get("href"), link.get("type"), link.get("length"))
+        for link in entry.get("links") or []
+        if link.get("rel") == "enclosure" and link.get("href")
+    )
+    if enclosures:
+        extra.append(("enclosures", enclosures))
+    return RawEntry(
+        id=entry.get("id") or None,
+        link=entry.get("link") or None,
+        title=_as_html(entry, "title"),
+        summary=_as_html(entry, "summary"),
+        content=_content_html(entry),
+        author=entry.get("author") or None,
+        published=_struct_to_datetime(entry.get("published_parsed")),
+        updated=_struct_to_datetime(entry.get("updated_parsed")),
+        published_raw=entry.get("published") or None,
+        updated_raw=entry.get("updated") or None,
+        tags=tags,
+        extra=tuple(extra),
+    )
+
+
+# -- JSON Feed (https://www.jsonfeed.org/version/1.1/)
+
+
+def parse_json_feed(body: bytes) -> ParsedFeed:
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParseError(f"not a feed: invalid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise ParseError("not a feed: JSON document is not an object")
+    version = JSON_FEED_VERSIONS.get(str(document.get("version", "")).rstrip("/"))
+    if version is None:
+        raise ParseError(f"not a feed: unknown JSON Feed version {document.get('version')!r}")
+    items = document.get("items")
+    if not isinstance(items, list):
+        raise ParseError("not a feed: JSON Feed has no items array")
+    return ParsedFeed(
+        version=version,
+        title=_str(document.get("title")),
+        site_url=_str(document.get("home_page_url")),
+        language=_str(document.get("language")),
+        entries=tuple(_json_entry(item) for item in items if isinstance(item, dict)),
+    )
+
+
+def _str(value: object) -> str | None:
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        text = str(value).strip()
+        return text or None
+    return None
+
+
+def _json_author(item: dict[str, Any]) -> str | None:
+    authors = item.get("authors")
+    if isinstance(authors, list):
+        names = [_str(a.get("name")) for a in authors if isinstance(a, dict)]
+        joined = ", ".join(n for n in names if n)
+        if joined:
+            return joined
+    author = item.get("author")  # JSON Feed 1.0
+    if isinstance(author, dict):
+        return _str(author.get("name"))
+    return None
+
+
+def parse_json_date(value: object) -> datetime | None:
+    """RFC 3339 (what the spec requires); RFC 822 as a lenient fallback."""
+    text = _str(value)
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if parsed.tzinfo is None:
+        # The spec requires an offset; a bare time is most often UTC.
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _json_entry(item: dict[str, Any]) -> RawEntry:
+    content = _str(item.get("content_html"))
+    if content is None and _str(item.get("content_text")):
+        content = html.escape(str(item["content_text"]), quote=False)
+    summary = _str(item.get("summary"))
+    title = _str(item.get("title"))
+    raw_tags = item.get("tags")
+    tags: list[Any] = raw_tags if isinstance(raw_tags, list) else []
+    extra: list[tuple[str, Any]] = []
+    if _str(item.get("external_url")):
+        extra.append(("external_url", _str(item.get("external_url"))))
+    attachments = tuple(
+        (_str(a.get("url")), _str(a.get("mime_type")), _str(a.get("size_in_bytes")))
+        for a in item.get("attachments") or []
+        if isinstance(a, dict) and _str(a.get("url"))
+    )
+    if attachments:
+        extra.append(("enclosures", attachments))
+    return RawEntry(
+        id=_str(item.get("id")),
+        link=_str(item.get("url")) or _str(item.get("external_url")),
+        title=html.escape(title, quote=False) if title else None,
+        summary=html.escape(summary, quote=False) if summary else None,
+        content=content,
+        author=_json_author(item),
+        published=parse_json_date(item.get("date_published")),
+        updated=parse_json_date(item.get("date_modified")),
+        published_raw=_str(item.get("date_published")),
+        updated_raw=_str(item.get("date_modified")),
+        tags=tuple(dict.fromkeys(t.strip() for t in tags if isinstance(t, str) and t.strip())),
+        extra=tuple(extra),
+    )

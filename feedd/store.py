@@ -1,0 +1,551 @@
+"""The SQLite database: schema, migrations, reads for dedupe, applying intents.
+
+The only module that imports sqlite_utils. The schema is public API,
+documented in docs/schema.md; it is versioned with PRAGMA user_version and
+migrated forward on open.
+
+Durability rules:
+- WAL mode, so readers (sqlite3, Datasette, the CLI) never block the daemon.
+- Each feed's results, including its new validators (ETag, Last-Modified,
+  body hash), are written in one BEGIN IMMEDIATE transaction, so a crash can
+  never keep a validator whose items were not stored.
+- The connection is in autocommit mode (isolation_level=None): transactions
+  are explicit, never opened behind our back.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .errors import StoreError
+from .types import (
+    Action,
+    Entry,
+    FeedSettings,
+    FeedSource,
+    Intent,
+    Known,
+    KnownItem,
+    format_timestamp,
+)
+
+BUSY_TIMEOUT_MS = 30_000
+_CHUNK = 500  # parameters per IN (...) query; SQLite's limit is far higher, this keeps plans simple
+
+_SCHEMA_V1 = """
+CREATE TABLE feeds (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,            -- as configured; the feed's identity
+    name TEXT,                           -- display name from the config
+    title TEXT,                          -- the feed's own title
+    site_url TEXT,                       -- the feed's own link to its site
+    tags TEXT NOT NULL DEFAULT '[]',     -- JSON array, from the config
+    enabled INTEGER NOT NULL DEFAULT 1,  -- 0: disabled or removed from the config
+    interval_seconds INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'new',   -- new | ok | failing
+    final_url TEXT,                      -- where the last fetch ended after redirects
+    etag TEXT,
+    last_modified TEXT,
+    body_hash TEXT,                      -- sha256 of the last body parsed
+    last_fetched_at TEXT,
+    last_ok_at TEXT,
+    last_status INTEGER,                 -- HTTP status of the last attempt
+    error_count INTEGER NOT NULL DEFAULT 0,  -- consecutive failures
+    last_error TEXT,
+    next_fetch_at TEXT,                  -- NULL: due now
+    created_at TEXT NOT NULL
+);
+CREATE INDEX feeds_due ON feeds (enabled, next_fetch_at);
+
+CREATE TABLE articles (
+    id INTEGER PRIMARY KEY,
+    url TEXT,                            -- canonical article URL
+    title TEXT,
+    summary TEXT,                        -- plain text
+    content_text TEXT,                   -- plain text, one paragraph per line
+    content_html TEXT,                   -- sanitized HTML
+    author TEXT,
+    published_at TEXT,
+    updated_at TEXT,
+    first_seen_at TEXT NOT NULL,
+    modified_at TEXT NOT NULL,           -- when feedd last wrote this row
+    language TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',     -- JSON array of the item's categories
+    duplicate_of INTEGER REFERENCES articles (id)
+);
+CREATE UNIQUE INDEX articles_url ON articles (url) WHERE url IS NOT NULL;
+CREATE INDEX articles_published_at ON articles (published_at);
+CREATE INDEX articles_first_seen_at ON articles (first_seen_at);
+CREATE INDEX articles_duplicate_of ON articles (duplicate_of) WHERE duplicate_of IS NOT NULL;
+
+CREATE TABLE article_feeds (
+    article_id INTEGER NOT NULL REFERENCES articles (id),
+    feed_id INTEGER NOT NULL REFERENCES feeds (id),
+    guid TEXT NOT NULL,                  -- the item's id, or the fallback key
+    link TEXT,                           -- the item link as the feed gave it
+    content_hash TEXT,                   -- of the item as this feed last gave it
+    first_seen_at TEXT NOT NULL,
+    UNIQUE (feed_id, guid)
+);
+CREATE INDEX article_feeds_article_id ON article_feeds (article_id);
+
+-- Same shape as sqlite-utils' enable_fts(), so `sqlite-utils search` and
+-- Datasette detect it.
+CREATE VIRTUAL TABLE [articles_fts] USING FTS5 (
+    [title], [summary], [content_text],
+    tokenize='unicode61 remove_diacritics 2',
+    content=[articles]
+);
+CREATE TRIGGER [articles_ai] AFTER INSERT ON [articles] BEGIN
+    INSERT INTO [articles_fts] (rowid, [title], [summary], [content_text])
+    VALUES (new.rowid, new.[title], new.[summary], new.[content_text]);
+END;
+CREATE TRIGGER [articles_ad] AFTER DELETE ON [articles] BEGIN
+    INSERT INTO [articles_fts] ([articles_fts], rowid, [title], [summary], [content_text])
+    VALUES ('delete', old.rowid, old.[title], old.[summary], old.[content_text]);
+END;
+CREATE TRIGGER [articles_au] AFTER UPDATE OF [title], [summary], [content_text] ON [articles]
+BEGIN
+    INSERT INTO [articles_fts] ([articles_fts], rowid, [title], [summary], [content_text])
+    VALUES ('delete', old.rowid, old.[title], old.[summary], old.[content_text]);
+    INSERT INTO [articles_fts] (rowid, [title], [summary], [content_text])
+    VALUES (new.rowid, new.[title], new.[summary], new.[content_text]);
+END;
+"""
+
+# MIGRATIONS[n] takes the schema from version n to n + 1. Append only.
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class DueFeed:
+    """A feed to poll now, with what fetching and scheduling need."""
+
+    id: int
+    url: str
+    interval: float
+    error_count: int
+    source: FeedSource
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    new: int = 0
+    updated: int = 0
+    linked: int = 0
+    unchanged: int = 0
+
+
+class Store:
+    """One write connection to the database. Use from one thread at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open database {path}: {exc}") from None
+        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StoreError(f"cannot put {path} in WAL mode (got {mode})")
+            # NORMAL is durable in WAL mode against process crashes; a power
+            # loss may lose the last transactions but never corrupts the file.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"cannot use database {path}: {exc}") from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- schema
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {version}; this feedd knows up to "
+                    f"{SCHEMA_VERSION}. Upgrade feedd."
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in _split_statements(MIGRATIONS[number]):
+                    self.conn.execute(statement)
+            # PRAGMA takes no parameters; the value is our own integer.
+            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- transactions
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+        if self.conn.in_transaction:
+            raise StoreError("nested transaction")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- feeds
+
+    def sync_feeds(self, feeds: Sequence[FeedSettings], now: datetime) -> None:
+        """Make the feeds table match the config: add new feeds (due at once),
+        update settings, disable feeds no longer configured (their articles stay)."""
+        created = format_timestamp(now)
+        with self.transaction():
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS configured (url TEXT PRIMARY KEY)")
+            self.conn.execute("DELETE FROM configured")
+            for feed in feeds:
+                self.conn.execute("INSERT INTO configured (url) VALUES (?)", (feed.url,))
+                self.conn.execute(
+                    """
+                    INSERT INTO feeds (url, name, tags, enabled, interval_seconds, created_at)
+                    VALUES (:url, :name, :tags, :enabled, :interval, :created)
+                    ON CONFLICT (url) DO UPDATE SET
+                        name = excluded.name, tags = excluded.tags,
+                        enabled = excluded.enabled, interval_seconds = excluded.interval_seconds
+                    """,
+                    {
+                        "url": feed.url,
+                        "name": feed.name,
+                        "tags": json.dumps(list(feed.tags), ensure_ascii=False),
+                        "enabled": int(feed.enabled),
+                        "interval": round(feed.interval),
+                        "created": created,
+                    },
+                )
+            self.conn.execute(
+                "UPDATE feeds SET enabled = 0 WHERE url NOT IN (SELECT url FROM configured)"
+            )
+
+    def _due_feed(self, row: sqlite3.Row | tuple[Any, ...]) -> DueFeed:
+        id_, url, interval, errors, etag, last_modified, body_hash = row
+        return DueFeed(
+            id=id_,
+            url=url,
+            interval=float(interval),
+            error_count=errors,
+            source=FeedSource(url, etag, last_modified, body_hash),
+        )
+
+    _DUE_COLUMNS = "id, url, interval_seconds, error_count, etag, last_modified, body_hash"
+
+    def due_feeds(
+        self, now: datetime, limit: int, exclude: Iterable[int] = ()
+    ) -> tuple[DueFeed, ...]:
+        """Enabled feeds whose next_fetch_at has come (never-fetched feeds first)."""
+        skip = set(exclude)
+        rows = self.conn.execute(
+            f"""
+            SELECT {self._DUE_COLUMNS} FROM feeds
+            WHERE enabled = 1 AND (next_fetch_at IS NULL OR next_fetch_at <= ?)
+            ORDER BY next_fetch_at IS NOT NULL, next_fetch_at
+            LIMIT ?
+            """,
+            (format_timestamp(now), limit + len(skip)),
+        ).fetchall()
+        return tuple(self._due_feed(r) for r in rows if r[0] not in skip)[:limit]
+
+    def feeds_by_url(self, urls: Iterable[str]) -> tuple[DueFeed, ...]:
+        """The named feeds (enabled or not), in the order given."""
+        found = []
+        for url in urls:
+            row = self.conn.execute(
+                f"SELECT {self._DUE_COLUMNS} FROM feeds WHERE url = ?", (url,)
+            ).fetchone()
+            if row is not None:
+                found.append(self._due_feed(row))
+        return tuple(found)
+
+    def next_due_at(self) -> str | None:
+        row = self.conn.execute(
+            "SELECT min(coalesce(next_fetch_at, '')) FROM feeds WHERE enabled = 1"
+        ).fetchone()
+        return row[0] if row else None
+
+    # -- recording a fetch
+
+    def record_not_modified(
+        self,
+        feed_id: int,
+        *,
+        status: int,
+        etag: str | None,
+        last_modified: str | None,
+        now: datetime,
+        next_fetch_at: datetime,
+    ) -> None:
+        self.conn.execute(
+            """
+            UPDATE feeds SET state = 'ok', etag = ?, last_modified = ?, last_status = ?,
+                last_fetched_at = ?, last_ok_at = ?, error_count = 0, last_error = NULL,
+                next_fetch_at = ?
+            WHERE id = ?
+            """,
+            (
+                etag,
+                last_modified,
+                status,
+                format_timestamp(now),
+                format_timestamp(now),
+                format_timestamp(next_fetch_at),
+                feed_id,
+            ),
+        )
+
+    def record_failure(
+        self,
+        feed_id: int,
+        *,
+        error: str,
+        status: int | None,
+        now: datetime,
+        next_fetch_at: datetime,
+    ) -> None:
+        self.conn.execute(
+            """
+            UPDATE feeds SET state = 'failing', last_status = ?, last_fetched_at = ?,
+                error_count = error_count + 1, last_error = ?, next_fetch_at = ?
+            WHERE id = ?
+            """,
+            (status, format_timestamp(now), error[:2000], format_timestamp(next_fetch_at), feed_id),
+        )
+
+    def record_success(
+        self,
+        feed_id: int,
+        *,
+        status: int,
+        final_url: str,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str,
+        title: str | None,
+        site_url: str | None,
+        now: datetime,
+        next_fetch_at: datetime,
+    ) -> None:
+        self.conn.execute(
+            """
+            UPDATE feeds SET state = 'ok', last_status = ?, final_url = ?, etag = ?,
+                last_modified = ?, body_hash = ?, title = coalesce(?, title),
+                site_url = coalesce(?, site_url), last_fetched_at = ?, last_ok_at = ?,
+                error_count = 0, last_error = NULL, next_fetch_at = ?
+            WHERE id = ?
+            """,
+            (
+                status,
+                final_url,
+                etag,
+                last_modified,
+                body_hash,
+                title,
+                site_url,
+                format_timestamp(now),
+                format_timestamp(now),
+                format_timestamp(next_fetch_at),
+                feed_id,
+            ),
+        )
+
+    # -- articles
+
+    def known(self, feed_id: int, entries: Sequence[Entry]) -> Known:
+        """What dedupe needs: this feed's stored items and any article with the same URL."""
+        items: list[KnownItem] = []
+        guids = list(dict.fromkeys(e.guid for e in entries))
+        for chunk in _chunks(guids):
+            marks = ",".join("?" * len(chunk))
+            items.extend(
+                KnownItem(guid, article_id, content_hash)
+                for guid, article_id, content_hash in self.conn.execute(
+                    f"SELECT guid, article_id, content_hash FROM article_feeds "
+                    f"WHERE feed_id = ? AND guid IN ({marks})",
+                    (feed_id, *chunk),
+                )
+            )
+        urls: list[tuple[str, int]] = []
+        wanted = list(dict.fromkeys(e.url for e in entries if e.url))
+        for chunk in _chunks(wanted):
+            marks = ",".join("?" * len(chunk))
+            urls.extend(
+                self.conn.execute(f"SELECT url, id FROM articles WHERE url IN ({marks})", chunk)
+            )
+        return Known(items=tuple(items), urls=tuple(urls))
+
+    def apply(
+        self, feed_id: int, intents: Iterable[Intent], *, language: str | None, now: datetime
+    ) -> Counts:
+        """Write the intents of one feed. Call inside transaction()."""
+        if not self.conn.in_transaction:
+            raise StoreError("apply() must run inside a transaction")
+        seen_at = format_timestamp(now)
+        counts = dict.fromkeys(Action, 0)
+        for intent in intents:
+            entry = intent.entry
+            if intent.action is Action.INSERT:
+                article_id = self._insert_article(entry, language, seen_at)
+                self._link(article_id, feed_id, entry, seen_at)
+            elif intent.action is Action.LINK:
+                article_id = intent.article_id or self._article_id_for_url(entry.url)
+                self._link(article_id, feed_id, entry, seen_at)
+            elif intent.action is Action.UPDATE:
+                if intent.article_id is None:
+                    raise StoreError(f"update without an article id: {entry.guid!r}")
+                self._update_article(intent.article_id, entry, seen_at)
+                self.conn.execute(
+                    "UPDATE article_feeds SET content_hash = ?, link = ? "
+                    "WHERE feed_id = ? AND guid = ?",
+                    (entry.content_hash, entry.link, feed_id, entry.guid),
+                )
+            counts[intent.action] += 1
+        return Counts(
+            new=counts[Action.INSERT],
+            updated=counts[Action.UPDATE],
+            linked=counts[Action.LINK],
+            unchanged=counts[Action.SKIP],
+        )
+
+    def _article_id_for_url(self, url: str | None) -> int:
+        row = self.conn.execute("SELECT id FROM articles WHERE url = ?", (url,)).fetchone()
+        if row is None:
+            raise StoreError(f"no article with url {url!r} to link to")
+        return int(row[0])
+
+    def _insert_article(self, entry: Entry, language: str | None, seen_at: str | None) -> int:
+        cursor = self.conn.execute(
+            """
+            INSERT INTO articles (url, title, summary, content_text, content_html, author,
+                published_at, updated_at, first_seen_at, modified_at, language, tags)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            (
+                entry.url,
+                entry.title,
+                entry.summary,
+                entry.content_text,
+                entry.content_html,
+                entry.author,
+                format_timestamp(entry.published_at),
+                format_timestamp(entry.updated_at),
+                seen_at,
+                seen_at,
+                language,
+                json.dumps(list(entry.tags), ensure_ascii=False),
+            ),
+        )
+        if cursor.lastrowid is None:
+            raise StoreError("INSERT INTO articles returned no rowid")
+        return cursor.lastrowid
+
+    def _link(self, article_id: int, feed_id: int, entry: Entry, seen_at: str | None) -> None:
+        self.conn.execute(
+            """
+            INSERT INTO article_feeds (article_id, feed_id, guid, link, content_hash, first_seen_at)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """,
+            (article_id, feed_id, entry.guid, entry.link, entry.content_hash, seen_at),
+        )
+
+    def _update_article(self, article_id: int, entry: Entry, seen_at: str | None) -> None:
+        # The canonical URL changes only if no other article holds the new one.
+        self.conn.execute(
+            """
+            UPDATE articles SET
+                url = CASE WHEN :url IS NULL OR EXISTS (
+                          SELECT 1 FROM articles WHERE url = :url AND id != :id)
+                      THEN url ELSE :url END,
+                title = :title, summary = :summary, content_text = :content_text,
+                content_html = :content_html, author = :author,
+                published_at = coalesce(:published_at, published_at),
+                updated_at = :updated_at, tags = :tags, modified_at = :seen_at
+            WHERE id = :id
+            """,
+            {
+                "id": article_id,
+                "url": entry.url,
+                "title": entry.title,
+                "summary": entry.summary,
+                "content_text": entry.content_text,
+                "content_html": entry.content_html,
+                "author": entry.author,
+                "published_at": format_timestamp(entry.published_at),
+                "updated_at": format_timestamp(entry.updated_at),
+                "tags": json.dumps(list(entry.tags), ensure_ascii=False),
+                "seen_at": seen_at,
+            },
+        )
+
+    # -- maintenance and checks
+
+    def integrity_problems(self) -> list[str]:
+        """Empty when the file, the FTS index and the links between tables are sound."""
+        problems = [row[0] for row in self.conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        try:
+            self.conn.execute(
+                "INSERT INTO articles_fts (articles_fts, rank) VALUES ('integrity-check', 1)"
+            )
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"articles_fts: {exc}")
+        orphans = self.conn.execute(
+            "SELECT count(*) FROM article_feeds WHERE article_id NOT IN (SELECT id FROM articles)"
+        ).fetchone()[0]
+        if orphans:
+            problems.append(f"{orphans} article_feeds rows without their article")
+        return problems
+
+    def count(self, table: str) -> int:
+        return self.db[table].count
+
+
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _split_statements(script: str) -> Iterator[str]:
+    """Split a migration script into statements (triggers contain ';')."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--") and not buffer.strip():
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        yield buffer.strip()

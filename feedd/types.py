@@ -1,0 +1,189 @@
+"""Values passed between the pipeline stages.
+
+fetch -> Fetched | NotModified
+parse -> ParsedFeed (with RawEntry items, as the feed gave them)
+normalize -> Entry
+dedupe -> Intent
+store/pipeline -> Outcome
+
+Every value is a frozen, slotted dataclass; collections are tuples.
+This module imports nothing from feedd.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+def format_timestamp(value: datetime | None) -> str | None:
+    """The schema's timestamp format: ISO-8601 UTC, YYYY-MM-DDTHH:MM:SSZ."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """The inverse of format_timestamp."""
+    if not value:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    """One feed as the config describes it."""
+
+    url: str
+    name: str | None
+    interval: float  # seconds, already defaulted from [fetch].interval
+    tags: tuple[str, ...]
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSource:
+    """What fetch needs to poll one feed: where, and the last validators."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A successful (2xx) response with its whole body."""
+
+    url: str  # as requested (the configured URL)
+    final_url: str  # after redirects
+    status: int
+    headers: tuple[tuple[str, str], ...]  # lower-cased names
+    body: bytes
+    etag: str | None
+    last_modified: str | None
+    body_hash: str
+    permanent_redirect: bool = False  # every hop to final_url was 301/308
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class NotModified:
+    """304, or a 200 whose body is byte-for-byte the last one we stored."""
+
+    url: str
+    status: int
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    """One feed item, fields as the parser returned them (not yet cleaned)."""
+
+    id: str | None
+    link: str | None
+    title: str | None
+    summary: str | None  # may be HTML
+    content: str | None  # may be HTML
+    author: str | None
+    published: datetime | None  # UTC, if the parser understood the date
+    updated: datetime | None
+    published_raw: str | None
+    updated_raw: str | None
+    tags: tuple[str, ...] = ()
+    extra: tuple[tuple[str, Any], ...] = ()  # parser-specific fields later stages may use
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed feed document."""
+
+    version: str  # e.g. "rss20", "atom10", "json11"
+    title: str | None
+    site_url: str | None
+    language: str | None
+    entries: tuple[RawEntry, ...]
+    warning: str | None = None  # the parser's complaint when it recovered from bad input
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A normalized entry, ready to be deduplicated and stored."""
+
+    guid: str  # the item's id, or a fallback key derived from it (see normalize)
+    link: str | None  # the item link as the feed gave it, made absolute
+    url: str | None  # canonical article URL
+    title: str | None
+    summary: str | None  # plain text
+    content_text: str | None  # plain text, one paragraph per line
+    content_html: str | None  # sanitized HTML
+    author: str | None
+    published_at: datetime | None  # timezone-aware, UTC
+    updated_at: datetime | None
+    tags: tuple[str, ...]
+    content_hash: str
+
+
+class Action(StrEnum):
+    INSERT = "insert"  # a new story
+    LINK = "link"  # a story already stored (same canonical URL), newly seen in this feed
+    UPDATE = "update"  # this feed's item changed since we stored it
+    SKIP = "skip"  # nothing to do
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """What dedupe decided to do with one entry, and why."""
+
+    action: Action
+    entry: Entry
+    reason: str
+    article_id: int | None = None  # the stored article this entry is (LINK, UPDATE)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownItem:
+    """What the database already holds for one (feed, guid)."""
+
+    guid: str
+    article_id: int
+    content_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """The slice of the database dedupe needs to decide on one batch."""
+
+    items: tuple[KnownItem, ...] = ()  # this feed's items, by guid
+    urls: tuple[tuple[str, int], ...] = ()  # canonical url -> article id, any feed
+
+
+class Status(StrEnum):
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of polling one feed. Errors are values: a batch never stops."""
+
+    url: str
+    status: Status
+    new: int = 0
+    updated: int = 0
+    linked: int = 0
+    unchanged: int = 0
+    error: str | None = None
+    http_status: int | None = None
+    duration: float = 0.0
+    title: str | None = None

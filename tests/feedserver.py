@@ -1,0 +1,144 @@
+"""A real HTTP server on 127.0.0.1 for tests: routes with programmable behaviour.
+
+    server = FeedServer()            # binds 127.0.0.1:0, serves from a thread
+    server.add("/feed.xml", body=b"...", content_type="application/rss+xml", etag='"v1"')
+    server.url("/feed.xml")           # http://127.0.0.1:PORT/feed.xml
+    server.requests                   # [(path, headers dict)] seen, in order
+    server.close()
+
+A route can answer with a status, redirect (location=), honour ETag /
+Last-Modified (304), gzip its body, declare a wrong Content-Length, or drip
+the body slowly (delay=). ``add`` replaces an existing route, so a test can
+change a feed between polls.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    status: int = 200
+    content_type: str | None = "application/xml"
+    etag: str | None = None
+    last_modified: str | None = None
+    location: str | None = None
+    gzip: bool = False
+    delay: float = 0.0  # seconds between chunks of a slow body
+    chunk: int = 0  # with delay: bytes per chunk (0: the whole body at once)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        pass  # keep test output clean
+
+    def do_HEAD(self) -> None:
+        self._serve(send_body=False)
+
+    def do_GET(self) -> None:
+        self._serve(send_body=True)
+
+    def _serve(self, send_body: bool) -> None:
+        owner = self.server.owner
+        with owner.lock:
+            owner.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+            route = owner.routes.get(self.path.split("?", 1)[0])
+        if route is None:
+            self._reply(404, b"not found", {"Content-Type": "text/plain"}, send_body)
+            return
+        headers = {**route.headers}
+        if route.content_type:
+            headers["Content-Type"] = route.content_type
+        if route.location:
+            headers["Location"] = route.location
+        if route.etag:
+            headers["ETag"] = route.etag
+        if route.last_modified:
+            headers["Last-Modified"] = route.last_modified
+        if route.status == 200 and self._not_modified(route):
+            self._reply(304, b"", {k: v for k, v in headers.items() if k != "Content-Type"}, False)
+            return
+        body = route.body
+        if route.gzip:
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        self._reply(route.status, body, headers, send_body, route)
+
+    def _not_modified(self, route: Route) -> bool:
+        inm = self.headers.get("If-None-Match")
+        ims = self.headers.get("If-Modified-Since")
+        if route.etag and inm is not None:
+            return inm == route.etag
+        return bool(route.last_modified and ims == route.last_modified)
+
+    def _reply(
+        self,
+        status: int,
+        body: bytes,
+        headers: dict[str, str],
+        send_body: bool,
+        route: Route | None = None,
+    ) -> None:
+        self.send_response(status)
+        headers.setdefault("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if not send_body or not body:
+            return
+        try:
+            if route is not None and route.delay:
+                step = route.chunk or len(body)
+                for start in range(0, len(body), step):
+                    self.wfile.write(body[start : start + step])
+                    self.wfile.flush()
+                    time.sleep(route.delay)
+            else:
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (e.g. a deadline): expected in tests
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: FeedServer
+
+
+class FeedServer:
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.lock = threading.Lock()
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.owner = self
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def add(self, path: str, body: bytes | str = b"", **options: object) -> str:
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        with self.lock:
+            self.routes[path] = Route(body=body, **options)  # type: ignore[arg-type]
+        return self.url(path)
+
+    def hits(self, path: str) -> list[dict[str, str]]:
+        with self.lock:
+            return [headers for p, headers in self.requests if p.split("?", 1)[0] == path]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
