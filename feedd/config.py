@@ -206,7 +206,8 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "resolve",
             _one_of(*RESOLVE_MODES),
             "shorteners",
-            'Which item links are followed to the real article: "shorteners", "all" or "off".',
+            'Which item links are followed to the real article: "shorteners", "all" or "off". '
+            "Validated now; network resolution arrives with the link-resolution stage (issue 3).",
             '"shorteners"',
         ),
     ),
@@ -372,7 +373,7 @@ def render_reference() -> str:
     lines = [
         "# Configuration reference",
         "",
-        "<!-- Generated from feedd/config.py SCHEMA by `python -m feedd.config > docs/config.md`;",
+        "<!-- Generated from feedd/config.py SCHEMA by `python docs/generate.py`;",
         "     tests/test_docs.py fails when this file is out of date. -->",
         "",
         "feedd reads one TOML file, given by `-c/--config` or the `FEEDD_CONFIG` environment",
@@ -408,7 +409,7 @@ def render_reference() -> str:
 
 def _toml_literal(value: Any) -> str:
     if value is None:
-        return "none"
+        return "(unset)"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     if isinstance(value, str):
@@ -418,9 +419,3 @@ def _toml_literal(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return f"`{int(value)}` s"
     return f"`{value}`"
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import sys
-
-    sys.stdout.write(render_reference())

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from feedserver import FeedServer  # noqa: E402 - after the path tweak
+from feedserver import FeedServer
 
 DATA = Path(__file__).parent / "data"
 # The shared corpus sits beside a workplace checkout; a plain clone has none.

@@ -7,9 +7,10 @@
     server.close()
 
 A route can answer with a status, redirect (location=), honour ETag /
-Last-Modified (304), gzip its body, declare a wrong Content-Length, or drip
-the body slowly (delay=). ``add`` replaces an existing route, so a test can
-change a feed between polls.
+Last-Modified (304), gzip its body, declare a wrong Content-Length, drip
+the body slowly (delay=), or send it chunked with no Content-Length
+(chunked=True). ``add`` replaces an existing route, so a test can change a
+feed between polls.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ class Route:
     location: str | None = None
     gzip: bool = False
     delay: float = 0.0  # seconds between chunks of a slow body
-    chunk: int = 0  # with delay: bytes per chunk (0: the whole body at once)
+    chunk: int = 0  # with delay or chunked: bytes per chunk (0: the whole body at once)
+    chunked: bool = False  # Transfer-Encoding: chunked, so the size is not declared
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -90,10 +92,17 @@ class _Handler(BaseHTTPRequestHandler):
         route: Route | None = None,
     ) -> None:
         self.send_response(status)
-        headers.setdefault("Content-Length", str(len(body)))
+        chunked = route is not None and route.chunked and send_body
+        if chunked:
+            headers["Transfer-Encoding"] = "chunked"
+        else:
+            headers.setdefault("Content-Length", str(len(body)))
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
+        if chunked:
+            self._write_chunked(body, route)
+            return
         if not send_body or not body:
             return
         try:
@@ -107,6 +116,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (e.g. a deadline): expected in tests
+
+
+    def _write_chunked(self, body: bytes, route: Route | None) -> None:
+        step = (route.chunk if route else 0) or len(body) or 1
+        try:
+            for start in range(0, len(body), step):
+                piece = body[start : start + step]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.flush()
+                if route is not None and route.delay:
+                    time.sleep(route.delay)
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (e.g. a size cap): expected in tests
 
 
 class _Server(ThreadingHTTPServer):
