@@ -10,6 +10,7 @@ the key path (``feeds[3].interval``, counting from 0) and what is wrong.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Callable
@@ -37,6 +38,9 @@ _SIZE_UNITS = {
 }
 
 
+MAX_DURATION = 366 * 86400.0
+
+
 def parse_duration(value: object) -> float:
     """'90s', '15m', '2h', '1d', '1h30m' or a number of seconds -> seconds (> 0)."""
     if isinstance(value, bool):
@@ -53,8 +57,10 @@ def parse_duration(value: object) -> float:
         seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
     else:
         raise ValueError(f"expected a duration, got {type(value).__name__}")
-    if seconds <= 0:
+    if not math.isfinite(seconds) or seconds <= 0:
         raise ValueError(f"duration must be positive, got {value!r}")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"duration must be at most 366 days, got {value!r}")
     return seconds
 
 
@@ -295,9 +301,14 @@ def _section(table: object, section: str, where: str, problems: list[str]) -> di
 
 
 def _canonical_feed_url(url: str) -> str:
-    """Only for spotting duplicate feed URLs: scheme and host are case-insensitive."""
+    """Only for spotting duplicate feed URLs: scheme and host are case-insensitive,
+    the default port is implied."""
     parts = urlsplit(url)
-    return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl()
+    scheme = parts.scheme.lower()
+    netloc = (parts.hostname or "").lower()
+    if parts.port is not None and parts.port != {"http": 80, "https": 443}[scheme]:
+        netloc += f":{parts.port}"
+    return parts._replace(scheme=scheme, netloc=netloc).geturl()
 
 
 def parse_config(data: dict[str, Any], path: Path) -> Config:

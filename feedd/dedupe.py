@@ -34,6 +34,9 @@ def decide(known: Known, entries: Iterable[Entry]) -> tuple[Intent, ...]:
 
         stored = items.get(entry.guid)
         if stored is not None:
+            if entry.url is not None:
+                # A later item of the batch with this URL is the same story.
+                urls.setdefault(entry.url, stored.article_id)
             if stored.content_hash == entry.content_hash:
                 intents.append(Intent(Action.SKIP, entry, "unchanged", stored.article_id))
             else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from urllib.parse import urljoin, urlsplit
 
 import nh3
 
@@ -62,11 +63,19 @@ _BLOCK = re.compile(
     re.IGNORECASE,
 )
 _CELL = re.compile(r"</t[dh]\s*>", re.IGNORECASE)
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b\u2028\u2029]+")
+_SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u2028\u2029]+")
+_INVISIBLE = re.compile(r"[\u200b\ufeff]")  # zero-width space, stray byte-order marks
+_PRE = re.compile(r"(<pre\b[^>]*>.*?</pre\s*>)", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[a-zA-Z][^>]*>")  # in nh3's output, text never holds a raw "<"
+_URL_ATTRIBUTE = re.compile(r'\s(href|src|poster)="([^"]*)"')
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
-def sanitize_html(fragment: str | None) -> str | None:
-    """An allowlisted, safe HTML fragment (or None when nothing is left)."""
+def sanitize_html(fragment: str | None, base_url: str | None = None) -> str | None:
+    """An allowlisted, safe HTML fragment (or None when nothing is left).
+
+    Relative links and image sources are made absolute against base_url.
+    """
     if not fragment:
         return None
     cleaned = nh3.clean(
@@ -77,7 +86,24 @@ def sanitize_html(fragment: str | None) -> str | None:
         url_schemes=set(URL_SCHEMES),
         link_rel="noopener noreferrer nofollow",
     ).strip()
+    if base_url and cleaned:
+        cleaned = _TAG.sub(
+            lambda tag: _URL_ATTRIBUTE.sub(lambda m: _absolute_attribute(m, base_url), tag[0]),
+            cleaned,
+        )
     return cleaned or None
+
+
+def _absolute_attribute(match: re.Match[str], base_url: str) -> str:
+    # nh3's output always double-quotes attributes and escapes their values.
+    value = html.unescape(match[2])
+    try:
+        absolute = urljoin(base_url, value)
+    except ValueError:
+        return match[0]
+    if urlsplit(absolute).scheme.lower() not in URL_SCHEMES:
+        return ""  # resolving must not smuggle in a scheme the sanitizer refused
+    return f' {match[1]}="{html.escape(absolute, quote=True)}"'
 
 
 def html_to_text(fragment: str | None) -> str | None:
@@ -85,9 +111,16 @@ def html_to_text(fragment: str | None) -> str | None:
     if not fragment:
         return None
     safe = nh3.clean(fragment, tags=set(ALLOWED_TAGS), clean_content_tags=set(DROP_WITH_CONTENT))
+    # Newlines in the source are spaces, except inside <pre>; tags make the lines.
+    pieces = _PRE.split(safe)
+    safe = "".join(
+        piece.replace("\n", "<br>") if index % 2 else piece.replace("\n", " ")
+        for index, piece in enumerate(pieces)
+    )
     marked = _CELL.sub(" ", _BLOCK.sub("\n", safe))
     # nh3 with no tags allowed strips the rest and leaves text escaped.
     text = html.unescape(nh3.clean(marked, tags=set(), clean_content_tags=set(DROP_WITH_CONTENT)))
+    text = _INVISIBLE.sub("", text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     joined = "\n".join(line for line in lines if line)
     return joined or None
@@ -120,12 +153,15 @@ def scrub(text: str | None) -> str | None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
+        text = _SURROGATES.sub("", text)
     return text.replace("\x00", "") if "\x00" in text else text
 
 
-def normalize_entry(raw: RawEntry, *, link: str | None, url: str | None) -> Entry:
-    """Clean one item. ``link`` is the absolute item link, ``url`` its canonical form."""
+def normalize_entry(
+    raw: RawEntry, *, link: str | None, url: str | None, base_url: str | None = None
+) -> Entry:
+    """Clean one item. ``link`` is the absolute item link, ``url`` its canonical form,
+    ``base_url`` the document's address (for relative URLs in the content)."""
     raw = RawEntry(
         id=scrub(raw.id),
         link=raw.link,
@@ -141,7 +177,7 @@ def normalize_entry(raw: RawEntry, *, link: str | None, url: str | None) -> Entr
         extra=raw.extra,
     )
     link, url = scrub(link), scrub(url)
-    content_html = sanitize_html(raw.content or raw.summary)
+    content_html = sanitize_html(raw.content or raw.summary, base_url)
     content_text = html_to_text(content_html)
     summary = html_to_text(raw.summary)
     if summary is None and content_text:

@@ -12,12 +12,14 @@ feedparser's own sanitizer is off: it is slow and normalize sanitizes with nh3.
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import html
 import json
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 
@@ -32,38 +34,57 @@ PLAIN_TYPES = {"text/plain", "text"}
 
 
 def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
-    """bytes + headers -> ParsedFeed. Raises ParseError when the body is not a feed."""
-    head = body[:1024].lstrip().lower()
+    """bytes + headers -> ParsedFeed. Raises ParseError when the body is not a feed.
+
+    ``url`` is the document's address: the feed's site link is made absolute
+    against it. Item links are made absolute by later stages (told the
+    address, feedparser would also rewrite item ids, which must stay as the
+    feed gave them).
+    """
+    head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if not head:
         raise ParseError("empty body")
-    if head.startswith(b"{") or (content_type and "json" in content_type.lower()):
-        return parse_json_feed(body)
-    return _parse_xml(body, url=url, content_type=content_type)
+    # The body decides; the Content-Type header is only a hint when it cannot.
+    if head.startswith(b"{") or (
+        not head.startswith(b"<") and content_type and "json" in content_type.lower()
+    ):
+        parsed = parse_json_feed(body)
+    else:
+        parsed = _parse_xml(body, content_type=content_type)
+    if parsed.site_url:
+        parsed = dataclasses.replace(parsed, site_url=_join(url, parsed.site_url))
+    return parsed
 
 
-def _parse_xml(body: bytes, *, url: str, content_type: str | None) -> ParsedFeed:
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
+def _join(base: str, link: str) -> str | None:
+    try:
+        return urljoin(base, link)
+    except ValueError:
+        return None
+
+
+# feedparser's complaints that do not make a document less of a feed.
+_HARMLESS = (feedparser.NonXMLContentType,)
+
+
+def _parse_xml(body: bytes, *, content_type: str | None) -> ParsedFeed:
+    headers = {"content-type": content_type} if content_type else {}
     result = feedparser.parse(
         body, response_headers=headers, sanitize_html=False, resolve_relative_uris=True
     )
     feed = result.get("feed", {})
-    if not result.get("version") and not result.entries:
-        if result.get("bozo") and not feed.get("title"):
-            raise ParseError(_not_a_feed_reason(body, result.get("bozo_exception")))
-        if not feed.get("title"):
-            raise ParseError(_not_a_feed_reason(body, None))
-    warning = None
-    if result.get("bozo"):
-        warning = _describe(result.get("bozo_exception"))
+    exc = result.get("bozo_exception")
+    if isinstance(exc, _HARMLESS):
+        exc = None
+    if not result.get("version") and not result.entries and not feed.get("title"):
+        raise ParseError(_not_a_feed_reason(body, exc))
     return ParsedFeed(
         version=result.get("version") or "unknown",
         title=_text_value(feed, "title"),
         site_url=feed.get("link") or None,
         language=feed.get("language") or None,
         entries=tuple(_raw_entry(entry) for entry in result.entries),
-        warning=warning,
+        warning=_describe(exc) if exc is not None else None,
     )
 
 
@@ -92,6 +113,11 @@ def _text_value(container: Any, key: str) -> str | None:
     return str(value).strip() or None
 
 
+def plain_to_html(text: str) -> str:
+    """Plain text as an HTML fragment: escaped, line breaks kept."""
+    return html.escape(text, quote=False).replace("\n", "<br>\n")
+
+
 def _as_html(container: Any, key: str) -> str | None:
     """A text construct as an HTML fragment (plain text escaped)."""
     value = container.get(key)
@@ -99,7 +125,7 @@ def _as_html(container: Any, key: str) -> str | None:
         return None
     detail = container.get(f"{key}_detail") or {}
     if detail.get("type") in PLAIN_TYPES:
-        return html.escape(str(value), quote=False)
+        return plain_to_html(str(value))
     return str(value)
 
 
@@ -112,7 +138,7 @@ def _content_html(entry: Any) -> str | None:
         value = item.get("value")
         if value:
             if item.get("type") in PLAIN_TYPES:
-                return html.escape(value, quote=False)
+                return plain_to_html(value)
             return str(value)
     return None
 
@@ -151,10 +177,12 @@ def _raw_entry(entry: Any) -> RawEntry:
         summary=_as_html(entry, "summary"),
         content=_content_html(entry),
         author=entry.get("author") or None,
-        published=_struct_to_datetime(entry.get("published_parsed")),
-        updated=_struct_to_datetime(entry.get("updated_parsed")),
-        published_raw=entry.get("published") or None,
-        updated_raw=entry.get("updated") or None,
+        # dict.get: FeedParserDict.get("updated") falls back to the published
+        # date (with a DeprecationWarning); an item's updated date is its own.
+        published=_struct_to_datetime(dict.get(entry, "published_parsed")),
+        updated=_struct_to_datetime(dict.get(entry, "updated_parsed")),
+        published_raw=dict.get(entry, "published") or None,
+        updated_raw=dict.get(entry, "updated") or None,
         tags=tags,
         extra=tuple(extra),
     )
@@ -164,6 +192,8 @@ def _raw_entry(entry: Any) -> RawEntry:
 
 
 def parse_json_feed(body: bytes) -> ParsedFeed:
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]  # json.loads refuses a UTF-8 byte-order mark
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -181,18 +211,28 @@ def parse_json_feed(body: bytes) -> ParsedFeed:
         title=_str(document.get("title")),
         site_url=_str(document.get("home_page_url")),
         language=_str(document.get("language")),
-        entries=tuple(_json_entry(item) for item in items if isinstance(item, dict)),
+        entries=tuple(
+            _json_entry(item, _json_author(document)) for item in items if isinstance(item, dict)
+        ),
     )
 
 
 def _str(value: object) -> str | None:
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        text = str(value).strip()
-        return text or None
+    """A JSON string field; anything else (numbers, objects) counts as missing."""
+    if isinstance(value, str):
+        return value.strip() or None
     return None
 
 
+def _json_id(value: object) -> str | None:
+    # The spec says string, but numeric ids are common in the wild.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return _str(value)
+
+
 def _json_author(item: dict[str, Any]) -> str | None:
+    """authors (1.1) or author (1.0) of an item or of the feed."""
     authors = item.get("authors")
     if isinstance(authors, list):
         names = [_str(a.get("name")) for a in authors if isinstance(a, dict)]
@@ -211,7 +251,7 @@ def parse_json_date(value: object) -> datetime | None:
     if text is None:
         return None
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text.upper())  # RFC 3339 allows "t" and "z"
     except ValueError:
         try:
             parsed = parsedate_to_datetime(text)
@@ -223,10 +263,11 @@ def parse_json_date(value: object) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def _json_entry(item: dict[str, Any]) -> RawEntry:
+def _json_entry(item: dict[str, Any], feed_author: str | None) -> RawEntry:
     content = _str(item.get("content_html"))
-    if content is None and _str(item.get("content_text")):
-        content = html.escape(str(item["content_text"]), quote=False)
+    content_text = _str(item.get("content_text"))
+    if content is None and content_text:
+        content = plain_to_html(content_text)
     summary = _str(item.get("summary"))
     title = _str(item.get("title"))
     raw_tags = item.get("tags")
@@ -235,19 +276,20 @@ def _json_entry(item: dict[str, Any]) -> RawEntry:
     if _str(item.get("external_url")):
         extra.append(("external_url", _str(item.get("external_url"))))
     attachments = tuple(
-        (_str(a.get("url")), _str(a.get("mime_type")), _str(a.get("size_in_bytes")))
+        (_str(a.get("url")), _str(a.get("mime_type")), _json_id(a.get("size_in_bytes")))
         for a in item.get("attachments") or []
         if isinstance(a, dict) and _str(a.get("url"))
     )
     if attachments:
         extra.append(("enclosures", attachments))
     return RawEntry(
-        id=_str(item.get("id")),
+        id=_json_id(item.get("id")),
         link=_str(item.get("url")) or _str(item.get("external_url")),
         title=html.escape(title, quote=False) if title else None,
-        summary=html.escape(summary, quote=False) if summary else None,
+        summary=plain_to_html(summary) if summary else None,
         content=content,
-        author=_json_author(item),
+        # Items without authors inherit the feed's (JSON Feed 1.1, "authors").
+        author=_json_author(item) if ("authors" in item or "author" in item) else feed_author,
         published=parse_json_date(item.get("date_published")),
         updated=parse_json_date(item.get("date_modified")),
         published_raw=_str(item.get("date_published")),

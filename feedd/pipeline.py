@@ -48,7 +48,7 @@ def entries_of(parsed: ParsedFeed, base_url: str) -> tuple[Entry, ...]:
         link = links.absolute_url(raw.link, base_url)
         origin = dict(raw.extra).get("feedburner_origlink")
         url = links.canonical_url(links.absolute_url(origin, base_url) if origin else link)
-        entries.append(normalize.normalize_entry(raw, link=link, url=url))
+        entries.append(normalize.normalize_entry(raw, link=link, url=url, base_url=base_url))
     return tuple(entries)
 
 

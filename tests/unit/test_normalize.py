@@ -1,0 +1,410 @@
+"""normalize: sanitizing, plain text, keys, hashes and scrubbing, on fragments."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from feedd.normalize import (
+    entry_key,
+    html_to_text,
+    normalize_entry,
+    one_line,
+    sanitize_html,
+    scrub,
+)
+from feedd.types import RawEntry
+
+TAG = re.compile(r"<\s*/?\s*[a-zA-Z]")
+
+
+BASE = RawEntry(
+    id="id-1",
+    link="https://example.com/1",
+    title="Title",
+    summary="Summary",
+    content="<p>Body</p>",
+    author="Ann",
+    published=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+    updated=None,
+    published_raw="Tue, 02 Jan 2024 03:04:05 +0000",
+    updated_raw=None,
+    tags=("a",),
+    extra=(),
+)
+
+
+def raw(**changes: Any) -> RawEntry:
+    return dataclasses.replace(BASE, **changes)
+
+
+def norm(entry: RawEntry, link: str | None = "https://example.com/1"):
+    return normalize_entry(entry, link=link, url=link)
+
+
+# -- sanitize_html
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "<script>alert('x')</script>",
+        "<script type='text/javascript'>var a = '<p>';</script>",
+        "<style>p { color: red }</style>",
+        "<iframe src='https://evil.example/'>iframe text</iframe>",
+        "<noscript>noscript text</noscript>",
+        "<object data='x.swf'><param name='a' value='b'>object text</object>",
+        "<embed src='x.swf'>",
+        "<svg><text>svg text</text><script>alert(1)</script></svg>",
+        "<form action='/x'><input name='q'>form text<button>Go</button></form>",
+    ],
+)
+def test_sanitize_removes_dangerous_elements_with_content(fragment):
+    cleaned = sanitize_html(f"<p>before</p>{fragment}<p>after</p>")
+    assert cleaned == "<p>before</p><p>after</p>"
+
+
+def test_sanitize_removes_event_handlers_and_javascript_urls():
+    cleaned = sanitize_html(
+        '<p onclick="evil()" onmouseover="evil()">para</p>'
+        '<img src="https://example.com/a.png" onerror="evil()" alt="A">'
+        '<a href="javascript:alert(1)">one</a>'
+        '<a href="JaVaScRiPt:alert(1)">two</a>'
+        '<a href="  javascript:alert(1)">three</a>'
+        '<a href="java&#x09;script:alert(1)">four</a>'
+        '<a href="data:text/html;base64,PHNjcmlwdD4=">five</a>'
+        '<a href="https://example.com/" onclick="evil()">ok</a>'
+    )
+    assert cleaned is not None
+    assert "onclick" not in cleaned
+    assert "onmouseover" not in cleaned
+    assert "onerror" not in cleaned
+    assert "javascript" not in cleaned.lower()
+    assert "data:" not in cleaned
+    assert "evil" not in cleaned
+    # The elements and their text stay; only the attributes go.
+    for text in ("para", "one", "two", "three", "four", "five", "ok"):
+        assert f">{text}<" in cleaned
+    assert '<img src="https://example.com/a.png" alt="A">' in cleaned
+    assert 'href="https://example.com/"' in cleaned
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "<p>para</p>",
+        "<b>b</b> <i>i</i> <em>em</em> <strong>strong</strong> <code>x = 1</code>",
+        "<ul><li>one</li><li>two</li></ul>",
+        "<ol><li>first</li></ol>",
+        "<blockquote>quoted</blockquote>",
+        "<pre>pre  formatted</pre>",
+        "<h2>Heading</h2>",
+        '<img src="https://example.com/a.png" alt="A picture">',
+        "<table><tbody><tr><th>h</th><td>c</td></tr></tbody></table>",
+        '<abbr title="HyperText Markup Language">HTML</abbr>',
+    ],
+)
+def test_sanitize_keeps_allowed_markup(fragment):
+    assert sanitize_html(fragment) == fragment
+
+
+def test_sanitize_links_keep_href_and_get_rel():
+    cleaned = sanitize_html('<a href="https://example.com/x" title="T" target="_blank">x</a>')
+    assert cleaned == (
+        '<a href="https://example.com/x" title="T" rel="noopener noreferrer nofollow">x</a>'
+    )
+
+
+def test_sanitize_drops_style_class_and_id():
+    assert sanitize_html('<div style="color:red" class="c" id="i">d</div>') == "<div>d</div>"
+
+
+@pytest.mark.parametrize("fragment", [None, "", "<script>x</script>", "  <style>a{}</style> "])
+def test_sanitize_nothing_left_is_none(fragment):
+    assert sanitize_html(fragment) is None
+
+
+# -- html_to_text
+
+
+def test_html_to_text_one_paragraph_per_line():
+    assert html_to_text("<p>One</p><p>Two</p>\n\n<p>Three</p>") == "One\nTwo\nThree"
+    assert html_to_text("<h1>Title</h1>Loose text<div>Block</div>") == "Title\nLoose text\nBlock"
+    assert html_to_text("<blockquote>Q</blockquote><p>A</p>") == "Q\nA"
+
+
+def test_html_to_text_br_is_a_newline():
+    assert html_to_text("a<br>b<br/>c<BR />d") == "a\nb\nc\nd"
+
+
+def test_html_to_text_lists_are_lines():
+    assert html_to_text("<ul><li>x</li><li>y</li></ul><ol><li>z</li></ol>") == "x\ny\nz"
+
+
+def test_html_to_text_table_rows_are_lines_and_cells_spaced():
+    text = html_to_text("<table><tr><td>a</td><td>b</td></tr><tr><td>c</td></tr></table>")
+    assert text == "a b\nc"
+
+
+@pytest.mark.parametrize(
+    ("fragment", "expected"),
+    [
+        ("AT&amp;T", "AT&T"),
+        ("it&#8217;s", "it\u2019s"),
+        ("it&#x2019;s", "it\u2019s"),
+        ("a&nbsp;b", "a b"),
+        ("caf&eacute;", "caf\u00e9"),
+        ("&lt;b&gt;not bold&lt;/b&gt;", "<b>not bold</b>"),
+        ("&amp;lt;", "&lt;"),  # decoded once, not twice
+    ],
+)
+def test_html_to_text_decodes_entities(fragment, expected):
+    assert html_to_text(fragment) == expected
+
+
+def test_html_to_text_collapses_whitespace():
+    assert html_to_text("<p>  one \t  two\u00a0\u00a0three  </p>") == "one two three"
+    assert html_to_text("<p>x</p>\n   \n\t<p>y</p>") == "x\ny"
+
+
+def test_html_to_text_source_newlines_are_whitespace():
+    """A newline inside a paragraph's source is whitespace, like a space.
+    Only block elements and <br> start a new line."""
+    assert html_to_text("<p>one\ntwo\r\n   three</p>") == "one two three"
+    assert html_to_text("<cite>Ian</cite>: <q><a href='x'>\n    Quoted text.\n    </a></q>") == (
+        "Ian: Quoted text."
+    )
+
+
+def test_html_to_text_drops_script_and_style_text():
+    text = html_to_text("<p>x<script>var a = '<p>';</script>y</p><style>p{}</style><p>z</p>")
+    assert text == "xy\nz"
+
+
+def test_html_to_text_leaves_no_markup():
+    fragment = (
+        "<div class='post'><h2>Head &amp; shoulders</h2><p>Some <b>bold</b> and "
+        "<a href='https://example.com/'>a link</a>.</p><img src='x.png' alt='pic'>"
+        "<figure><figcaption>Cap</figcaption></figure><ul><li><em>Item</em></li></ul>"
+        "<!-- a comment --><span>end</span></div>"
+    )
+    text = html_to_text(fragment)
+    assert text == "Head & shoulders\nSome bold and a link.\nCap\nItem\nend"
+    assert not TAG.search(text)
+    assert "comment" not in text
+
+
+@pytest.mark.parametrize("fragment", [None, "", "<p></p>", "<p> \u00a0 </p>", "<br><br>"])
+def test_html_to_text_nothing_left_is_none(fragment):
+    assert html_to_text(fragment) is None
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab <>/&;#pbrli\n\t\u00a0x=\"'")), max_size=60))
+def test_html_to_text_lines_are_trimmed_and_non_empty(fragment):
+    text = html_to_text(fragment)
+    if text is not None:
+        for line in text.split("\n"):
+            assert line
+            assert line == line.strip()
+            assert "  " not in line
+
+
+def test_one_line():
+    assert one_line("<p>a</p><p>b</p>") == "a b"
+    assert one_line("  Tom &amp; Jerry  ") == "Tom & Jerry"
+    assert one_line(None) is None
+
+
+# -- entry_key
+
+
+def test_entry_key_prefers_the_id():
+    assert entry_key(raw(id="  guid-1  "), "https://example.com/1") == "guid-1"
+
+
+@pytest.mark.parametrize("missing_id", [None, "", "   "])
+def test_entry_key_falls_back_to_the_link(missing_id):
+    assert entry_key(raw(id=missing_id), "https://example.com/1") == "https://example.com/1"
+
+
+def test_entry_key_falls_back_to_a_hash_of_the_content():
+    key = entry_key(raw(id=None), None)
+    assert re.fullmatch(r"sha256:[0-9a-f]{32}", key)
+    # Stable: the same item gives the same key.
+    assert entry_key(raw(id=None), None) == key
+    # Each hashed field changes it.
+    for change in (
+        {"title": "Other"},
+        {"published_raw": "Wed, 03 Jan 2024 00:00:00 +0000"},
+        {"summary": "Other"},
+        {"content": "<p>Other</p>"},
+    ):
+        assert entry_key(raw(id=None, **change), None) != key
+    # Fields are separated: moving text from one field to the next changes the key.
+    assert entry_key(raw(id=None, title="ab", summary="c"), None) != entry_key(
+        raw(id=None, title="a", summary="bc"), None
+    )
+
+
+# -- content_hash
+
+
+def test_content_hash_is_stable():
+    assert norm(raw()).content_hash == norm(raw()).content_hash
+    assert re.fullmatch(r"[0-9a-f]{64}", norm(raw()).content_hash)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"content": "<p>Body, edited</p>"},
+        {"title": "New title"},
+        {"summary": "New summary"},
+        {"author": "Bob"},
+        {"published": datetime(2024, 1, 3, tzinfo=UTC)},
+        {"updated": datetime(2024, 2, 1, tzinfo=UTC)},
+        {"tags": ("a", "b")},
+    ],
+)
+def test_content_hash_changes_with_content(change):
+    assert norm(raw(**change)).content_hash != norm(raw()).content_hash
+
+
+def test_content_hash_changes_with_url():
+    assert norm(raw(), "https://example.com/2").content_hash != norm(raw()).content_hash
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"id": "another-id"},  # the id is the key, not content
+        {"published_raw": "2024-01-02T03:04:05Z"},  # same instant, other spelling
+        {"extra": (("enclosures", (("https://example.com/a.mp3", None, None),)),)},
+        {"content": "<p>Body</p><script>tracking()</script>"},  # sanitized away
+        {"title": "  Title  "},  # same text once cleaned
+    ],
+)
+def test_content_hash_ignores_what_does_not_change_the_article(change):
+    assert norm(raw(**change)).content_hash == norm(raw()).content_hash
+
+
+# -- normalize_entry
+
+
+def test_normalize_entry_fields():
+    entry = normalize_entry(
+        raw(
+            id=" g ",
+            title="<b>Bold</b>\n title",
+            summary=None,
+            content="<p>First para</p><script>x()</script><p>Second</p>",
+            author="<i>Ann</i>",
+            published=None,
+            updated=datetime(2024, 5, 1, tzinfo=UTC),
+            tags=("x", "y"),
+        ),
+        link="https://example.com/a#c",
+        url="https://example.com/a",
+    )
+    assert entry.guid == "g"
+    assert entry.link == "https://example.com/a#c"
+    assert entry.url == "https://example.com/a"
+    assert entry.title == "Bold title"
+    assert entry.author == "Ann"
+    assert entry.content_html == "<p>First para</p><p>Second</p>"
+    assert entry.content_text == "First para\nSecond"
+    # No summary: the first line of the content.
+    assert entry.summary == "First para"
+    # No published date: the updated date stands in.
+    assert entry.published_at == datetime(2024, 5, 1, tzinfo=UTC)
+    assert entry.updated_at == datetime(2024, 5, 1, tzinfo=UTC)
+    assert entry.tags == ("x", "y")
+
+
+def test_normalize_entry_uses_summary_when_there_is_no_content():
+    entry = norm(raw(content=None, summary="<p>Only a <b>summary</b></p>"))
+    assert entry.content_html == "<p>Only a <b>summary</b></p>"
+    assert entry.content_text == "Only a summary"
+    assert entry.summary == "Only a summary"
+
+
+def test_normalize_entry_empty_item():
+    entry = normalize_entry(
+        RawEntry(
+            id=None,
+            link=None,
+            title=None,
+            summary=None,
+            content=None,
+            author=None,
+            published=None,
+            updated=None,
+            published_raw=None,
+            updated_raw=None,
+        ),
+        link=None,
+        url=None,
+    )
+    assert entry.guid.startswith("sha256:")
+    assert (entry.title, entry.summary, entry.content_text, entry.content_html) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert entry.published_at is None
+
+
+# -- scrub
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, None),
+        ("", ""),
+        ("plain", "plain"),
+        ("caf\u00e9 \U0001f600", "caf\u00e9 \U0001f600"),
+        ("a\x00b\x00", "ab"),
+        ("a\ud800b", "ab"),  # lone high surrogate
+        ("x\udfff", "x"),  # lone low surrogate
+        ("\ud83d\x00z", "z"),
+    ],
+)
+def test_scrub_drops_nul_and_lone_surrogates(text, expected):
+    assert scrub(text) == expected
+
+
+@given(st.text())
+def test_scrub_output_is_always_storable(text):
+    result = scrub(text)
+    assert result is not None
+    assert "\x00" not in result
+    result.encode("utf-8")  # no lone surrogates left
+
+
+def test_normalize_entry_scrubs_every_text_field():
+    dirty = raw(
+        id="id\x00",
+        title="Ti\x00tle\ud800",
+        summary="Sum\x00mary",
+        content="<p>Bo\x00dy\udc00</p>",
+        author="A\x00nn",
+        tags=("t\x00ag", "\x00"),
+    )
+    entry = normalize_entry(dirty, link="https://example.com/\x00", url="https://example.com/")
+    for field in dataclasses.fields(entry):
+        value = getattr(entry, field.name)
+        values = value if isinstance(value, tuple) else (value,)
+        for item in values:
+            if isinstance(item, str):
+                assert "\x00" not in item
+                item.encode("utf-8")
+    assert entry.guid == "id"
+    assert entry.tags == ("tag",)

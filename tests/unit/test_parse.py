@@ -1,0 +1,678 @@
+"""parse.parse_feed on bytes: RSS 0.91/1.0/2.0, Atom 1.0, JSON Feed 1.0/1.1, and non-feeds."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from feedd import normalize
+from feedd.errors import ParseError
+from feedd.parse import parse_feed, parse_json_date
+
+DATA = Path(__file__).parents[1] / "data"
+URL = "https://feeds.example.net/dir/feed.xml"
+
+# feedparser 6 warns (DeprecationWarning) when `updated_parsed` is read from an item that
+# only has a published date, then returns the published date. parse.py does that for every
+# RSS item with a <pubDate>. test_rss_pubdate_only_item_has_no_updated_date covers that bug.
+# Tests about other things ignore the warning so they don't all fail for the same reason.
+IGNORE_UPDATED_FALLBACK = pytest.mark.filterwarnings(
+    "ignore:To avoid breaking existing software:DeprecationWarning"
+)
+
+
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
+def rss(items: str, channel: str = "<title>T</title>") -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f"<channel>{channel}{items}</channel></rss>"
+    ).encode()
+
+
+def atom(entries: str, feed: str = "<title>T</title>") -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<feed xmlns="http://www.w3.org/2005/Atom">{feed}{entries}</feed>'
+    ).encode()
+
+
+def json_feed(items: list[object], version: str = "https://jsonfeed.org/version/1.1") -> bytes:
+    return json.dumps({"version": version, "title": "J", "items": items}).encode()
+
+
+# -- RSS 2.0
+
+
+@IGNORE_UPDATED_FALLBACK
+def test_rss20_item_fields():
+    body = rss(
+        """
+        <link>https://example.com/</link><language>en-gb</language>
+        <item>
+          <title>First post</title>
+          <link>https://example.com/posts/1</link>
+          <guid isPermaLink="false">post-1</guid>
+          <pubDate>Tue, 10 Jun 2003 04:00:00 +0200</pubDate>
+          <author>jo@example.com (Jo)</author>
+          <category>Python</category><category>feeds</category><category>Python</category>
+          <description>Short &lt;b&gt;summary&lt;/b&gt;</description>
+          <content:encoded><![CDATA[<p>Full <em>body</em></p>]]></content:encoded>
+        </item>
+        """,
+        channel="<title>Example</title>",
+    )
+    parsed = parse_feed(body, url=URL, content_type="application/rss+xml")
+    assert parsed.version == "rss20"
+    assert parsed.title == "Example"
+    assert parsed.site_url == "https://example.com/"
+    assert parsed.language == "en-gb"
+    assert parsed.warning is None
+    [entry] = parsed.entries
+    assert entry.id == "post-1"
+    assert entry.link == "https://example.com/posts/1"
+    assert entry.title == "First post"
+    assert entry.summary == "Short <b>summary</b>"
+    assert entry.content == "<p>Full <em>body</em></p>"
+    assert entry.author == "jo@example.com (Jo)"
+    assert entry.tags == ("Python", "feeds")  # repeats dropped, order kept
+    # +0200 is converted to UTC.
+    assert entry.published == utc(2003, 6, 10, 2, 0)
+    assert entry.published.tzinfo is UTC
+    assert entry.published_raw == "Tue, 10 Jun 2003 04:00:00 +0200"
+
+
+@IGNORE_UPDATED_FALLBACK
+def test_rss20_sample_feed():
+    parsed = parse_feed((DATA / "lemon24-reader/full.rss").read_bytes(), url=URL)
+    assert parsed.version == "rss20"
+    assert parsed.title == "RSS Title"
+    assert parsed.site_url == "http://www.example.com/main.html"
+    assert [e.id for e in parsed.entries] == [
+        "7bd204c6-1655-4c27-aeee-53f933c5395f",
+        "00000000-1655-4c27-aeee-00000000",
+        "source:only-url",
+        "source:only-title",
+        "source:empty",
+    ]
+    first = parsed.entries[0]
+    assert first.published == utc(2009, 9, 6, 16, 20)
+    assert first.author == "Example editor"
+    # Enclosures with an empty url are dropped; the others are kept in order.
+    enclosures = dict(first.extra)["enclosures"]
+    assert [href for href, _, _ in enclosures] == [
+        "http://example.com/enclosure",
+        "http://example.com/enclosure-with-type",
+        "http://example.com/enclosure-with-length",
+        "http://example.com/enclosure-with-bad-length",
+    ]
+    assert enclosures[1][1] == "image/jpeg"
+    assert enclosures[2][2] == "100000"
+
+
+def test_rss_pubdate_only_item_has_no_updated_date():
+    """An RSS item gives only <pubDate>. `updated` stays None (it was never updated).
+
+    feedparser's deprecated fallback returns the published date for `updated_parsed`
+    and raises a DeprecationWarning. The suite turns warnings into errors, so the
+    warning fails this test too.
+    """
+    body = rss(
+        "<item><guid isPermaLink='false'>a</guid>"
+        "<pubDate>Sun, 06 Sep 2009 16:20:00 +0000</pubDate></item>"
+    )
+    [entry] = parse_feed(body, url=URL).entries
+    assert entry.published == utc(2009, 9, 6, 16, 20)
+    assert entry.updated is None
+    assert entry.updated_raw is None
+
+
+# -- RSS 1.0 (RDF) and RSS 0.91
+
+
+def test_rss10_rdf_sample():
+    parsed = parse_feed((DATA / "feedparser/rss10.rdf").read_bytes(), url=URL)
+    assert parsed.version == "rss10"
+    assert parsed.title == "Sample Feed"
+    assert parsed.site_url == "http://www.example.org/"
+    assert parsed.language == "en"
+    [entry] = parsed.entries
+    assert entry.id == "http://www.example.org/1"
+    assert entry.link == "http://example.org/archives/2002/09/04.html#first_of_all"
+    assert entry.title == "First of all"
+    assert entry.author == "Aaron Swartz"
+    assert entry.tags == ("Politics",)
+    # dc:date, -06:00, in UTC.
+    assert entry.updated == utc(2004, 5, 30, 20, 23, 54)
+    assert entry.content is not None
+    assert entry.content.startswith("<cite>Ian Hickson</cite>")
+    assert entry.summary is not None
+    assert "Americans are fat." in entry.summary
+
+
+def test_rss091_sample_with_netscape_doctype_entities():
+    parsed = parse_feed((DATA / "feedvalidator/rss91n_entity.xml").read_bytes(), url=URL)
+    assert parsed.version == "rss091n"
+    assert parsed.title == "Sockenbärs Logbuch"
+    [entry] = parsed.entries
+    # &uuml; is defined by the RSS 0.91 DTD, not by XML; feedparser knows it.
+    assert entry.title == "Und tschüss."
+    assert entry.link == "http://www.xn--sockenbrlounge-cib.de/blog/246"
+    assert entry.id is None
+    assert entry.summary == 'Apple verkauft keine 17" G5 iMacs mehr im Online-Laden.'
+
+
+def test_rss091_userland_inline():
+    body = (
+        b'<rss version="0.91"><channel><title>Old</title><link>http://old.example/</link>'
+        b"<item><title>Item</title><link>http://old.example/1</link>"
+        b"<description>Desc</description></item></channel></rss>"
+    )
+    parsed = parse_feed(body, url=URL)
+    assert parsed.version == "rss091u"
+    [entry] = parsed.entries
+    assert (entry.title, entry.link, entry.summary) == ("Item", "http://old.example/1", "Desc")
+
+
+# -- Atom 1.0
+
+
+def test_atom10_entry_fields():
+    body = atom(
+        """
+        <entry>
+          <id>tag:example.com,2024:1</id>
+          <title type="html">&lt;b&gt;Bold&lt;/b&gt; title</title>
+          <link rel="alternate" href="https://example.com/a/1"/>
+          <published>2024-03-01T10:00:00+05:30</published>
+          <updated>2024-03-02T00:00:00Z</updated>
+          <author><name>Ann</name></author>
+          <category term="news"/><category term="tech" label="Technology"/>
+          <summary type="text">1 &lt; 2</summary>
+          <content type="xhtml">
+            <div xmlns="http://www.w3.org/1999/xhtml"><p>Hi <b>there</b></p></div>
+          </content>
+        </entry>
+        """,
+        feed='<title>Atom T</title><link href="https://example.com/"/>',
+    )
+    parsed = parse_feed(body, url=URL, content_type="application/atom+xml")
+    assert parsed.version == "atom10"
+    assert parsed.title == "Atom T"
+    assert parsed.site_url == "https://example.com/"
+    [entry] = parsed.entries
+    assert entry.id == "tag:example.com,2024:1"
+    assert entry.link == "https://example.com/a/1"
+    assert entry.title == "<b>Bold</b> title"
+    assert entry.summary == "1 &lt; 2"  # type="text", escaped to HTML
+    assert entry.content == "<p>Hi <b>there</b></p>"
+    assert entry.author == "Ann"
+    assert entry.tags == ("news", "tech")
+    assert entry.published == utc(2024, 3, 1, 4, 30)
+    assert entry.updated == utc(2024, 3, 2)
+    assert entry.published_raw == "2024-03-01T10:00:00+05:30"
+
+
+def test_atom10_sample_feed():
+    parsed = parse_feed((DATA / "lemon24-reader/full.atom").read_bytes(), url=URL)
+    assert parsed.version == "atom10"
+    assert parsed.title == "Example Feed"
+    assert len(parsed.entries) == 5
+    first = parsed.entries[0]
+    assert first.id == "urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a"
+    assert first.link == "http://example.org/2003/12/13/atom03"
+    assert first.published == utc(2003, 12, 13, 17, 17, 51)  # 09:17:51-08:00
+    assert first.updated == utc(2003, 12, 13, 18, 30, 2)
+    assert first.summary == "Some text."
+    assert first.content == "content"
+    assert first.author == "John Doe"
+    second = parsed.entries[1]
+    assert second.published is None
+    assert second.updated == utc(2003, 12, 13)
+
+
+def test_atom_relative_links_resolved_against_feed_url():
+    # parse keeps links as the feed gave them; links + normalize make them absolute.
+    from feedd.pipeline import entries_of
+
+    body = atom(
+        '<entry><id>urn:x:1</id><link href="posts/1"/>'
+        '<content type="html">&lt;a href="../up"&gt;up&lt;/a&gt;</content></entry>'
+    )
+    feed_url = "https://example.com/blog/feed.xml"
+    parsed = parse_feed(body, url=feed_url)
+    assert parsed.entries[0].link == "posts/1"
+    [entry] = entries_of(parsed, feed_url)
+    assert entry.link == "https://example.com/blog/posts/1"
+    assert entry.url == "https://example.com/blog/posts/1"
+    assert entry.content_html == (
+        '<a href="https://example.com/up" rel="noopener noreferrer nofollow">up</a>'
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param(rss("<item><title>x</title><guid>abc</guid></item>"), "abc", id="rss-guid"),
+        pytest.param(
+            atom('<entry><id>42</id><link href="https://example.com/p"/></entry>'),
+            "42",
+            id="atom-id",
+        ),
+    ],
+)
+def test_item_id_is_kept_as_the_feed_gave_it(body, expected):
+    """An id that is not an absolute URL stays as written.
+
+    The id is the item's identity (normalize.entry_key says "the item's id as the feed
+    gave it"). If it is resolved against the URL the feed was fetched from, every guid
+    changes when the feed moves, and dedupe sees all items as new.
+    """
+    [entry] = parse_feed(body, url="https://example.com/dir/feed").entries
+    assert entry.id == expected
+
+
+# -- JSON Feed 1.0 and 1.1
+
+
+def test_json_feed_11_sample():
+    parsed = parse_feed((DATA / "lemon24-reader/full.json").read_bytes(), url=URL)
+    assert parsed.version == "json11"
+    assert parsed.title == "My Example Feed"
+    assert parsed.site_url == "https://example.org/"
+    assert parsed.language == "en"
+    second, first = parsed.entries
+    assert second.id == "2"
+    assert second.link == "https://example.org/second-item"
+    assert second.title == "Title"
+    assert second.summary == "A summary"
+    # content_html wins over content_text.
+    assert second.content == 'Content with <a href="http://example.com/">link</a>'
+    # The only author has no name.
+    assert second.author is None
+    # -07:00 and +0100 offsets, in UTC.
+    assert second.published == utc(2020, 1, 2, 21, 0)
+    assert second.updated == utc(2020, 1, 4, 0, 0)
+    assert second.published_raw == "2020-01-02T14:00:00-07:00"
+    assert dict(second.extra)["enclosures"] == (
+        ("http://example.com/downloads/file.m4a", "audio/x-m4a", "12345678"),
+        ("http://example.com/downloads/another.mp3", None, None),
+    )
+    # JSON Feed 1.0 style "author" object still read.
+    assert first.author == "Jane"
+    assert first.published == utc(2020, 1, 2, 12, 0)
+    assert first.updated is None
+
+
+def test_json_feed_10_sample():
+    parsed = parse_feed((DATA / "feedparser/example.json").read_bytes(), url=URL)
+    assert parsed.version == "json10"
+    assert parsed.title == "My Example Feed"
+    second, first = parsed.entries
+    assert second.tags == ("test", "JSON")
+    assert second.content == "This is a second item."
+    assert dict(second.extra)["enclosures"] == (
+        ("https://example.org/second-item-show.mp4", "video/mp4", "12000000"),
+    )
+    assert first.author == "you"
+    assert first.content == "<p>Hello, world!</p>\n\n<script>alert();</script>"
+
+
+def test_json_feed_authors_joined_and_fields():
+    body = json_feed(
+        [
+            {
+                "id": "a",
+                "external_url": "https://elsewhere.example/story",
+                "title": "T",
+                "authors": [{"name": "Ann"}, {"url": "https://x.example/"}, {"name": " Bob "}],
+                "tags": ["x", " y ", "x", "", 5],
+                "date_published": "2024-01-15T12:00:00Z",
+                "date_modified": "2024-01-15T13:30:00.250+02:00",
+                "attachments": [
+                    {
+                        "url": "https://cdn.example/a.mp3",
+                        "mime_type": "audio/mpeg",
+                        "size_in_bytes": 9,
+                    },
+                    {"mime_type": "audio/mpeg"},
+                    "junk",
+                ],
+            }
+        ]
+    )
+    parsed = parse_feed(body, url=URL)
+    assert parsed.version == "json11"
+    [entry] = parsed.entries
+    assert entry.author == "Ann, Bob"
+    # No "url": external_url is the link.
+    assert entry.link == "https://elsewhere.example/story"
+    assert dict(entry.extra)["external_url"] == "https://elsewhere.example/story"
+    assert entry.tags == ("x", "y")
+    assert entry.published == utc(2024, 1, 15, 12, 0)
+    assert entry.updated == datetime(2024, 1, 15, 11, 30, 0, 250000, tzinfo=UTC)
+    assert dict(entry.extra)["enclosures"] == (("https://cdn.example/a.mp3", "audio/mpeg", "9"),)
+
+
+def test_json_feed_version_with_trailing_slash_and_by_content_type():
+    body = json.dumps({"version": "https://jsonfeed.org/version/1/", "items": []}).encode()
+    assert parse_feed(body, url=URL).version == "json10"
+    # Sniffed from the content type even with leading whitespace.
+    assert parse_feed(b"\n  " + body, url=URL, content_type="application/feed+json").version == (
+        "json10"
+    )
+
+
+def test_json_feed_with_utf8_bom():
+    """A UTF-8 byte order mark before '{' is still JSON (RFC 8259 lets parsers ignore it)."""
+    body = b"\xef\xbb\xbf" + json_feed([{"id": "1", "content_text": "x"}])
+    parsed = parse_feed(body, url=URL)
+    assert parsed.version == "json11"
+    assert [e.id for e in parsed.entries] == ["1"]
+
+
+def test_json_feed_with_wrong_types_is_read_leniently():
+    parsed = parse_feed((DATA / "lemon24-reader/invalid.json").read_bytes(), url=URL)
+    assert parsed.version == "json11"
+    assert parsed.title is None
+    assert parsed.site_url is None
+    assert parsed.language is None
+    assert [e.id for e in parsed.entries] == [
+        "2",
+        "3.1415",
+        "author name",
+        "author url",
+        "author name fallback",
+        "author empty dict",
+        "author empty list",
+        "second author is good",
+    ]
+    first = parsed.entries[0]
+    assert first.content is None  # content_text is a list, content_html a bool
+    assert first.summary is None
+    assert first.published is None  # "not a date"
+    assert first.updated is None
+    assert [a[0] for a in dict(first.extra)["enclosures"]] == [
+        "control",
+        "float size",
+        "non-number size",
+    ]
+    assert parsed.entries[1].title == "float id"
+    assert [e.author for e in parsed.entries[2:]] == [None, None, None, None, None, "Jane"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2020-01-02T12:00:00Z", utc(2020, 1, 2, 12)),
+        ("2020-01-02T14:00:00-07:00", utc(2020, 1, 2, 21)),
+        ("2020-01-02T12:00:00+05:30", utc(2020, 1, 2, 6, 30)),
+        ("2020-01-04T01:00:00+0100", utc(2020, 1, 4)),
+        ("2019-10-12T07:20:50.52Z", datetime(2019, 10, 12, 7, 20, 50, 520000, tzinfo=UTC)),
+        ("2020-01-02T12:00:00", utc(2020, 1, 2, 12)),  # no offset: taken as UTC
+        ("Mon, 06 Sep 2010 00:01:00 +0000", utc(2010, 9, 6, 0, 1)),  # RFC 822 fallback
+        ("not a date", None),
+        ("", None),
+        (None, None),
+        (True, None),
+        ({}, None),
+    ],
+)
+def test_parse_json_date(value, expected):
+    result = parse_json_date(value)
+    assert result == expected
+    if result is not None:
+        assert result.utcoffset() is not None
+        assert result.tzinfo is UTC
+
+
+# -- the contract: title/summary/content are HTML; plain text is escaped
+
+
+@IGNORE_UPDATED_FALLBACK
+def test_plain_text_fields_are_escaped_html():
+    rss_body = rss("<item><guid>r</guid><title>Less: 1 &lt; 2 &amp; x &gt; y</title></item>")
+    atom_body = atom(
+        '<entry><id>urn:a</id><title type="text">Use &lt;b&gt; &amp; more</title>'
+        '<summary type="text">a &lt;script&gt;x&lt;/script&gt; b</summary>'
+        '<content type="text">1 &lt; 2</content></entry>'
+    )
+    json_body = json_feed(
+        [
+            {
+                "id": "j",
+                "title": "Use <b> & </b>",
+                "summary": "1 < 2 & <i>x</i>",
+                "content_text": "<script>alert(1)</script> & co",
+            }
+        ]
+    )
+    [r] = parse_feed(rss_body, url=URL).entries
+    [a] = parse_feed(atom_body, url=URL).entries
+    [j] = parse_feed(json_body, url=URL).entries
+    assert r.title == "Less: 1 &lt; 2 &amp; x &gt; y"
+    assert a.title == "Use &lt;b&gt; &amp; more"
+    assert a.summary == "a &lt;script&gt;x&lt;/script&gt; b"
+    assert a.content == "1 &lt; 2"
+    assert j.title == "Use &lt;b&gt; &amp; &lt;/b&gt;"
+    assert j.summary == "1 &lt; 2 &amp; &lt;i&gt;x&lt;/i&gt;"
+    assert j.content == "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"
+    # Round trip: the text normalize extracts is the text the feed wrote.
+    assert normalize.one_line(r.title) == "Less: 1 < 2 & x > y"
+    assert normalize.one_line(a.title) == "Use <b> & more"
+    assert normalize.html_to_text(a.summary) == "a <script>x</script> b"
+    assert normalize.one_line(j.title) == "Use <b> & </b>"
+    assert normalize.html_to_text(j.content) == "<script>alert(1)</script> & co"
+
+
+def test_html_fields_are_not_escaped():
+    body = atom(
+        '<entry><id>urn:a</id><title type="html">&lt;i&gt;A&lt;/i&gt; &amp;amp; B</title>'
+        '<content type="html">&lt;p&gt;x &amp;amp; y&lt;/p&gt;</content></entry>'
+    )
+    [entry] = parse_feed(body, url=URL).entries
+    assert entry.title == "<i>A</i> &amp; B"
+    assert entry.content == "<p>x &amp; y</p>"
+
+
+def test_json_plain_text_paragraphs_stay_on_their_own_lines():
+    body = json_feed([{"id": "1", "content_text": "First paragraph.\n\nSecond & last."}])
+    [entry] = parse_feed(body, url=URL).entries
+    assert normalize.html_to_text(entry.content) == "First paragraph.\nSecond & last."
+
+
+# -- not feeds
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        pytest.param(b"", None, "empty body", id="empty"),
+        pytest.param(b"  \r\n\t ", None, "empty body", id="whitespace"),
+        pytest.param(
+            (DATA / "lemon24-reader/sqlite_releases.html").read_bytes(),
+            "text/html",
+            "HTML page",
+            id="html-sample",
+        ),
+        pytest.param(
+            b"<!DOCTYPE html><html><head><title>Login</title></head><body>x</body></html>",
+            None,
+            "HTML page",
+            id="html-inline",
+        ),
+        pytest.param(bytes(range(256)) * 4, None, "not a feed", id="garbage-bytes"),
+        pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", None, "not a feed", id="png"),
+        pytest.param(b"just some words, no markup", None, "not a feed", id="plain-text"),
+        pytest.param(
+            b'{"version": "https://jsonfeed.org/version/1.1", "items": [',
+            None,
+            "invalid JSON",
+            id="truncated-json",
+        ),
+        # The body decides: a JSON content type does not make XML-looking bytes JSON.
+        pytest.param(b"<rss", "application/json", "not a feed", id="json-content-type"),
+        pytest.param(b'{"name": "x", "items": []}', None, "version", id="json-no-version"),
+        pytest.param(
+            (DATA / "lemon24-reader/unknown.json").read_bytes(),
+            None,
+            "https://jsonfeed.org/version/1234",
+            id="json-unknown-version",
+        ),
+        pytest.param(
+            b'{"version": "https://jsonfeed.org/version/1"}', None, "items", id="json-no-items"
+        ),
+        pytest.param(
+            b'{"version": "https://jsonfeed.org/version/1", "items": {}}',
+            None,
+            "items",
+            id="json-items-not-list",
+        ),
+        pytest.param(b"[1, 2, 3]", "application/json", "not an object", id="json-array"),
+        pytest.param(
+            b'{"version": "https://jsonfeed.org/version/1.1", "items": ["\xff"]}',
+            None,
+            "invalid JSON",
+            id="json-not-utf8",
+        ),
+    ],
+)
+def test_not_a_feed_raises_parse_error(body, content_type, message):
+    with pytest.raises(ParseError) as info:
+        parse_feed(body, url=URL, content_type=content_type)
+    text = str(info.value)
+    assert message in text
+    assert text == text.strip()
+    assert "\n" not in text
+
+
+def test_well_formed_xml_that_is_not_a_feed_says_so():
+    """The message names the problem, not feedparser's complaint about a missing
+    Content-Type (which every body parsed without one gets)."""
+    body = b'<?xml version="1.0"?><note><to>Tove</to><body>Hi</body></note>'
+    with pytest.raises(ParseError) as info:
+        parse_feed(body, url=URL)
+    message = str(info.value)
+    assert message.startswith("not a feed")
+    assert "Content-type" not in message
+    assert "NonXMLContentType" not in message
+
+
+# -- empty but valid feeds
+
+
+@pytest.mark.parametrize(
+    ("body", "version"),
+    [
+        pytest.param(rss(""), "rss20", id="rss20"),
+        pytest.param(rss("", channel=""), "rss20", id="rss20-no-title"),
+        pytest.param(atom(""), "atom10", id="atom10"),
+        pytest.param(atom("", feed=""), "atom10", id="atom10-no-title"),
+        pytest.param((DATA / "lemon24-reader/10.json").read_bytes(), "json10", id="json10-sample"),
+        pytest.param(json_feed([]), "json11", id="json11"),
+    ],
+)
+def test_empty_valid_feed_has_no_entries(body, version):
+    parsed = parse_feed(body, url=URL)
+    assert parsed.version == version
+    assert parsed.entries == ()
+
+
+# -- hostile XML
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [
+<!ENTITY lol "lol">
+<!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+<!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+<!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+<!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+<!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+<!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<rss version="2.0"><channel><title>&lol9;</title>
+<item><guid isPermaLink="false">g</guid><title>&lol9;</title>
+<description>&lol9;</description></item>
+</channel></rss>"""
+
+QUADRATIC_BLOWUP = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY a "'
+    + b"A" * 50_000
+    + b'">]>\n<rss version="2.0"><channel><title>t</title><item>'
+    + b'<guid isPermaLink="false">g</guid><description>'
+    + b"&a;" * 5_000
+    + b"</description></item></channel></rss>"
+)
+
+
+def _everything(parsed) -> str:
+    return repr(parsed)
+
+
+@pytest.mark.parametrize("body", [BILLION_LAUGHS, QUADRATIC_BLOWUP], ids=["billion", "quadratic"])
+def test_entity_expansion_is_not_performed(body):
+    # An expanding parser would not finish (pytest-timeout ends it) or would
+    # return megabytes of text.
+    try:
+        parsed = parse_feed(body, url=URL)
+    except ParseError:
+        return  # refusing the document is fine too
+    text = _everything(parsed)
+    assert "lollol" not in text
+    assert "AAAAAAAAAA" not in text
+    assert len(text) < 200_000
+
+
+def _xxe_documents(target: str) -> list[bytes]:
+    return [
+        (
+            f'<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY xxe SYSTEM "{target}">]>\n'
+            '<rss version="2.0"><channel><title>t &xxe;</title><item>'
+            '<guid isPermaLink="false">g</guid><title>x &xxe;</title>'
+            "<description>d &xxe;</description></item></channel></rss>"
+        ).encode(),
+        (
+            f'<?xml version="1.0"?>\n<!DOCTYPE feed [<!ENTITY xxe SYSTEM "{target}">]>\n'
+            '<feed xmlns="http://www.w3.org/2005/Atom"><title>&xxe;</title>'
+            '<entry><id>urn:x</id><title>&xxe;</title><content type="html">&xxe;</content>'
+            "</entry></feed>"
+        ).encode(),
+        (
+            f'<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY % ext SYSTEM "{target}"> %ext; ]>\n'
+            '<rss version="2.0"><channel><title>t</title><item><guid isPermaLink="false">g'
+            "</guid><title>x</title></item></channel></rss>"
+        ).encode(),
+        (
+            f'<?xml version="1.0"?>\n<!DOCTYPE rss SYSTEM "{target}">\n'
+            '<rss version="2.0"><channel><title>t</title><item><guid isPermaLink="false">g'
+            "</guid><title>x</title></item></channel></rss>"
+        ).encode(),
+    ]
+
+
+@pytest.mark.parametrize("index", range(4), ids=["rss", "atom", "parameter", "dtd"])
+def test_external_entities_are_not_read(index):
+    marker = DATA / "xxe-marker.txt"
+    marker_text = marker.read_text().split(":")[0]
+    for target in ("file:///etc/passwd", marker.as_uri()):
+        body = _xxe_documents(target)[index]
+        try:
+            parsed = parse_feed(body, url=URL)
+        except ParseError:
+            continue
+        text = _everything(parsed)
+        assert "root:" not in text
+        assert marker_text not in text
