@@ -87,6 +87,7 @@ def _check_http_url(value: object) -> str:
         raise ValueError(f"expected a URL string, got {type(value).__name__}")
     try:
         parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError as exc:
         raise ValueError(f"bad URL {value!r}: {exc}") from None
     if parts.scheme.lower() not in ("http", "https"):

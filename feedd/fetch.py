@@ -48,11 +48,22 @@ def make_client(*, user_agent: str, timeout: float, concurrency: int) -> httpx.A
     )
 
 
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def is_public_address(address: str) -> bool:
-    """True for addresses on the public internet (not loopback, private, link-local...)."""
+    """True for addresses on the public internet (not loopback, private, link-local...).
+
+    IPv6 addresses that embed an IPv4 one (mapped, 6to4, NAT64) are judged
+    by the IPv4 address they lead to.
+    """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            ip = embedded
     return ip.is_global and not ip.is_multicast
 
 
@@ -62,7 +73,11 @@ async def check_destination(url: str, *, allow_private: bool) -> None:
     Known gap (see the security issue): the check resolves the name, then httpx
     resolves it again to connect, so DNS rebinding between the two is possible.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise FetchError(f"bad URL {url!r}: {exc}") from None
     if parts.scheme not in ("http", "https"):
         raise FetchError(f"unsupported URL scheme {parts.scheme!r} in {url}")
     host = parts.hostname
@@ -75,7 +90,7 @@ async def check_destination(url: str, *, allow_private: bool) -> None:
     except ValueError:
         loop = asyncio.get_running_loop()
         try:
-            infos = await loop.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+            infos = await loop.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
         except OSError as exc:
             raise FetchError(f"cannot resolve {host}: {exc.strerror or exc}") from None
         addresses = {str(info[4][0]) for info in infos}
@@ -105,6 +120,15 @@ async def fetch_feed(
         raise FetchError(f"timed out ({type(exc).__name__})") from None
     except httpx.HTTPError as exc:
         raise FetchError(f"{type(exc).__name__}: {exc or 'connection failed'}") from None
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        # httpx builds the next request from a Location header even when not
+        # following it; a malformed one (bad IDNA, javascript:, ...) lands here.
+        raise FetchError(f"bad URL: {exc}") from None
+    except OSError as exc:
+        raise FetchError(f"connection failed: {exc}") from None
+    except ExceptionGroup as group:
+        # anyio reports a failed connect to several addresses as a group.
+        raise FetchError(f"connection failed: {group.exceptions[0]}") from None
 
 
 async def _fetch(
@@ -122,7 +146,12 @@ async def _fetch(
     for _hop in range(MAX_REDIRECTS + 1):
         await check_destination(url, allow_private=allow_private)
         request = client.build_request("GET", url, headers=headers)
-        response = await client.send(request, stream=True)
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.InvalidURL as exc:
+            # httpx prepares the next request from Location even when not
+            # following it, and refuses what is not http(s).
+            raise FetchError(f"redirect from {url} to an unusable URL: {exc}") from None
         try:
             if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
                 permanent = permanent and response.status_code in PERMANENT_REDIRECTS

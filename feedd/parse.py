@@ -15,7 +15,9 @@ import calendar
 import dataclasses
 import html
 import json
+import re
 import time
+import xml.sax
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -26,10 +28,8 @@ import feedparser
 from .errors import ParseError
 from .types import ParsedFeed, RawEntry
 
-JSON_FEED_VERSIONS = {
-    "https://jsonfeed.org/version/1": "json10",
-    "https://jsonfeed.org/version/1.1": "json11",
-}
+# The spec's version URLs; bare numbers and http:// are common enough to accept.
+_JSON_FEED_VERSION = re.compile(r"^(?:https?://(?:www\.)?jsonfeed\.org/version/)?1(\.[01])?/?$")
 PLAIN_TYPES = {"text/plain", "text"}
 
 
@@ -78,6 +78,10 @@ def _parse_xml(body: bytes, *, content_type: str | None) -> ParsedFeed:
         exc = None
     if not result.get("version") and not result.entries and not feed.get("title"):
         raise ParseError(_not_a_feed_reason(body, exc))
+    if exc is not None and not result.entries and isinstance(exc, xml.sax.SAXException):
+        # Ill-formed and nothing recovered (a truncated body, say): a failure,
+        # so the feed's validators are not moved on to this body.
+        raise ParseError(f"not well-formed and no items: {_describe(exc)}")
     return ParsedFeed(
         version=result.get("version") or "unknown",
         title=_text_value(feed, "title"),
@@ -90,7 +94,7 @@ def _parse_xml(body: bytes, *, content_type: str | None) -> ParsedFeed:
 
 def _not_a_feed_reason(body: bytes, exc: object) -> str:
     head = body[:2048].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head:
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in head:
         return "not a feed: the server sent an HTML page"
     if exc is not None:
         return f"not a feed: {_describe(exc)}"
@@ -200,9 +204,10 @@ def parse_json_feed(body: bytes) -> ParsedFeed:
         raise ParseError(f"not a feed: invalid JSON ({exc})") from None
     if not isinstance(document, dict):
         raise ParseError("not a feed: JSON document is not an object")
-    version = JSON_FEED_VERSIONS.get(str(document.get("version", "")).rstrip("/"))
-    if version is None:
+    match = _JSON_FEED_VERSION.match(str(document.get("version", "")).strip())
+    if match is None:
         raise ParseError(f"not a feed: unknown JSON Feed version {document.get('version')!r}")
+    version = "json11" if match[1] == ".1" else "json10"
     items = document.get("items")
     if not isinstance(items, list):
         raise ParseError("not a feed: JSON Feed has no items array")
@@ -275,9 +280,10 @@ def _json_entry(item: dict[str, Any], feed_author: str | None) -> RawEntry:
     extra: list[tuple[str, Any]] = []
     if _str(item.get("external_url")):
         extra.append(("external_url", _str(item.get("external_url"))))
+    raw_attachments = item.get("attachments")
     attachments = tuple(
         (_str(a.get("url")), _str(a.get("mime_type")), _json_id(a.get("size_in_bytes")))
-        for a in item.get("attachments") or []
+        for a in (raw_attachments if isinstance(raw_attachments, list) else [])
         if isinstance(a, dict) and _str(a.get("url"))
     )
     if attachments:

@@ -79,6 +79,10 @@ class Pipeline:
             )
         except FetchError as exc:
             result = exc
+        except Exception as exc:
+            # A bug in fetching, not the feed's fault: keep the traceback, go on.
+            log.exception("%s: unexpected error while fetching", feed.url)
+            result = FetchError(f"unexpected error: {type(exc).__name__}: {exc}")
         return await self.run_in_db(self.process, feed, result, started)
 
     async def poll_many(
@@ -146,7 +150,7 @@ class Pipeline:
         entries = entries_of(parsed, fetched.final_url)
         with self.store.transaction():
             known = self.store.known(feed.id, entries)
-            intents = dedupe.decide(known, entries)
+            intents = dedupe.decide(known, entries, links.canonical_url(parsed.site_url))
             counts = self.store.apply(feed.id, intents, language=parsed.language, now=now)
             # The validators go in the same transaction as the items they cover.
             self.store.record_success(

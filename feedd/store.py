@@ -68,7 +68,7 @@ CREATE INDEX feeds_due ON feeds (enabled, next_fetch_at);
 
 CREATE TABLE articles (
     id INTEGER PRIMARY KEY,
-    url TEXT,                            -- canonical article URL
+    url TEXT,                            -- canonical article URL (see dedupe for sharing)
     title TEXT,
     summary TEXT,                        -- plain text
     content_text TEXT,                   -- plain text, one paragraph per line
@@ -82,7 +82,7 @@ CREATE TABLE articles (
     tags TEXT NOT NULL DEFAULT '[]',     -- JSON array of the item's categories
     duplicate_of INTEGER REFERENCES articles (id)
 );
-CREATE UNIQUE INDEX articles_url ON articles (url) WHERE url IS NOT NULL;
+CREATE INDEX articles_url ON articles (url);
 CREATE INDEX articles_published_at ON articles (published_at);
 CREATE INDEX articles_first_seen_at ON articles (first_seen_at);
 CREATE INDEX articles_duplicate_of ON articles (duplicate_of) WHERE duplicate_of IS NOT NULL;
@@ -173,6 +173,9 @@ class Store:
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"cannot use database {path}: {exc}") from None
+        except BaseException:
+            conn.close()
+            raise
 
     def close(self) -> None:
         self.conn.close()
@@ -289,12 +292,6 @@ class Store:
             if row is not None:
                 found.append(self._due_feed(row))
         return tuple(found)
-
-    def next_due_at(self) -> str | None:
-        row = self.conn.execute(
-            "SELECT min(coalesce(next_fetch_at, '')) FROM feeds WHERE enabled = 1"
-        ).fetchone()
-        return row[0] if row else None
 
     # -- recording a fetch
 
@@ -420,8 +417,9 @@ class Store:
                 article_id = self._insert_article(entry, language, seen_at)
                 self._link(article_id, feed_id, entry, seen_at)
             elif intent.action is Action.LINK:
-                article_id = intent.article_id or self._article_id_for_url(entry.url)
-                self._link(article_id, feed_id, entry, seen_at)
+                if intent.article_id is None:
+                    raise StoreError(f"link without an article id: {entry.guid!r}")
+                self._link(intent.article_id, feed_id, entry, seen_at)
             elif intent.action is Action.UPDATE:
                 if intent.article_id is None:
                     raise StoreError(f"update without an article id: {entry.guid!r}")
@@ -438,12 +436,6 @@ class Store:
             linked=counts[Action.LINK],
             unchanged=counts[Action.SKIP],
         )
-
-    def _article_id_for_url(self, url: str | None) -> int:
-        row = self.conn.execute("SELECT id FROM articles WHERE url = ?", (url,)).fetchone()
-        if row is None:
-            raise StoreError(f"no article with url {url!r} to link to")
-        return int(row[0])
 
     def _insert_article(self, entry: Entry, language: str | None, seen_at: str | None) -> int:
         cursor = self.conn.execute(

@@ -290,3 +290,39 @@ def test_run_with_bad_config_exits_2(tmp_path):
     assert result.returncode == 2
     assert "fetch.interval" in result.stderr
     assert not (tmp_path / "feedd.db").exists()
+
+
+def test_fetch_shows_a_progress_bar_on_a_terminal(server, tmp_path):
+    import pty
+
+    urls = [server.add(f"/p{i}.xml", rss(f"P{i}", [(f"p{i}", f"P{i}")])) for i in range(3)]
+    config = write_config(tmp_path, urls)
+    controller, terminal = pty.openpty()
+    try:
+        result = subprocess.run(
+            [FEEDD, "fetch", "-c", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        os.close(terminal)
+        terminal = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:
+                break  # EIO: the terminal side is closed and drained
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if terminal != -1:
+            os.close(terminal)
+        os.close(controller)
+    assert result.returncode == 0
+    assert b"fetching" in shown and b"100%" in shown
+    # The per-feed lines still go to stdout, after the bar.
+    assert result.stdout.count("ok      ") == 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from feedd.dedupe import decide
+from feedd.dedupe import decide, shared_urls
 from feedd.types import Action, Entry, Known, KnownItem
 
 
@@ -107,28 +107,45 @@ def test_rule3_url_already_stored_links_to_that_article():
     assert "stored" in intent.reason
 
 
-def test_rule3_url_earlier_in_batch_links():
-    batch = [entry("a", "https://x.example/story"), entry("b", "https://x.example/story")]
-    intents = decide(Known(), batch)
-    assert actions(intents) == [(Action.INSERT, None), (Action.LINK, None)]
-    assert "earlier" in intents[1].reason
-
-
-def test_rule3_three_items_one_story():
-    url = "https://x.example/story"
+def test_a_url_shared_by_items_of_one_document_is_not_an_identity():
+    # Podcast episodes that all link to the show's page are distinct stories.
+    url = "https://x.example/show"
     intents = decide(Known(), [entry("a", url), entry("b", url), entry("c", url)])
-    assert [i.action for i in intents] == [Action.INSERT, Action.LINK, Action.LINK]
+    assert [i.action for i in intents] == [Action.INSERT, Action.INSERT, Action.INSERT]
 
 
-def test_rule3_url_of_an_updated_item_earlier_in_batch_links():
-    """Rule 3 says "or earlier in this batch". That holds when the earlier entry is an
-    update of a stored item whose URL changed, too. Inserting a second article would
-    store one story twice."""
+def test_a_shared_url_is_not_linked_to_a_stored_article_either():
+    url = "https://x.example/show"
+    known = Known(urls=((url, 5),))
+    intents = decide(known, [entry("a", url), entry("b", url)])
+    assert actions(intents) == [(Action.INSERT, None), (Action.INSERT, None)]
+
+
+def test_the_feeds_home_page_is_not_an_identity():
+    home = "https://x.example/"
+    known = Known(urls=((home, 5),))
+    intents = decide(known, [entry("a", home)], site_url=home)
+    assert actions(intents) == [(Action.INSERT, None)]
+    assert decide(known, [entry("a", home)])[0].action == Action.LINK
+
+
+def test_shared_urls():
+    batch = [
+        entry("a", "https://x.example/1"),
+        entry("b", "https://x.example/1"),
+        entry("c", "https://x.example/2"),
+        entry("c", "https://x.example/2"),  # the same item twice: not sharing
+        entry("d", None),
+    ]
+    assert shared_urls(batch) == {"https://x.example/1"}
+    assert shared_urls(batch, "https://x.example/") == {"https://x.example/1", "https://x.example/"}
+
+
+def test_an_updated_item_and_a_new_one_sharing_a_url_stay_distinct():
     known = Known(items=(KnownItem("a", 7, "old"),))
     url = "https://x.example/moved-story"
     intents = decide(known, [entry("a", url, "new"), entry("b", url)])
-    assert intents[0].action == Action.UPDATE
-    assert intents[1].action == Action.LINK
+    assert actions(intents) == [(Action.UPDATE, 7), (Action.INSERT, None)]
 
 
 def test_rule3_entries_without_url_are_never_linked():
@@ -163,7 +180,7 @@ def test_mixed_batch():
         entry("edited", "https://x.example/edited", "h2"),
         entry("from-other-feed", "https://x.example/elsewhere"),
         entry("fresh", "https://x.example/fresh"),
-        entry("fresh-dup-url", "https://x.example/fresh"),
+        entry("fresh-shared-url", "https://x.example/fresh"),
         entry("fresh"),
     ]
     assert actions(decide(known, batch)) == [
@@ -171,6 +188,6 @@ def test_mixed_batch():
         (Action.UPDATE, 2),
         (Action.LINK, 3),
         (Action.INSERT, None),
-        (Action.LINK, None),
+        (Action.INSERT, None),
         (Action.SKIP, None),
     ]
