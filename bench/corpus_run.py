@@ -120,6 +120,11 @@ def write_config(folder: Path, urls: Sequence[str], concurrency: int) -> Path:
         'timeout = "60s"',
         f"concurrency = {concurrency}",
         "",
+        # The corpus's item links point at the real internet, which a benchmark
+        # must not reach (and this machine cannot): no network link resolution.
+        "[links]",
+        'resolve = "off"',
+        "",
     ]
     for url in urls:
         lines += ["[[feeds]]", f'url = "{url}"', ""]

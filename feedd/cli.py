@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -176,6 +177,46 @@ def fetch(config_path: str, feed_urls: tuple[str, ...], verbose: int, quiet: int
         f"{failed} failed"
     )
     sys.exit(EXIT_FEED_FAILED if failed else 0)
+
+
+@cli.command()
+@click.argument("url")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    envvar="FEEDD_CONFIG",
+    show_envvar=True,
+    type=click.Path(dir_okay=False),
+    help="Take [links] and [fetch] settings from this config (default: built-in defaults).",
+)
+def resolve(url: str, config_path: str | None) -> None:
+    """Follow a link hop by hop and print where it leads.
+
+    Prints each hop (HTTP status, URL and where it redirects) and the final
+    canonical URL, as feedd would store it. The links cache is neither read
+    nor written. Exits 0 when the link resolved, 1 when it did not.
+    """
+    from .config import parse_config
+    from .links import canonical_url, unwrap
+    from .pipeline import resolve_one
+
+    config = _load(config_path) if config_path else parse_config({}, Path.cwd() / "feedd.toml")
+    unwrapped = unwrap(url)
+    if unwrapped != url:
+        click.echo(f"unwrapped  {unwrapped}")
+    resolution = asyncio.run(resolve_one(config, url))
+    for hop in resolution.hops:
+        status = str(hop.status) if hop.status is not None else "---"
+        click.echo(f"{status:>5}  {hop.url}")
+        if hop.location:
+            click.echo(f"       -> {hop.location}")
+    click.echo(
+        f"outcome    {resolution.outcome}"
+        + (f" ({resolution.error})" if resolution.error and resolution.outcome != "ok" else "")
+    )
+    click.echo(f"canonical  {canonical_url(resolution.resolved_url) or resolution.resolved_url}")
+    sys.exit(0 if resolution.outcome == "ok" else EXIT_FEED_FAILED)
 
 
 def main() -> None:

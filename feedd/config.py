@@ -130,6 +130,18 @@ def _tags(value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(t.strip() for t in value))
 
 
+def _hosts(value: object) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(h, str) and h.strip() for h in value):
+        raise ValueError("expected a list of host names")
+    hosts = set()
+    for host in value:
+        name = host.strip().lower().rstrip(".")
+        if "/" in name or ":" in name or " " in name:
+            raise ValueError(f'expected a host name like "go.example.com", got {host!r}')
+        hosts.add(name)
+    return frozenset(hosts)
+
+
 def _one_of(*choices: str) -> Callable[[object], str]:
     def check(value: object) -> str:
         if value not in choices:
@@ -213,9 +225,44 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "resolve",
             _one_of(*RESOLVE_MODES),
             "shorteners",
-            'Which item links are followed to the real article: "shorteners", "all" or "off". '
-            "Validated now; network resolution arrives with the link-resolution stage (issue 3).",
+            'Which new item links are followed to the real article: "shorteners" (links on '
+            'known shortener hosts), "all" (every link, once) or "off".',
             '"shorteners"',
+        ),
+        Key(
+            "shorteners",
+            _hosts,
+            frozenset(),
+            "More shortener hosts, beside the list shipped with feedd (feedd/data/shorteners.txt).",
+            '["go.example.com"]',
+        ),
+        Key(
+            "max_hops",
+            _positive_int,
+            8,
+            "Most redirects followed for one link.",
+            "8",
+        ),
+        Key(
+            "timeout",
+            parse_duration,
+            15.0,
+            "Deadline for resolving one link, all hops included.",
+            '"15s"',
+        ),
+        Key(
+            "concurrency",
+            _positive_int,
+            8,
+            "How many links are resolved at the same time.",
+            "8",
+        ),
+        Key(
+            "per_host",
+            _positive_int,
+            2,
+            "How many requests of link resolution one host gets at the same time.",
+            "2",
         ),
     ),
     "feeds[]": (
@@ -243,6 +290,13 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "false keeps the feed configured but not polled.",
             "true",
         ),
+        Key(
+            "resolve",
+            _one_of(*RESOLVE_MODES),
+            None,
+            "Link resolution for this feed; overrides [links].resolve.",
+            '"all"',
+        ),
     ),
 }
 
@@ -260,6 +314,11 @@ class FetchConfig:
 @dataclass(frozen=True, slots=True)
 class LinksConfig:
     resolve: str
+    shorteners: frozenset[str]
+    max_hops: int
+    timeout: float
+    concurrency: int
+    per_host: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +402,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
                 interval=values["interval"] or fetch["interval"],
                 tags=values["tags"],
                 enabled=values["enabled"],
+                resolve=values["resolve"] or links["resolve"],
             )
         )
 
@@ -426,7 +486,7 @@ def _toml_literal(value: Any) -> str:
         return f"`{str(value).lower()}`"
     if isinstance(value, str):
         return f'`"{value}"`'
-    if isinstance(value, tuple):
+    if isinstance(value, tuple | frozenset):
         return "`[]`"
     if isinstance(value, float) and value.is_integer():
         return f"`{int(value)}` s"

@@ -20,9 +20,8 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from . import fetch
 from .config import Config
-from .pipeline import Pipeline, open_store, utcnow
+from .pipeline import Pipeline, make_client, open_store, utcnow
 from .store import DueFeed
 from .types import Outcome, Status
 
@@ -63,11 +62,7 @@ class Daemon:
     async def serve(self) -> int:
         loop = asyncio.get_running_loop()
         store = open_store(self.config)
-        client = fetch.make_client(
-            user_agent=self.config.fetch.user_agent,
-            timeout=self.config.fetch.timeout,
-            concurrency=self.config.fetch.concurrency,
-        )
+        client = make_client(self.config)
         self.pipeline = Pipeline(self.config, store, client)
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, self.request_stop, signum)

@@ -40,7 +40,9 @@ class BlockedAddressError(FetchError):
 
 
 class ParseError(FeeddError):
-    """The body is not a feed."""
+    """The body is not a feed. ``status`` is the HTTP status it came with, when known."""
+
+    status: int | None = None
 
 
 class StoreError(FeeddError):

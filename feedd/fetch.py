@@ -14,16 +14,18 @@ Limits that protect the daemon from hostile servers:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
 import socket
+from collections.abc import Iterator
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from . import __version__
 from .errors import BlockedAddressError, FetchError
-from .types import FeedSource, Fetched, NotModified
+from .types import FeedSource, Fetched, NotModified, Probe
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -113,16 +115,26 @@ async def fetch_feed(
     """GET one feed. Returns Fetched or NotModified; raises FetchError."""
     try:
         async with asyncio.timeout(deadline):
-            return await _fetch(client, source, max_body_size, allow_private)
+            with _as_fetch_error():
+                return await _fetch(client, source, max_body_size, allow_private)
     except TimeoutError:
         raise FetchError(f"no complete response within {deadline:g}s") from None
+
+
+@contextlib.contextmanager
+def _as_fetch_error() -> Iterator[None]:
+    """Turn what httpx and the network raise into FetchError with a one-line reason."""
+    try:
+        yield
     except httpx.TimeoutException as exc:
         raise FetchError(f"timed out ({type(exc).__name__})") from None
     except httpx.HTTPError as exc:
         raise FetchError(f"{type(exc).__name__}: {exc or 'connection failed'}") from None
-    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
-        # httpx builds the next request from a Location header even when not
-        # following it; a malformed one (bad IDNA, javascript:, ...) lands here.
+    except httpx.InvalidURL as exc:
+        # httpx prepares the next request from Location even when not
+        # following it, and refuses what is not http(s).
+        raise FetchError(f"redirect to an unusable URL: {exc}") from None
+    except (UnicodeError, ValueError) as exc:
         raise FetchError(f"bad URL: {exc}") from None
     except OSError as exc:
         raise FetchError(f"connection failed: {exc}") from None
@@ -146,12 +158,7 @@ async def _fetch(
     for _hop in range(MAX_REDIRECTS + 1):
         await check_destination(url, allow_private=allow_private)
         request = client.build_request("GET", url, headers=headers)
-        try:
-            response = await client.send(request, stream=True)
-        except httpx.InvalidURL as exc:
-            # httpx prepares the next request from Location even when not
-            # following it, and refuses what is not http(s).
-            raise FetchError(f"redirect from {url} to an unusable URL: {exc}") from None
+        response = await client.send(request, stream=True)
         try:
             if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
                 permanent = permanent and response.status_code in PERMANENT_REDIRECTS
@@ -195,6 +202,46 @@ async def _fetch(
             permanent_redirect=permanent and url != source.url,
         )
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+async def probe(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    method: str,
+    max_bytes: int,
+    allow_private: bool,
+) -> Probe:
+    """One request of link resolution: no redirect followed, at most max_bytes of body.
+
+    Unlike feeds, a body over the limit is not an error: the first max_bytes
+    are enough to find a meta refresh or a canonical link. Raises FetchError
+    (BlockedAddressError for private addresses). The caller sets the deadline.
+    """
+    await check_destination(url, allow_private=allow_private)
+    with _as_fetch_error():
+        request = client.build_request(method, url, headers={"Accept": "text/html, */*;q=0.5"})
+        response = await client.send(request, stream=True)
+        try:
+            body = None
+            if method == "GET":
+                chunks = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size >= max_bytes:
+                        break
+                body = b"".join(chunks)[:max_bytes]
+        finally:
+            await response.aclose()
+    return Probe(
+        url=url,
+        method=method,
+        status=response.status_code,
+        headers=tuple((k.lower(), v) for k, v in response.headers.items()),
+        body=body,
+    )
 
 
 async def _read_capped(response: httpx.Response, max_body_size: int) -> bytes:

@@ -1,22 +1,244 @@
-"""Article links: canonical URLs (pure).
+"""Article links: canonical URLs and the link-resolution policy (pure).
 
-This first version only canonicalizes; following shorteners and redirect
-wrappers to the real article is the link-resolution stage (issue 3), whose
-policy will live here too, with the hops going through fetch.
+Everything here decides from values: no network, no database. Following a link
+hop by hop is I/O and lives elsewhere (issue 3); it asks this module what each
+step means:
+
+- ``unwrap``: the target of a redirect wrapper that carries it in the URL
+  (``google.com/url?q=``, ``l.facebook.com/l.php?u=``, consent pages, ...).
+- ``is_shortener`` / ``needs_resolution``: whether a link is worth following.
+- ``redirect_target``: where one response sends the client next (Location,
+  Refresh, meta refresh, the simple script redirects shorteners serve).
+- ``canonical_link``: a page's own ``<link rel="canonical">``, when on the same site.
+- ``canonical_url``: the article's identity (tracking parameters removed).
+- ``link_expiry``: how long a resolution is cached.
+
+Two data files ship in ``feedd/data/`` (provenance and licences in
+``feedd/data/LICENSES.md``): the URL-shortener host list of
+PeterDaveHello/url-shorteners (CC-BY-SA-4.0) and the ClearURLs rules
+(LGPL-3.0). Both are read once, on first use.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
-from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib import resources
+from urllib.parse import unquote, unquote_plus, urljoin, urlsplit, urlunsplit
 
+from selectolax.lexbor import LexborHTMLParser
 from w3lib.url import safe_url_string
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-# Parameters that only say where a click came from; never part of the article's identity.
-TRACKING_PREFIXES = ("utm_",)
-TRACKING_PARAMS = frozenset({"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid"})
+
+# Parameters that only say where a click came from; never part of the article's
+# identity. feedd's own list, applied everywhere on top of the ClearURLs rules
+# (which miss some common ones, or only know them for one site).
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")  # Google Analytics, Matomo/Piwik
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",  # Facebook
+        "gclid",  # Google Ads
+        "gbraid",
+        "wbraid",
+        "dclid",
+        "srsltid",  # Google Merchant Center, on many shop links from search
+        "msclkid",  # Microsoft Ads
+        "twclid",  # X/Twitter Ads
+        "ttclid",  # TikTok
+        "li_fat_id",  # LinkedIn
+        "igshid",  # Instagram
+        "mc_cid",  # Mailchimp
+        "mc_eid",
+        "_hsenc",  # HubSpot
+        "_hsmi",
+        "__hstc",
+        "__hssc",
+        "__hsfp",
+        "_bhlid",  # beehiiv newsletters
+        "ck_subscriber_id",  # ConvertKit
+        "oly_anon_id",  # Omeda
+        "oly_enc_id",
+        "vero_id",  # Vero
+        "vero_conv",
+        "guccounter",  # Yahoo's consent round trip
+        "guce_referrer",
+        "guce_referrer_sig",
+    }
+)
+
+# feedproxy.google.com (FeedBurner's item links) is not in the upstream list.
+EXTRA_SHORTENERS = frozenset({"feedproxy.google.com"})
+# Public suffixes that the upstream list names as shorteners for their bare
+# host: only that host is a shortener there, not every site under the suffix
+# (issue 3: every *.gov.tw site would be followed otherwise).
+_NO_PARENT_MATCH = frozenset({"gov.tw"})
+
+OUTCOMES = ("ok", "not_found", "loop", "too_many_hops", "blocked", "timeout", "error")
+RESOLVE_MODES = ("shorteners", "all", "off")
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_STATUSES = frozenset({301, 308})
+
+# Cache policy (link_expiry).
+OK_PERMANENT_TTL = timedelta(days=30)
+OK_TEMPORARY_TTL = timedelta(days=1)
+RETRY_FIRST = timedelta(hours=1)
+RETRY_MAX = timedelta(days=7)
+
+MAX_UNWRAP = 5  # a wrapper in a wrapper in a wrapper...
+# A Refresh (header or meta) is followed only when it is this prompt (seconds):
+# a page that reloads itself, or goes to its home page after five minutes, is
+# an article, not a redirect (issue 3).
+MAX_REFRESH_DELAY = 10
+# A script redirect counts only on a page with less visible text than this:
+# shortener and interstitial pages say "Redirecting..."; an article whose own
+# scripts assign location somewhere (a login button) has paragraphs of text
+# (issue 3).
+MAX_INTERSTITIAL_TEXT = 1000
+MAX_HTML = 512 * 1024  # bytes of a body looked at
+
 _HOST = re.compile(r"^[a-z0-9._~\-\[\]:]+$")
+# Characters w3lib's safe_url_string leaves as they are (but for the case of
+# scheme and host), with well-formed percent escapes; no brackets (IPv6 hosts
+# go the slow way), no fragment.
+_ALREADY_SAFE = re.compile(r"https?://(?:[A-Za-z0-9\-._~:/?@!$&()*+,;=]|%[0-9A-Fa-f]{2})*", re.I)
+_HTTP_PREFIX = re.compile(r"https?://", re.IGNORECASE)
+_ENCODED_HTTP_PREFIX = re.compile(r"https?%3a", re.IGNORECASE)
+_WS = " \t\n\f\r"
+
+
+# -- data files
+
+
+def _data_text(name: str) -> str:
+    return resources.files("feedd").joinpath("data", name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def shortener_hosts() -> frozenset[str]:
+    """The shipped shortener hosts (lower-case, ASCII), plus EXTRA_SHORTENERS."""
+    hosts = {
+        line.strip().lower()
+        for line in _data_text("shorteners.txt").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    }
+    return frozenset(hosts | EXTRA_SHORTENERS)
+
+
+@dataclass(frozen=True, slots=True)
+class _Provider:
+    """One ClearURLs provider, compiled. Patterns are case-insensitive, as in ClearURLs."""
+
+    name: str
+    pattern: re.Pattern[str] | None  # None: matches every URL (globalRules' ".*")
+    exceptions: re.Pattern[str] | None
+    params: re.Pattern[str] | None  # rules + referralMarketing, matched on a whole name
+    redirections: tuple[re.Pattern[str], ...]
+
+    def applies(self, url: str) -> bool:
+        if self.pattern is not None and not self.pattern.search(url):
+            return False
+        return self.exceptions is None or not self.exceptions.search(url)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    # Providers a URL's host must contain a literal for (the prefilter), and those
+    # whose pattern has no such literal and are tried on every URL.
+    by_needle: dict[str, tuple[_Provider, ...]]
+    needles: re.Pattern[str] | None
+    prefixes: dict[str, tuple[str, ...]]  # needle -> the shorter needles it starts with
+    always: tuple[_Provider, ...]
+
+
+# What ClearURLs' host patterns start with, before the host literal.
+_PATTERN_PREFIX = re.compile(r"\^?https\?:\\/\\/(?:\(\?:\[a-z0-9-\]\+\\\.\)\*\?)?")
+_PATTERN_LITERAL = re.compile(r"(?:[a-z0-9]|\\[.-]|-)+")
+
+
+def _needle(pattern: str) -> str | None:
+    """A literal every host the pattern matches contains, if one is easy to see.
+
+    ``^https?:\\/\\/(?:[a-z0-9-]+\\.)*?facebook\\.com`` -> ``facebook.com``. Only
+    for patterns without alternation (``|``) and where the literal is not made
+    optional by a quantifier; the others are tried on every URL.
+    """
+    if "|" in pattern:
+        return None
+    prefix = _PATTERN_PREFIX.match(pattern)
+    if not prefix:
+        return None
+    literal = _PATTERN_LITERAL.match(pattern, prefix.end())
+    if not literal:
+        return None
+    text = literal.group()
+    if pattern[literal.end() : literal.end() + 1] in ("?", "*", "{"):
+        text = text[:-2] if text.endswith(("\\.", "\\-")) else text[:-1]
+    text = text.replace("\\", "").lower()
+    return text or None
+
+
+def _alternation(patterns: list[str]) -> re.Pattern[str] | None:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE) if patterns else None
+
+
+@functools.cache
+def _rules() -> _Rules:
+    data = json.loads(_data_text("clearurls.json"))
+    by_needle: dict[str, list[_Provider]] = {}
+    always: list[_Provider] = []
+    for name, spec in data["providers"].items():
+        pattern_text: str = spec.get("urlPattern", "")
+        provider = _Provider(
+            name=name,
+            pattern=None if pattern_text in ("", ".*") else re.compile(pattern_text, re.I),
+            exceptions=_alternation(spec.get("exceptions", [])),
+            params=_alternation(spec.get("rules", []) + spec.get("referralMarketing", [])),
+            redirections=tuple(re.compile(r, re.I) for r in spec.get("redirections", [])),
+        )
+        needle = _needle(pattern_text)
+        if needle is None:
+            always.append(provider)
+        else:
+            by_needle.setdefault(needle, []).append(provider)
+    names = sorted(by_needle, key=len, reverse=True)
+    return _Rules(
+        by_needle={needle: tuple(providers) for needle, providers in by_needle.items()},
+        # A lookahead finds every needle starting at each position, longest first;
+        # the shorter needles it starts with are added from ``prefixes``.
+        needles=re.compile(f"(?=({'|'.join(map(re.escape, names))}))") if names else None,
+        prefixes={n: tuple(m for m in names if m != n and n.startswith(m)) for n in names},
+        always=tuple(always),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _providers(host: str) -> tuple[_Provider, ...]:
+    """The providers worth trying on a URL with this (lower-case) host."""
+    rules = _rules()
+    found: list[_Provider] = list(rules.always)
+    if rules.needles is None:
+        return tuple(found)
+    seen: set[str] = set()
+    for match in rules.needles.finditer(host):
+        needle = match.group(1)
+        for name in (needle, *rules.prefixes[needle]):
+            if name not in seen:
+                seen.add(name)
+                found.extend(rules.by_needle[name])
+    return tuple(found)
+
+
+@functools.lru_cache(maxsize=4096)
+def _redirecting(host: str) -> tuple[_Provider, ...]:
+    """The providers with redirection rules worth trying on a URL with this host."""
+    return tuple(provider for provider in _providers(host) if provider.redirections)
+
+
+# -- canonical URLs
 
 
 def absolute_url(link: str | None, base: str | None) -> str | None:
@@ -39,14 +261,19 @@ def canonical_url(url: str | None) -> str | None:
     """A stable form of an http(s) URL, used as the article's identity; None if not http(s).
 
     Percent-encodes what must be (w3lib, IDNA hosts), lower-cases scheme and
-    host, drops the default port, credentials, the fragment and tracking
-    parameters; keeps the other parameters byte for byte, in order (some
-    servers care). Idempotent.
+    host, drops the default port, credentials, the fragment (but keeps a
+    ``#!`` route: it is the page) and tracking parameters (feedd's list and the
+    ClearURLs rules for the URL's site); keeps the other parameters byte for
+    byte, in order (some servers care). Idempotent.
     """
     if not url or not url.strip():
         return None
+    url = url.strip()
     try:
-        parts = urlsplit(safe_url_string(url.strip()))
+        # w3lib is the slow part; a URL of only characters it leaves alone (most
+        # item links) skips it. Case it would change is lower-cased below anyway.
+        # This runs for every item of every feed (issue 3 measured it).
+        parts = urlsplit(url if _ALREADY_SAFE.fullmatch(url) else safe_url_string(url))
         scheme = parts.scheme.lower()
         host = (parts.hostname or "").rstrip(".")
         port = parts.port
@@ -57,14 +284,492 @@ def canonical_url(url: str | None) -> str | None:
     netloc = f"[{host}]" if ":" in host else host  # IPv6 literal
     if port is not None and port != DEFAULT_PORTS[scheme]:
         netloc += f":{port}"
-    query = "&".join(
-        segment
-        for segment in parts.query.split("&")
-        if segment and not _is_tracking(unquote_plus(segment.split("=", 1)[0]))
-    )
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+    path = parts.path or "/"
+    fragment = parts.fragment if parts.fragment.startswith("!") and parts.fragment != "!" else ""
+    query = parts.query
+    if query:
+        query = _strip_tracking(f"{scheme}://{netloc}{path}", host, query)
+    return urlunsplit((scheme, netloc, path, query, fragment))
+
+
+def _strip_tracking(base: str, host: str, query: str) -> str:
+    """The query without tracking parameters, the rest byte for byte.
+
+    Repeated until nothing changes: a ClearURLs exception can depend on a
+    parameter another rule removes, and canonical_url must be idempotent.
+    """
+    providers = _providers(host)
+    for _ in range(4):
+        segments = [s for s in query.split("&") if s]
+        names = [s.split("=", 1)[0] for s in segments]
+        decoded = [unquote_plus(n) for n in names]
+        drop = {i for i, name in enumerate(decoded) if _is_tracking(name)}
+        url = f"{base}?{query}"
+        for provider in providers:
+            if provider.params is None:
+                continue
+            hits = [
+                i
+                for i in range(len(segments))
+                if i not in drop
+                and (
+                    provider.params.fullmatch(decoded[i])
+                    or (names[i] != decoded[i] and provider.params.fullmatch(names[i]))
+                )
+            ]
+            if hits and provider.applies(url):
+                drop.update(hits)
+        new = "&".join(s for i, s in enumerate(segments) if i not in drop)
+        if new == query:
+            break
+        query = new
+    return query
 
 
 def _is_tracking(name: str) -> bool:
     lowered = name.lower()
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
+# -- offline unwrapping
+
+
+def _http_target(value: str) -> str | None:
+    """value if it is an absolute http(s) URL with a host, else None.
+
+    A target still percent-encoded once more (``https%3A%2F%2F...``, wrappers
+    that encode twice) is decoded until it starts with its scheme; a
+    scheme-relative one (``//host/...``) gets https.
+    """
+    value = value.strip()
+    for _ in range(3):
+        if not _ENCODED_HTTP_PREFIX.match(value):
+            break
+        value = unquote(value).strip()
+    if value.startswith("//"):
+        value = "https:" + value
+    if not _HTTP_PREFIX.match(value):
+        return None
+    try:
+        if not urlsplit(value).hostname:
+            return None
+    except ValueError:
+        return None
+    return value
+
+
+def _query_target(query: str, names: tuple[str, ...]) -> str | None:
+    """The first http(s) URL among the named parameters of a query, decoded once.
+
+    Decoded as application/x-www-form-urlencoded, as the wrapper's server reads
+    it; the first name with a usable value wins (Google search's ``url?q=&url=...``
+    has an empty ``q``).
+    """
+    values: dict[str, str] = {}
+    for segment in query.split("&"):
+        key, _, value = segment.partition("=")
+        values.setdefault(unquote_plus(key), value)
+    for name in names:
+        raw = values.get(name)
+        target = _http_target(unquote_plus(raw)) if raw else None
+        if target:
+            return target
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Wrapper:
+    """A redirect wrapper feedd knows itself: host and path patterns, where the target is."""
+
+    host: re.Pattern[str]
+    path: re.Pattern[str]
+    params: tuple[str, ...]  # empty: the whole query is the target (href.li)
+
+
+def _wrapper(host: str, path: str, *params: str) -> _Wrapper:
+    return _Wrapper(re.compile(host), re.compile(path), params)
+
+
+_GOOGLE = r"(?:www\.)?google(?:\.[a-z]{2,3}){1,2}"
+# Ones the ClearURLs rules lack or get only partly (they want the target
+# encoded, or miss a host); tried before the ClearURLs redirections.
+_WRAPPERS = (
+    _wrapper(_GOOGLE, r"/url", "q", "url"),
+    _wrapper(r"(?:l|lm|m|www|web)\.facebook\.com", r"/l\.php", "u"),
+    _wrapper(r"(?:www\.|m\.)?facebook\.com", r"/flx/warn/?", "u"),
+    _wrapper(r"l\.messenger\.com", r"/l\.php", "u"),
+    _wrapper(r"l\.instagram\.com", r"/?", "u"),
+    _wrapper(r"l\.threads\.net", r"/?", "u"),
+    _wrapper(r"(?:www\.|m\.)?youtube\.com", r"/redirect", "q"),
+    _wrapper(r"out\.reddit\.com", r"/.*", "url"),
+    _wrapper(r"consent\.google(?:\.[a-z]{2,3}){1,2}", r"/.*", "continue"),
+    _wrapper(r"consent\.youtube\.com", r"/.*", "continue"),
+    _wrapper(r"t\.umblr\.com", r"/redirect", "z"),
+    _wrapper(r"href\.li", r"/?"),
+    _wrapper(r"(?:[a-z0-9-]+\.)*safelinks\.protection\.outlook\.com", r"/.*", "url"),
+    _wrapper(r"(?:www\.)?bing\.com", r"/news/apiclick\.aspx", "url"),
+    _wrapper(r"(?:www\.)?medium\.com", r"/r/?", "url"),
+    _wrapper(r"(?:html\.|lite\.)?duckduckgo\.com", r"/l/?", "uddg"),
+    _wrapper(r"(?:www\.)?getpocket\.com", r"/redirect", "url"),
+    _wrapper(r"(?:www\.)?linkedin\.com", r"/redir/redirect/?", "url"),
+    _wrapper(r"slack-redir\.net", r"/link", "url"),
+)
+_GOOGLE_AMP = re.compile(rf"https?://{_GOOGLE}/amp/s/([^?#]+)", re.IGNORECASE)
+
+
+def unwrap(url: str) -> str:
+    """The target of a redirect wrapper that carries it in the URL; url if it is none.
+
+    Offline: feedd's own wrapper table, then the ClearURLs redirection rules;
+    repeated for a wrapper in a wrapper (at most MAX_UNWRAP times). Only http(s)
+    targets are taken (never ``javascript:`` and the like). A query value is
+    percent-decoded once, as the wrapper's server would.
+    """
+    current = url
+    for _ in range(MAX_UNWRAP):
+        try:
+            target = _unwrap_once(current.strip())
+        except (ValueError, UnicodeError):
+            target = None
+        if target is None or target == current:
+            break
+        current = target
+    return current
+
+
+@functools.lru_cache(maxsize=4096)
+def _wrappers(host: str) -> tuple[_Wrapper, ...]:
+    return tuple(wrapper for wrapper in _WRAPPERS if wrapper.host.fullmatch(host))
+
+
+def _unwrap_once(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in DEFAULT_PORTS:
+        return None
+    host = (parts.hostname or "").rstrip(".")
+    for wrapper in _wrappers(host):
+        if wrapper.path.fullmatch(parts.path or "/"):
+            if not parts.query:
+                continue
+            # No params: the whole query is the target (href.li/?https://...).
+            if wrapper.params:
+                target = _query_target(parts.query, wrapper.params)
+            else:
+                target = _http_target(parts.query)
+            if target:
+                return target
+    amp = _GOOGLE_AMP.match(url)
+    if amp:
+        return _http_target("https://" + unquote(amp.group(1)))
+    query_start = url.find("?")
+    for provider in _redirecting(host):
+        if not provider.applies(url):
+            continue
+        for redirection in provider.redirections:
+            match = redirection.search(url)
+            if not match or match.lastindex is None:
+                continue
+            raw = match.group(1)
+            in_query = 0 <= query_start < match.start(1)
+            target = _http_target(unquote_plus(raw) if in_query else unquote(raw))
+            if target:
+                return target
+    return None
+
+
+# -- which links to follow
+
+
+def _host(url: str) -> str | None:
+    """The lower-case ASCII (IDNA) host of an http(s) URL, None if it has none."""
+    try:
+        parts = urlsplit(url.strip())
+        if parts.scheme.lower() not in DEFAULT_PORTS:
+            return None
+        host = (parts.hostname or "").rstrip(".")
+        if not host:
+            return None
+        if not host.isascii():
+            host = host.encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return None
+    return host.lower()
+
+
+@functools.lru_cache(maxsize=64)
+def _normalized_hosts(hosts: frozenset[str]) -> frozenset[str]:
+    """Config hosts as _host gives them: lower-case, no trailing dot, IDNA."""
+    normalized = set()
+    for host in hosts:
+        name = host.strip().rstrip(".")
+        try:
+            name = name.encode("idna").decode("ascii") if not name.isascii() else name
+        except UnicodeError:
+            continue
+        normalized.add(name.lower())
+    return frozenset(normalized)
+
+
+def is_shortener(url: str, extra_hosts: frozenset[str] = frozenset()) -> bool:
+    """Whether the http(s) URL's host, or a parent domain of it, is a known shortener.
+
+    Known: the shipped list, or extra_hosts (``[links] shorteners``).
+    """
+    host = _host(url)
+    if host is None:
+        return False
+    known = shortener_hosts()
+    extra = _normalized_hosts(extra_hosts)
+    labels = host.split(".")
+    for i in range(len(labels)):
+        candidate = ".".join(labels[i:])
+        if i and candidate in _NO_PARENT_MATCH:
+            continue
+        if candidate in known or candidate in extra:
+            return True
+    return False
+
+
+def needs_resolution(url: str, mode: str, extra_hosts: frozenset[str] = frozenset()) -> bool:
+    """Whether link resolution should follow url, per ``[links] resolve``."""
+    if mode == "off":
+        return False
+    if mode == "all":
+        return _host(url) is not None
+    if mode == "shorteners":
+        return is_shortener(url, extra_hosts)
+    raise ValueError(f"unknown resolve mode {mode!r}; expected one of {RESOLVE_MODES}")
+
+
+# -- one hop
+
+
+def redirect_target(
+    url: str, status: int, headers: tuple[tuple[str, str], ...], body: bytes | None
+) -> str | None:
+    """Where this response sends the client next: an absolute http(s) URL, or None.
+
+    In order: the Location of a 301/302/303/307/308; a prompt ``Refresh``
+    header; for a 2xx HTML body, a prompt ``<meta http-equiv="refresh">``,
+    then the simple script redirects shorteners serve (``location.replace("...")``,
+    ``window.location.href = '...'``, ...) on a page with little text; last, for
+    a 2xx, the target of url itself when it is a wrapper (a consent page). A
+    refresh or script pointing back at url is no redirect. Never raises.
+
+    Header names are lower-case. The caller unwraps each hop.
+    """
+    try:
+        return _redirect_target(url, status, headers, body)
+    except (ValueError, UnicodeError):
+        return None
+
+
+def _header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def _join(base: str, link: str) -> str | None:
+    link = link.strip(_WS)
+    if not link:
+        return None
+    return _http_target(urljoin(base, link))
+
+
+def _redirect_target(
+    url: str, status: int, headers: tuple[tuple[str, str], ...], body: bytes | None
+) -> str | None:
+    location = _header(headers, "location")
+    if status in REDIRECT_STATUSES and location is not None:
+        return _join(url, location)
+    refresh = _header(headers, "refresh")
+    if refresh is not None:
+        target = _refresh_target(url, refresh)
+        if target:
+            return target
+    if not 200 <= status < 300:
+        return None
+    content_type = (_header(headers, "content-type") or "").lower()
+    if body and (not content_type or "html" in content_type):
+        target = _html_redirect(url, body)
+        if target:
+            return target
+    unwrapped = unwrap(url)
+    return unwrapped if unwrapped != url else None
+
+
+def _not_self(url: str, target: str | None) -> str | None:
+    if target is None:
+        return None
+    if target.split("#", 1)[0] == url.split("#", 1)[0]:
+        return None
+    return target
+
+
+_REFRESH_DELAY = re.compile(r"[\t\n\f\r ]*(\d+)?[\d.]*", re.ASCII)
+_REFRESH_URL_KEY = re.compile(r"url[\t\n\f\r ]*=[\t\n\f\r ]*", re.IGNORECASE)
+
+
+def refresh_url(value: str) -> tuple[int, str] | None:
+    """(delay, URL) from a Refresh header or meta refresh content; None if it names no URL.
+
+    The HTML standard's "shared declarative refresh steps": ``0; url=...``,
+    ``0;URL='...'``, ``5, ...``, ``0; https://...``.
+    """
+    match = _REFRESH_DELAY.match(value)
+    if not match or match.end() == match.start() or not match.group().strip(_WS):
+        return None
+    digits = match.group(1) or "0"
+    delay = int(digits) if len(digits) <= 9 else 10**9  # int() refuses very long strings
+    rest = value[match.end() :]
+    if not rest or rest[0] not in ";," + _WS:
+        return None
+    rest = rest.lstrip(_WS)
+    if rest[:1] in (";", ","):
+        rest = rest[1:].lstrip(_WS)
+    key = _REFRESH_URL_KEY.match(rest)
+    if key:
+        rest = rest[key.end() :]
+    if rest[:1] in ("'", '"'):
+        quote, rest = rest[0], rest[1:]
+        rest = rest.split(quote, 1)[0]
+    rest = rest.strip(_WS)
+    return (delay, rest) if rest else None
+
+
+def _refresh_target(url: str, value: str) -> str | None:
+    parsed = refresh_url(value)
+    if parsed is None or parsed[0] > MAX_REFRESH_DELAY:
+        return None
+    return _not_self(url, _join(url, parsed[1]))
+
+
+_JS_REDIRECT = re.compile(
+    r"(?:(?<![\w$.])(?:window|document|top|self|parent)\s*\.\s*|(?<![\w$.]))location"
+    r"(?:\s*\.\s*href\s*=(?!=)|\s*=(?!=)|\s*\.\s*(?:replace|assign)\s*\()"
+    r"\s*(?P<q>[\"'])(?P<url>(?:\\.|(?!(?P=q))[^\\\n])*)(?P=q)",
+)
+_JS_ESCAPE = re.compile(
+    r"\\(?:u\{([0-9a-fA-F]{1,6})\}|u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|(.))", re.S
+)
+_JS_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
+
+
+def _js_unescape_one(match: re.Match[str]) -> str:
+    code = match.group(1) or match.group(2) or match.group(3)
+    if code is not None:
+        point = int(code, 16)
+        return chr(point) if point <= 0x10FFFF and not 0xD800 <= point <= 0xDFFF else "\ufffd"
+    char = match.group(4)
+    return _JS_SIMPLE_ESCAPES.get(char, char)
+
+
+def js_unescape(value: str) -> str:
+    """A JavaScript string literal's body, escapes resolved (``\\/``, ``\\u0026``, ``\\x26``)."""
+    return _JS_ESCAPE.sub(_js_unescape_one, value)
+
+
+def _parse_html(body: bytes) -> LexborHTMLParser:
+    # encoding=True: lexbor detects the charset (BOM, meta) instead of assuming UTF-8.
+    return LexborHTMLParser(body[:MAX_HTML], encoding=True)
+
+
+def _html_redirect(url: str, body: bytes) -> str | None:
+    tree = _parse_html(body)
+    for meta in tree.css("meta[http-equiv]"):
+        attrs = meta.attributes
+        if (attrs.get("http-equiv") or "").strip(_WS).lower() != "refresh":
+            continue
+        target = _refresh_target(url, attrs.get("content") or "")
+        if target:
+            return target
+    scripts = [node.text() for node in tree.css("script") if "src" not in node.attributes]
+    if not any("location" in script for script in scripts):
+        return None
+    tree.strip_tags(["script", "style", "noscript", "template"])
+    text = tree.body.text(separator=" ", strip=True) if tree.body else ""
+    if len(text) > MAX_INTERSTITIAL_TEXT:
+        return None
+    for script in scripts:
+        for match in _JS_REDIRECT.finditer(script):
+            target = _not_self(url, _join(url, js_unescape(match.group("url"))))
+            if target:
+                return target
+    return None
+
+
+# -- the page's own word
+
+
+def _site(host: str) -> str:
+    return host[4:] if host.startswith("www.") else host
+
+
+def same_site(a: str, b: str) -> bool:
+    """Same host ignoring a leading ``www.``, or one a subdomain of the other."""
+    host_a, host_b = _host(a), _host(b)
+    if not host_a or not host_b:
+        return False
+    site_a, site_b = _site(host_a), _site(host_b)
+    return (
+        site_a == site_b or site_a.endswith("." + site_b) or site_b.endswith("." + site_a)
+    ) and "." in min(site_a, site_b, key=len)
+
+
+def canonical_link(page_url: str, body: bytes) -> str | None:
+    """The page's ``<link rel="canonical">``, absolute; None unless it is http(s) on the same site.
+
+    Resolved against ``<base href>`` when the page has one. A canonical link to
+    the site's home page from any other page is ignored: it is a common
+    template mistake, and taking it would make every article one.
+    """
+    try:
+        return _canonical_link(page_url, body)
+    except (ValueError, UnicodeError):
+        return None
+
+
+def _canonical_link(page_url: str, body: bytes) -> str | None:
+    if not body:
+        return None
+    tree = _parse_html(body)
+    href = None
+    for link in tree.css("link[rel][href]"):
+        attrs = link.attributes
+        if "canonical" in (attrs.get("rel") or "").lower().split():
+            href = (attrs.get("href") or "").strip(_WS)
+            break
+    if not href:
+        return None
+    base = page_url
+    base_node = tree.css_first("base[href]")
+    if base_node is not None:
+        base = urljoin(page_url, (base_node.attributes.get("href") or "").strip(_WS))
+    target = _join(base, href)
+    if target is None or not same_site(page_url, target):
+        return None
+    if urlsplit(target).path in ("", "/") and urlsplit(page_url).path not in ("", "/"):
+        return None
+    return target
+
+
+# -- the cache
+
+
+def link_expiry(outcome: str, *, permanent: bool, failures: int, now: datetime) -> datetime:
+    """When a link's resolution should be tried again.
+
+    "ok": OK_PERMANENT_TTL when every hop was permanent (301/308) or there was
+    none, else OK_TEMPORARY_TTL. A failure: RETRY_FIRST doubled for each
+    consecutive failure before this one (failures counts this one), at most
+    RETRY_MAX.
+    """
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}; expected one of {OUTCOMES}")
+    if outcome == "ok":
+        return now + (OK_PERMANENT_TTL if permanent else OK_TEMPORARY_TTL)
+    doublings = min(max(failures, 1) - 1, 16)  # 2**16 hours is far past the cap
+    backoff: timedelta = min(RETRY_FIRST * (1 << doublings), RETRY_MAX)
+    return now + backoff

@@ -188,9 +188,10 @@ def normalize_entry(
     author = one_line(raw.author)
     tags = raw.tags
     digest = hashlib.sha256()
+    # The URL is left out: it is the story's identity, not its content, and
+    # it may come from link resolution, which is not repeated for stored items.
     for part in (
         title,
-        url,
         summary,
         content_text,
         content_html,

@@ -29,13 +29,16 @@ import sqlite_utils
 from .errors import StoreError
 from .types import (
     Action,
+    CachedLink,
     Entry,
     FeedSettings,
     FeedSource,
     Intent,
     Known,
     KnownItem,
+    Resolution,
     format_timestamp,
+    parse_timestamp,
 )
 
 BUSY_TIMEOUT_MS = 30_000
@@ -122,8 +125,25 @@ BEGIN
 END;
 """
 
+_SCHEMA_V2 = """
+-- The link-resolution cache: where each item link found in a feed leads.
+CREATE TABLE links (
+    url TEXT PRIMARY KEY,                -- the link as found (absolute, unwrapped offline)
+    resolved_url TEXT NOT NULL,          -- where it leads; the best URL known if it failed
+    outcome TEXT NOT NULL,  -- ok, not_found, loop, too_many_hops, blocked, timeout, error
+    http_status INTEGER,                 -- of the last response
+    hops INTEGER NOT NULL,               -- redirects followed
+    chain TEXT NOT NULL DEFAULT '[]',    -- JSON: [[status, url], ...] hop by hop
+    error TEXT,
+    failures INTEGER NOT NULL DEFAULT 0, -- consecutive failed attempts
+    checked_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL             -- not resolved again before this
+);
+CREATE INDEX links_expires_at ON links (expires_at);
+"""
+
 # MIGRATIONS[n] takes the schema from version n to n + 1. Append only.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1,)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -378,6 +398,69 @@ class Store:
             ),
         )
 
+    # -- the link cache
+
+    def stored_guids(self, feed_id: int, guids: Sequence[str]) -> frozenset[str]:
+        """Which of these guids this feed already has stored (never resolved again)."""
+        found: set[str] = set()
+        unique = list(dict.fromkeys(guids))
+        for chunk in _chunks(unique):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                row[0]
+                for row in self.conn.execute(
+                    f"SELECT guid FROM article_feeds WHERE feed_id = ? AND guid IN ({marks})",
+                    (feed_id, *chunk),
+                )
+            )
+        return frozenset(found)
+
+    def cached_links(self, urls: Sequence[str]) -> dict[str, CachedLink]:
+        """The cache rows for these links, fresh or expired."""
+        found: dict[str, CachedLink] = {}
+        unique = list(dict.fromkeys(urls))
+        for chunk in _chunks(unique):
+            marks = ",".join("?" * len(chunk))
+            for url, resolved, outcome, failures, expires in self.conn.execute(
+                "SELECT url, resolved_url, outcome, failures, expires_at FROM links "
+                f"WHERE url IN ({marks})",
+                chunk,
+            ):
+                expires_at = parse_timestamp(expires)
+                if expires_at is not None:
+                    found[url] = CachedLink(url, resolved, outcome, failures, expires_at)
+        return found
+
+    def save_link(
+        self, resolution: Resolution, *, failures: int, checked_at: datetime, expires_at: datetime
+    ) -> None:
+        """Record a resolution (call inside the feed's transaction)."""
+        chain = json.dumps([[hop.status, hop.url] for hop in resolution.hops], ensure_ascii=False)
+        self.conn.execute(
+            """
+            INSERT INTO links (url, resolved_url, outcome, http_status, hops, chain, error,
+                failures, checked_at, expires_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (url) DO UPDATE SET
+                resolved_url = excluded.resolved_url, outcome = excluded.outcome,
+                http_status = excluded.http_status, hops = excluded.hops,
+                chain = excluded.chain, error = excluded.error, failures = excluded.failures,
+                checked_at = excluded.checked_at, expires_at = excluded.expires_at
+            """,
+            (
+                resolution.url,
+                resolution.resolved_url,
+                resolution.outcome,
+                resolution.status,
+                sum(1 for hop in resolution.hops if hop.location),
+                chain,
+                resolution.error,
+                failures,
+                format_timestamp(checked_at),
+                format_timestamp(expires_at),
+            ),
+        )
+
     # -- articles
 
     def known(self, feed_id: int, entries: Sequence[Entry]) -> Known:
@@ -473,13 +556,11 @@ class Store:
         )
 
     def _update_article(self, article_id: int, entry: Entry, seen_at: str | None) -> None:
-        # The canonical URL changes only if no other article holds the new one.
+        # The URL is the article's identity (and may come from link
+        # resolution, which an update does not repeat): it never changes here.
         self.conn.execute(
             """
             UPDATE articles SET
-                url = CASE WHEN :url IS NULL OR EXISTS (
-                          SELECT 1 FROM articles WHERE url = :url AND id != :id)
-                      THEN url ELSE :url END,
                 title = :title, summary = :summary, content_text = :content_text,
                 content_html = :content_html, author = :author,
                 published_at = coalesce(:published_at, published_at),
@@ -488,7 +569,6 @@ class Store:
             """,
             {
                 "id": article_id,
-                "url": entry.url,
                 "title": entry.title,
                 "summary": entry.summary,
                 "content_text": entry.content_text,

@@ -41,6 +41,7 @@ class FeedSettings:
     interval: float  # seconds, already defaulted from [fetch].interval
     tags: tuple[str, ...]
     enabled: bool
+    resolve: str = "shorteners"  # already defaulted from [links].resolve
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,57 @@ class NotModified:
     status: int
     etag: str | None = None
     last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One response to a link-resolution request: status, headers, and (GET) a body prefix."""
+
+    url: str
+    method: str
+    status: int
+    headers: tuple[tuple[str, str], ...]  # lower-cased names
+    body: bytes | None  # at most the requested number of bytes; None for HEAD
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One step of a followed link."""
+
+    url: str
+    status: int | None  # None when no response came (blocked, timeout, error)
+    location: str | None  # where this response sent us; None at the end
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """Where an item link leads, as found by following it."""
+
+    url: str  # the link as found (absolute, unwrapped offline)
+    resolved_url: str  # where it leads; when it failed, the best URL known
+    outcome: str  # ok | not_found | loop | too_many_hops | blocked | timeout | error
+    status: int | None  # HTTP status of the last response
+    hops: tuple[Hop, ...]
+    permanent: bool  # every redirect on the way was permanent (301/308)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CachedLink:
+    """A row of the links table."""
+
+    url: str
+    resolved_url: str
+    outcome: str
+    failures: int
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

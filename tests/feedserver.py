@@ -35,6 +35,7 @@ class Route:
     delay: float = 0.0  # seconds between chunks of a slow body
     chunk: int = 0  # with delay or chunked: bytes per chunk (0: the whole body at once)
     chunked: bool = False  # Transfer-Encoding: chunked, so the size is not declared
+    head_status: int | None = None  # answer HEAD with this status instead (e.g. 405)
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -55,9 +56,13 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         with owner.lock:
             owner.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+            owner.methods.append((self.path, self.command))
             route = owner.routes.get(self.path.split("?", 1)[0])
         if route is None:
             self._reply(404, b"not found", {"Content-Type": "text/plain"}, send_body)
+            return
+        if not send_body and route.head_status is not None:
+            self._reply(route.head_status, b"", {}, False)
             return
         headers = {**route.headers}
         if route.content_type:
@@ -149,6 +154,7 @@ class FeedServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.methods: list[tuple[str, str]] = []  # (path, HTTP method), in order
         self.lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
@@ -172,6 +178,10 @@ class FeedServer:
     def hits(self, path: str) -> list[dict[str, str]]:
         with self.lock:
             return [headers for p, headers in self.requests if p.split("?", 1)[0] == path]
+
+    def methods_for(self, path: str) -> list[str]:
+        with self.lock:
+            return [method for p, method in self.methods if p.split("?", 1)[0] == path]
 
     def close(self) -> None:
         self._server.shutdown()

@@ -72,11 +72,11 @@ async def test_realworld_corpus(corpus: Path, tmp_path: Path, caplog, capsys, re
             outcomes: list[Outcome] = []
             for feed, row in zip(feeds, rows, strict=True):
                 fetched = as_fetched(corpus, row, feed.url)
-                outcomes.append(pipeline.process(feed, fetched, time.monotonic()))
+                outcomes.append(pipeline.process(feed, fetched))
 
             # Polled again with the same documents: nothing is new or changed.
             again = [
-                pipeline.process(feed, as_fetched(corpus, row, feed.url), time.monotonic())
+                pipeline.process(feed, as_fetched(corpus, row, feed.url))
                 for feed, row in list(zip(feeds, rows, strict=True))[::10]
             ]
             problems = store.integrity_problems()

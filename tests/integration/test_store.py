@@ -382,7 +382,7 @@ def test_update_rewrites_the_article_and_the_fts_index(store: Store, db_path: Pa
     assert store.integrity_problems() == []
 
 
-def test_update_keeps_the_url_when_another_article_holds_it(store: Store, db_path: Path):
+def test_an_update_never_moves_the_articles_url(store: Store, db_path: Path):
     (fid,) = add_feeds(store, "https://a.example/feed")
     write(
         store,
@@ -397,10 +397,10 @@ def test_update_keeps_the_url_when_another_article_holds_it(store: Store, db_pat
         {"title": "One, moved", "url": "https://a.example/1"},
         {"title": "Two", "url": "https://a.example/2"},
     ]
-    # g1 moving to a free URL takes it.
+    # Nor to a free URL: the URL is the article's identity, set when it is stored.
     write(store, fid, [entry("g1", "One, moved again", "https://a.example/3")])
     assert scalar(db_path, "SELECT url FROM articles WHERE title = 'One, moved again'") == (
-        "https://a.example/3"
+        "https://a.example/1"
     )
     assert store.integrity_problems() == []
 
@@ -507,7 +507,7 @@ def test_update_to_a_url_shared_later_in_the_same_document(store: Store, db_path
         "JOIN articles a ON a.id = af.article_id ORDER BY af.guid",
     )
     assert [(r["guid"], r["title"], r["url"]) for r in found] == [
-        ("g1", "One", "https://a.example/b"),
+        ("g1", "One", "https://a.example/a"),  # an update keeps the article's URL
         ("g2", "Two", "https://a.example/b"),
     ]
     assert store.integrity_problems() == []

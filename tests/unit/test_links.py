@@ -43,7 +43,9 @@ def test_canonical_url_normalizes(url, expected):
         ("https://example.com/a?fbclid=IwAR0abc", "https://example.com/a"),
         ("https://example.com/a?b=2&fbclid=x&a=1&gclid=y", "https://example.com/a?b=2&a=1"),
         ("https://example.com/a?z=1&y=2&x=3", "https://example.com/a?z=1&y=2&x=3"),  # order kept
-        ("https://example.com/a?utm=1", "https://example.com/a?utm=1"),  # not a utm_ param
+        # ClearURLs' global rule is utm(?:_[a-z_]*)?: a bare utm is tracking too (issue 3).
+        ("https://example.com/a?utm=1", "https://example.com/a"),
+        ("https://example.com/a?utmost=1", "https://example.com/a?utmost=1"),
         ("https://example.com/a?q=%2F&utm_source=x", "https://example.com/a?q=%2F"),
         ("https://example.com/a?q=a%2Bb&utm_source=x", "https://example.com/a?q=a%2Bb"),
     ],
@@ -141,6 +143,14 @@ URL_PIECES = st.sampled_from(
         "@",
         "user:pw@",
         "\u00e9",
+        "#!/",
+        "!",
+        "ref=4",
+        "%3Futm_medium=5",
+        "www.amazon.de/dp/B1",
+        "tag=aff-21",
+        "www.youtube.com/watch",
+        "feature=share",
     ]
 )
 URLS = st.one_of(st.lists(URL_PIECES, max_size=12).map("".join), st.text(max_size=80))
@@ -159,8 +169,90 @@ def test_canonical_url_is_idempotent(url):
 def test_canonical_url_never_raises_and_is_http(url):
     result = canonical_url(url)
     assert result is None or result.startswith(("http://", "https://"))
-    if result is not None:
-        assert "#" not in result
+    if result is not None and "#" in result:
+        # The only fragment kept is a hash-bang route (issue 3).
+        assert result.split("#", 1)[1].startswith("!")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # Real parameters stay, in order, byte for byte.
+        ("https://example.com/item?id=42&utm_source=rss", "https://example.com/item?id=42"),
+        ("https://example.com/?p=123&ref=rss&page=2", "https://example.com/?p=123&page=2"),
+        # ClearURLs' global rules.
+        ("https://example.com/a?id=1&mkt_tok=abc&_ga=2.1", "https://example.com/a?id=1"),
+        (
+            "https://www.heise.de/news/x.html?wt_mc=rss.red.ho.ho.atom.beitrag",
+            "https://www.heise.de/news/x.html",
+        ),
+        ("https://example.com/a?yclid=1&id=2", "https://example.com/a?id=2"),
+        ("https://example.com/a?%3Futm_source=x&id=2", "https://example.com/a?id=2"),
+        # feedd's own list, on top of ClearURLs'.
+        ("https://shop.example/p?srsltid=AfmBOo&sku=9", "https://shop.example/p?sku=9"),
+        ("https://example.com/a?mc_cid=1&mc_eid=2&_hsenc=3&pk_campaign=4", "https://example.com/a"),
+        # Provider rules apply on their own site only.
+        (
+            "https://www.youtube.com/watch?v=dQw4&feature=youtu.be",
+            "https://www.youtube.com/watch?v=dQw4",
+        ),
+        (
+            "https://example.com/watch?v=dQw4&feature=youtu.be",
+            "https://example.com/watch?v=dQw4&feature=youtu.be",
+        ),
+        ("https://medium.com/@a/post-123?source=rss----abc", "https://medium.com/@a/post-123"),
+        ("https://example.com/post?source=rss", "https://example.com/post?source=rss"),
+        (
+            "https://www.nytimes.com/2024/a.html?smid=tw-share",
+            "https://www.nytimes.com/2024/a.html",
+        ),
+        ("https://www.theguardian.com/a?CMP=share_btn_tw", "https://www.theguardian.com/a"),
+        # referralMarketing is removed like a rule: an affiliate tag is not the product.
+        ("https://www.amazon.de/dp/B0C1?tag=aff-21&psc=1", "https://www.amazon.de/dp/B0C1?psc=1"),
+        # A provider's exceptions keep its rules off: GitLab's ref is a branch.
+        (
+            "https://gitlab.com/g/p/-/blob/main/f?ref_type=heads&ref=main",
+            "https://gitlab.com/g/p/-/blob/main/f?ref_type=heads&ref=main",
+        ),
+        (
+            "https://www.google.com/search?q=feeds&client=firefox-b-d",
+            "https://www.google.com/search?q=feeds",
+        ),
+    ],
+)
+def test_canonical_url_drops_tracking_per_clearurls(url, expected):
+    assert canonical_url(url) == expected
+    assert canonical_url(expected) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://example.com/#!/post/42", "https://example.com/#!/post/42"),
+        ("https://example.com/app?utm_source=x#!/post/42", "https://example.com/app#!/post/42"),
+        ("https://example.com/#!post-42", "https://example.com/#!post-42"),
+        ("https://example.com/a#!", "https://example.com/a"),  # no route after the bang
+        ("https://example.com/a#section", "https://example.com/a"),
+        (
+            "https://example.com/a#/route",
+            "https://example.com/a",
+        ),  # only #! is a route by convention
+    ],
+)
+def test_canonical_url_keeps_only_hash_bang_fragments(url, expected):
+    assert canonical_url(url) == expected
+
+
+@given(st.lists(URL_PIECES, max_size=12).map("".join))
+def test_canonical_url_fast_path_agrees_with_w3lib(url):
+    """URLs w3lib would leave alone skip it; the result must be the same as through it."""
+    from w3lib.url import safe_url_string
+
+    try:
+        through_w3lib = safe_url_string(url.strip())
+    except (ValueError, UnicodeError):
+        return
+    assert canonical_url(url) == canonical_url(through_w3lib)
 
 
 # -- absolute_url
