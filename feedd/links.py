@@ -530,6 +530,21 @@ def is_shortener(url: str, extra_hosts: frozenset[str] = frozenset()) -> bool:
     return False
 
 
+# Pages that stand between a reader and the article (cookie consent, sign-in
+# walls). When one is where a link ends, the hop before it is the article.
+INTERSTITIAL_HOSTS = re.compile(
+    r"^(?:consent\.google(?:\.[a-z]{2,3}){1,2}|consent\.youtube\.com|consent\.yahoo\.com"
+    r"|guce\.yahoo\.com|guce\.[a-z]+\.com|myprivacy\.dpgmedia\.[a-z]+"
+    r"|consent\.[a-z0-9-]+\.[a-z.]+)$"
+)
+
+
+def is_interstitial(url: str) -> bool:
+    """A consent or sign-in page, never an article (see INTERSTITIAL_HOSTS)."""
+    host = _host(url)
+    return bool(host and INTERSTITIAL_HOSTS.match(host))
+
+
 def needs_resolution(url: str, mode: str, extra_hosts: frozenset[str] = frozenset()) -> bool:
     """Whether link resolution should follow url, per ``[links] resolve``."""
     if mode == "off":

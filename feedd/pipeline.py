@@ -176,6 +176,9 @@ class LinkResolver:
         self, url: str, current: str, probe: Probe, hops: tuple[Hop, ...], permanent: bool
     ) -> Resolution:
         if 200 <= probe.status < 300:
+            if links.is_interstitial(current) and len(hops) > 1:
+                # A consent page with no target in its URL: stop at the last good hop.
+                return Resolution(url, hops[-2].url, "ok", probe.status, hops, False)
             canonical = links.canonical_link(current, probe.body) if probe.body else None
             return Resolution(url, canonical or current, "ok", probe.status, hops, permanent)
         outcome = "not_found" if probe.status in (404, 410) else "error"

@@ -326,3 +326,41 @@ def test_fetch_shows_a_progress_bar_on_a_terminal(server, tmp_path):
     assert b"fetching" in shown and b"100%" in shown
     # The per-feed lines still go to stdout, after the bar.
     assert result.stdout.count("ok      ") == 3
+
+
+def test_resolve_prints_each_hop_and_the_canonical_url(server, tmp_path):
+    article = server.add("/story", "<html>story</html>", content_type="text/html")
+    server.add("/m/1", status=302, location=article + "?id=7&utm_source=x")
+    link = server.add("/s/1", status=301, location=server.url("/m/1"))
+    config = write_config(tmp_path, [])
+    result = feedd("resolve", link, "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:4] == [
+        f"  301  {link}",
+        f"       -> {server.url('/m/1')}",
+        f"  302  {server.url('/m/1')}",
+        f"       -> {article}?id=7&utm_source=x",
+    ]
+    assert lines[-2] == "outcome    ok"
+    assert lines[-1] == f"canonical  {article}?id=7"
+
+
+def test_resolve_without_a_config_refuses_private_addresses(server):
+    link = server.add("/s/1", status=301, location=server.url("/story"))
+    env = {k: v for k, v in os.environ.items() if k != "FEEDD_CONFIG"}
+    result = subprocess.run(
+        [FEEDD, "resolve", link], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 1
+    assert "outcome    blocked" in result.stdout
+    assert server.requests == []
+
+
+def test_resolve_unwraps_offline_first(server, tmp_path):
+    article = server.add("/story", "<html>story</html>", content_type="text/html")
+    wrapped = "https://www.google.com/url?q=" + article.replace(":", "%3A").replace("/", "%2F")
+    result = feedd("resolve", wrapped, "-c", str(write_config(tmp_path, [])))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == f"unwrapped  {article}"
+    assert result.stdout.splitlines()[-1] == f"canonical  {article}"

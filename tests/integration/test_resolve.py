@@ -278,3 +278,38 @@ def test_blocked_links_are_recorded_and_the_article_kept(server: FeedServer, tmp
     assert outcome.new == 1
     assert scalar(config.database, "SELECT url FROM articles") == "http://localhost:9/s/private"
     assert scalar(config.database, "SELECT outcome FROM links") == "blocked"
+
+
+async def test_the_refresh_header(server: FeedServer):
+    article = server.add("/story", "<html>story</html>", content_type="text/html")
+    link = server.add(
+        "/s/refresh",
+        "<html></html>",
+        content_type="text/html",
+        headers={"Refresh": f"0; url={article}"},
+    )
+    result = await resolve(link)
+    assert (result.outcome, result.resolved_url) == ("ok", article)
+    assert result.permanent is False
+
+
+def test_resolve_all_follows_links_of_any_host_once(server: FeedServer, tmp_path):
+    server.add("/story", "<html>story</html>", content_type="text/html")
+    server.add("/wrapped", status=302, location=server.url("/story?utm_source=x"))
+    feed = server.add("/f.xml", rss20(Item("g", "Story", server.url("/wrapped"))))
+    config = make_config(tmp_path, [feed], '[links]\nresolve = "all"\n')
+    asyncio.run(fetch_once(config))
+    assert scalar(config.database, "SELECT url FROM articles") == server.url("/story")
+    assert requests_to(server, "/wrapped") >= 1
+
+
+def test_a_feed_can_turn_resolution_off(server: FeedServer, tmp_path):
+    server.add("/s/x", status=301, location=server.url("/story"))
+    feed = server.add("/f.xml", rss20(Item("g", "Story", short(server, "/s/x"))))
+    path = write_config(tmp_path, [feed], LINKS, resolve='"off"')
+    config = load_config(path)
+    assert config.feeds[0].resolve == "off"
+    asyncio.run(fetch_once(config))
+    assert requests_to(server, "/s/") == 0
+    assert scalar(config.database, "SELECT url FROM articles") == short(server, "/s/x")
+    assert scalar(config.database, "SELECT count(*) FROM links") == 0

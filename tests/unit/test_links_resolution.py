@@ -579,3 +579,21 @@ def test_link_expiry_unknown_outcome():
 
 def test_outcomes():
     assert OUTCOMES == ("ok", "not_found", "loop", "too_many_hops", "blocked", "timeout", "error")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://consent.google.com/ml?continue=x", True),
+        ("https://consent.youtube.com/m", True),
+        ("https://guce.yahoo.com/consent?brandType=x", True),
+        ("https://consent.bbc.co.uk/", True),
+        ("https://www.bbc.co.uk/news/world-1", False),
+        ("https://example.org/consent", False),
+        ("not a url", False),
+    ],
+)
+def test_is_interstitial(url, expected):
+    from feedd.links import is_interstitial
+
+    assert is_interstitial(url) is expected
