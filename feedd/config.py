@@ -142,6 +142,14 @@ def _hosts(value: object) -> frozenset[str]:
     return frozenset(hosts)
 
 
+def _listen_address(value: object) -> tuple[str, int]:
+    text = _non_empty_str(value)
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f'expected "host:port", e.g. "127.0.0.1:9464", got {value!r}')
+    return host.strip("[]"), int(port)
+
+
 def _one_of(*choices: str) -> Callable[[object], str]:
     def check(value: object) -> str:
         if value not in choices:
@@ -265,6 +273,48 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "2",
         ),
     ),
+    "log": (
+        Key(
+            "level",
+            _one_of("debug", "info", "warning", "error"),
+            "info",
+            "Least severe log level written (-v and -q on the command line move it).",
+            '"info"',
+        ),
+        Key(
+            "format",
+            _one_of("text", "json"),
+            "text",
+            '"text": one readable line per event; "json": one JSON object per line '
+            "(feed url, status, duration, counts) for journald or log shippers.",
+            '"text"',
+        ),
+    ),
+    "http": (
+        Key(
+            "listen",
+            _listen_address,
+            None,
+            'Serve /healthz and /metrics (Prometheus) on "host:port"; unset: off.',
+            '"127.0.0.1:9464"',
+        ),
+    ),
+    "retention": (
+        Key(
+            "max_age",
+            parse_duration,
+            None,
+            "Delete articles first seen longer ago than this (unset: keep all).",
+            '"180d"',
+        ),
+        Key(
+            "max_per_feed",
+            _positive_int,
+            None,
+            "Keep at most this many articles per feed, the newest (unset: no limit).",
+            "5000",
+        ),
+    ),
     "feeds[]": (
         Key(
             "url",
@@ -301,6 +351,10 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
 }
 
 
+# The tables a config may hold, beside the top-level keys.
+TABLES = ("fetch", "links", "log", "http", "retention", "feeds")
+
+
 @dataclass(frozen=True, slots=True)
 class FetchConfig:
     interval: float
@@ -322,11 +376,31 @@ class LinksConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LogConfig:
+    level: str
+    format: str
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    listen: tuple[str, int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    max_age: float | None
+    max_per_feed: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     database: Path
     fetch: FetchConfig
     links: LinksConfig
+    log: LogConfig
+    http: HttpConfig
+    retention: RetentionConfig
     feeds: tuple[FeedSettings, ...]
 
     @property
@@ -343,7 +417,7 @@ def _section(table: object, section: str, where: str, problems: list[str]) -> di
     prefix = f"{where}." if where else ""
     known = {key.name for key in keys}
     for name in table:
-        if name not in known and not (section == "" and name in ("fetch", "links", "feeds")):
+        if name not in known and not (section == "" and name in TABLES):
             problems.append(f"{prefix}{name}: unknown key")
     values: dict[str, Any] = {}
     for key in keys:
@@ -377,6 +451,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     top = _section(data, "", "", problems)
     fetch = _section(data.get("fetch", {}), "fetch", "fetch", problems)
     links = _section(data.get("links", {}), "links", "links", problems)
+    log = _section(data.get("log", {}), "log", "log", problems)
+    http = _section(data.get("http", {}), "http", "http", problems)
+    retention = _section(data.get("retention", {}), "retention", "retention", problems)
 
     raw_feeds = data.get("feeds", [])
     if not isinstance(raw_feeds, list):
@@ -417,6 +494,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         database=database,
         fetch=FetchConfig(**fetch),
         links=LinksConfig(**links),
+        log=LogConfig(**log),
+        http=HttpConfig(**http),
+        retention=RetentionConfig(**retention),
         feeds=tuple(feeds),
     )
 
@@ -458,6 +538,9 @@ def render_reference() -> str:
         "": "Top level",
         "fetch": "`[fetch]`",
         "links": "`[links]`",
+        "log": "`[log]`",
+        "http": "`[http]` (health and metrics)",
+        "retention": "`[retention]`",
         "feeds[]": "`[[feeds]]` (one table per feed)",
     }
     for section, keys in SCHEMA.items():

@@ -419,6 +419,8 @@ class Pipeline:
             http_status=fetched.status,
             duration=_since(started),
             title=parsed.title,
+            links_resolved=len(resolutions),
+            links_failed=failed_links,
         )
 
     def _failed(

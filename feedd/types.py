@@ -239,3 +239,5 @@ class Outcome:
     http_status: int | None = None
     duration: float = 0.0
     title: str | None = None
+    links_resolved: int = 0  # links followed over the network for this poll
+    links_failed: int = 0  # of which did not resolve (still stored, best URL known)
