@@ -1,26 +1,37 @@
-"""The long-running service: a scheduler tick that claims due feeds, signals.
+"""The long-running service: a scheduler tick that claims due feeds, signals,
+reload, housekeeping and systemd notifications.
 
-The only module that imports apscheduler. One job, the tick, runs every
-TICK_SECONDS (max_instances=1, coalesced): it asks the database which feeds
-are due (feeds.next_fetch_at, so the schedule survives restarts) and starts
-a task for each, never more than the worker pool can take.
+The only module that imports apscheduler. Jobs:
+- the tick, every TICK_SECONDS (max_instances=1, coalesced): asks the
+  database which feeds are due (feeds.next_fetch_at, so the schedule survives
+  restarts) and starts a task for each, never more than the worker pool can
+  take; it also tells systemd the daemon is alive (WATCHDOG=1), so a stuck
+  tick is a missed watchdog;
+- housekeeping, every HOUSEKEEPING_SECONDS: WAL checkpoint, PRAGMA optimize,
+  retention.
 
-Signal handlers only set a flag (as uvicorn does). On SIGTERM or SIGINT the
-daemon stops claiming, cancels fetches in flight (nothing of theirs is written
-yet), lets the write in progress commit, closes the database and exits 0.
+Signal handlers only set a flag (as uvicorn does). SIGTERM/SIGINT: stop
+claiming, cancel fetches in flight (nothing of theirs is written yet), let the
+write in progress commit, close the database, exit 0. SIGHUP: re-read the
+config; if it is invalid, log every problem and keep the old one; if valid,
+apply it without a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
+import os
 import signal
-from datetime import UTC, datetime
+import socket
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from .config import Config
+from .config import Config, load_config
+from .errors import ConfigError
 from .pipeline import Pipeline, make_client, open_store, utcnow
 from .store import DueFeed
 from .types import Outcome, Status
@@ -28,7 +39,28 @@ from .types import Outcome, Status
 log = logging.getLogger("feedd")
 
 TICK_SECONDS = 2.0
+HOUSEKEEPING_SECONDS = 600.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def sd_notify(message: str) -> bool:
+    """Send a state to systemd ($NOTIFY_SOCKET); False when not run by systemd.
+
+    The protocol is one datagram; no dependency is needed.
+    """
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return False
+    if address.startswith("@"):  # an abstract socket
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.connect(address)
+            sock.sendall(message.encode())
+    except OSError as exc:
+        log.warning("cannot notify systemd at %s: %s", address, exc)
+        return False
+    return True
 
 
 def log_outcome(outcome: Outcome) -> None:
@@ -51,6 +83,7 @@ class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.stopping = asyncio.Event()
+        self.reload_requested = asyncio.Event()
         self.in_flight: dict[int, asyncio.Task[Outcome]] = {}
         self.workers = asyncio.Semaphore(config.fetch.concurrency)
         self.last_tick_at: datetime | None = None
@@ -59,6 +92,10 @@ class Daemon:
         log.info("received %s, stopping", signal.Signals(signum).name)
         self.stopping.set()
 
+    def request_reload(self) -> None:
+        log.info("received SIGHUP, reloading %s", self.config.path)
+        self.reload_requested.set()
+
     async def serve(self) -> int:
         loop = asyncio.get_running_loop()
         store = open_store(self.config)
@@ -66,6 +103,7 @@ class Daemon:
         self.pipeline = Pipeline(self.config, store, client)
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, self.request_stop, signum)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
         scheduler.add_job(
             self.tick,
@@ -77,16 +115,29 @@ class Daemon:
             misfire_grace_time=int(TICK_SECONDS * 5),
             id="tick",
         )
+        scheduler.add_job(
+            self.housekeeping,
+            "interval",
+            seconds=HOUSEKEEPING_SECONDS,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=TICK_SECONDS * 5),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=int(HOUSEKEEPING_SECONDS),
+            id="housekeeping",
+        )
+        scheduler.start()
         log.info(
             "feedd running: %d feeds (%d enabled), database %s",
             len(self.config.feeds),
             len(self.config.enabled_feeds),
             self.config.database,
         )
-        scheduler.start()
+        # The config is valid and the database open: ready.
+        sd_notify("READY=1\nSTATUS=running")
         try:
-            await self.stopping.wait()
+            await self._wait_for_signals()
         finally:
+            sd_notify("STOPPING=1")
             scheduler.shutdown(wait=False)
             tasks = list(self.in_flight.values())
             for task in tasks:
@@ -96,15 +147,57 @@ class Daemon:
             await asyncio.to_thread(self.pipeline.close)
             await client.aclose()
             store.close()
-            for signum in STOP_SIGNALS:
+            for signum in (*STOP_SIGNALS, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
             log.info("feedd stopped")
         return 0
+
+    async def _wait_for_signals(self) -> None:
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            while not self.stopping.is_set():
+                reload = asyncio.ensure_future(self.reload_requested.wait())
+                await asyncio.wait({stop, reload}, return_when=asyncio.FIRST_COMPLETED)
+                reload.cancel()
+                if self.reload_requested.is_set() and not self.stopping.is_set():
+                    self.reload_requested.clear()
+                    await self.reload()
+        finally:
+            stop.cancel()
+
+    async def reload(self) -> bool:
+        """Apply the config file anew; keep the old config if the new one is invalid."""
+        sd_notify("RELOADING=1\nSTATUS=reloading")
+        try:
+            new = await asyncio.to_thread(load_config, self.config.path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("%s: %s", exc.path, problem)
+            log.error("reload refused: the config has errors; still running on the old one")
+            sd_notify("READY=1\nSTATUS=running (reload refused: config errors)")
+            return False
+        if new.database != self.config.database:
+            log.error(
+                "reload: database cannot change while running (%s -> %s); restart feedd "
+                "to switch; the rest of the config is applied",
+                self.config.database,
+                new.database,
+            )
+            new = dataclasses.replace(new, database=self.config.database)
+        await self.pipeline.run_in_db(self.pipeline.store.sync_feeds, new.feeds, utcnow())
+        self.pipeline.reconfigure(new)
+        if new.fetch.concurrency != self.config.fetch.concurrency:
+            self.workers = asyncio.Semaphore(new.fetch.concurrency)
+        self.config = new
+        log.info("reloaded: %d feeds (%d enabled)", len(new.feeds), len(new.enabled_feeds))
+        sd_notify("READY=1\nSTATUS=running")
+        return True
 
     async def tick(self) -> None:
         if self.stopping.is_set():
             return
         self.last_tick_at = utcnow()
+        sd_notify("WATCHDOG=1")
         room = self.config.fetch.concurrency - len(self.in_flight)
         if room <= 0:
             return
@@ -126,6 +219,22 @@ class Daemon:
             outcome = await self.pipeline.poll(feed)
         log_outcome(outcome)
         return outcome
+
+    async def housekeeping(self) -> None:
+        """Checkpoint the WAL, let SQLite optimize, apply retention (on the db thread)."""
+        retention = self.config.retention
+        try:
+            pruned = await self.pipeline.run_in_db(
+                self.pipeline.store.housekeeping,
+                utcnow(),
+                retention.max_age,
+                retention.max_per_feed,
+            )
+        except Exception:
+            log.exception("housekeeping failed")
+            return
+        if pruned:
+            log.info("retention: deleted %d articles", pruned)
 
 
 def run(config: Config) -> int:

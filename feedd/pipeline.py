@@ -234,6 +234,13 @@ class Pipeline:
         # One thread: the only one that touches the write connection.
         self.db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedd-db")
 
+    def reconfigure(self, config: Config) -> None:
+        """Take a reloaded config; applies from the next poll (same database)."""
+        self.config = config
+        self.resolve_modes = {feed.url: feed.resolve for feed in config.feeds}
+        self.resolver.settings = config.links
+        self.resolver.allow_private = config.fetch.allow_private_networks
+
     async def run_in_db(self, func: Callable[..., T], *args: object) -> T:
         """Run func on the database thread."""
         return await asyncio.get_running_loop().run_in_executor(self.db_thread, func, *args)

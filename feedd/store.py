@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -259,7 +259,14 @@ class Store:
                     VALUES (:url, :name, :tags, :enabled, :interval, :created)
                     ON CONFLICT (url) DO UPDATE SET
                         name = excluded.name, tags = excluded.tags,
-                        enabled = excluded.enabled, interval_seconds = excluded.interval_seconds
+                        enabled = excluded.enabled, interval_seconds = excluded.interval_seconds,
+                        -- a changed interval counts from the last fetch, not the next one
+                        next_fetch_at = CASE
+                            WHEN interval_seconds != excluded.interval_seconds
+                                 AND last_fetched_at IS NOT NULL
+                            THEN strftime('%Y-%m-%dT%H:%M:%SZ', last_fetched_at,
+                                          '+' || excluded.interval_seconds || ' seconds')
+                            ELSE next_fetch_at END
                     """,
                     {
                         "url": feed.url,
@@ -582,6 +589,60 @@ class Store:
         )
 
     # -- maintenance and checks
+
+    def housekeeping(
+        self, now: datetime, max_age: float | None = None, max_per_feed: int | None = None
+    ) -> int:
+        """Retention, then WAL checkpoint and PRAGMA optimize. Returns articles deleted.
+
+        max_age: delete articles first seen longer ago. max_per_feed: each feed
+        keeps its newest N; an article goes when no feed keeps it. Never
+        deletes anything younger than the limits.
+        """
+        deleted = 0
+        if max_age is not None or max_per_feed is not None:
+            with self.transaction():
+                if max_age is not None:
+                    cutoff = format_timestamp(now - timedelta(seconds=max_age))
+                    self.conn.execute(
+                        "DELETE FROM article_feeds WHERE article_id IN "
+                        "(SELECT id FROM articles WHERE first_seen_at < ?)",
+                        (cutoff,),
+                    )
+                    self.conn.execute(
+                        "DELETE FROM links WHERE checked_at < ? AND expires_at < ?",
+                        (cutoff, format_timestamp(now)),
+                    )
+                if max_per_feed is not None:
+                    self.conn.execute(
+                        """
+                        DELETE FROM article_feeds WHERE rowid IN (
+                            SELECT af.rowid FROM (
+                                SELECT af.rowid, row_number() OVER (
+                                    PARTITION BY af.feed_id
+                                    ORDER BY coalesce(a.published_at, a.first_seen_at) DESC,
+                                             a.id DESC
+                                ) AS rank
+                                FROM article_feeds af JOIN articles a ON a.id = af.article_id
+                            ) af WHERE af.rank > ?
+                        )
+                        """,
+                        (max_per_feed,),
+                    )
+                # Articles no feed carries any more; copies pointing at them are
+                # no longer copies of anything stored.
+                orphans = (
+                    "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM article_feeds)"
+                )
+                self.conn.execute(
+                    f"UPDATE articles SET duplicate_of = NULL WHERE duplicate_of IN ({orphans})"
+                )
+                deleted = self.conn.execute(
+                    f"DELETE FROM articles WHERE id IN ({orphans})"
+                ).rowcount
+        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self.conn.execute("PRAGMA optimize")
+        return deleted
 
     def integrity_problems(self) -> list[str]:
         """Empty when the file, the FTS index and the links between tables are sound."""
