@@ -17,6 +17,7 @@ import click
 from . import __version__
 from .config import Config, load_config
 from .errors import ConfigError, StoreError
+from .logs import setup_logging
 from .types import Outcome, Status
 
 EXIT_FEED_FAILED = 1
@@ -32,18 +33,6 @@ config_option = click.option(
     type=click.Path(dir_okay=False),
     help="The TOML config file.",
 )
-
-
-def _setup_logging(verbose: int, quiet: int, default: int) -> None:
-    level = default - 10 * verbose + 10 * quiet
-    logging.basicConfig(
-        level=max(logging.DEBUG, min(level, logging.CRITICAL)),
-        format="%(asctime)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
-    # httpx logs every request at INFO; that is our job, once per feed.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, level))
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, level))
 
 
 def _load(path: str) -> Config:
@@ -93,12 +82,12 @@ def check(config_path: str) -> None:
 @with_verbosity
 def run(config_path: str, verbose: int, quiet: int) -> None:
     """Run the daemon: poll feeds on their schedule until SIGTERM or SIGINT."""
-    _setup_logging(verbose, quiet, logging.INFO)
     config = _load(config_path)
+    setup_logging(config.log.level, config.log.format, verbose=verbose, quiet=quiet)
     from .daemon import run as run_daemon  # apscheduler loads only for the daemon
 
     try:
-        sys.exit(run_daemon(config))
+        sys.exit(run_daemon(config, verbose=verbose, quiet=quiet))
     except StoreError as exc:
         logging.getLogger("feedd").error("%s", exc)
         sys.exit(EXIT_FEED_FAILED)
@@ -130,8 +119,9 @@ def fetch(config_path: str, feed_urls: tuple[str, ...], verbose: int, quiet: int
     fetched and parsed, 1 when at least one failed (the others are still
     stored), 2 for a usage or config error.
     """
-    _setup_logging(verbose, quiet, logging.WARNING)
     config = _load(config_path)
+    # The summary is the output; the log only says what went wrong (-v for more).
+    setup_logging("warning", config.log.format, verbose=verbose, quiet=quiet)
     configured = {feed.url for feed in config.feeds}
     unknown = [url for url in feed_urls if url not in configured]
     if unknown:
@@ -217,6 +207,37 @@ def resolve(url: str, config_path: str | None) -> None:
     )
     click.echo(f"canonical  {canonical_url(resolution.resolved_url) or resolution.resolved_url}")
     sys.exit(0 if resolution.outcome == "ok" else EXIT_FEED_FAILED)
+
+
+@cli.command("systemd-unit")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    envvar="FEEDD_CONFIG",
+    show_envvar=True,
+    default="/etc/feedd/feedd.toml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The config the service runs with (made absolute; not read).",
+)
+def systemd_unit(config_path: str) -> None:
+    """Print a systemd unit that runs this install of feedd as a service.
+
+    ExecStart runs the feedd command of the install this command runs from
+    (the console script beside its Python, else `python -m feedd`). Save it
+    as /etc/systemd/system/feedd.service; docs/deploy.md has the steps.
+    Paths the sandboxed service could not see are warned about on stderr.
+    """
+    import os
+
+    from .unit import installed_command, render_unit, unit_warnings
+
+    command = installed_command()
+    config = os.path.abspath(config_path)
+    for warning in unit_warnings(command, config):
+        click.echo(f"feedd systemd-unit: warning: {warning}", err=True)
+    click.echo(render_unit(command, config), nl=False)
 
 
 def main() -> None:

@@ -26,12 +26,16 @@ import logging
 import os
 import signal
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from .config import Config, load_config
-from .errors import ConfigError
+from .errors import ConfigError, StoreError
+from .logs import outcome_fields, setup_logging
+from .metrics import Metrics
+from .metrics import serve as serve_metrics
 from .pipeline import Pipeline, make_client, open_store, utcnow
 from .store import DueFeed
 from .types import Outcome, Status
@@ -64,10 +68,13 @@ def sd_notify(message: str) -> bool:
 
 
 def log_outcome(outcome: Outcome) -> None:
+    """One line per poll; structured fields for the JSON format. A feed's failure
+    is expected: a warning with its reason, no traceback."""
+    fields = outcome_fields(outcome)
     if outcome.status is Status.FAILED:
-        log.warning("%s: failed: %s", outcome.url, outcome.error)
+        log.warning("%s: failed: %s", outcome.url, outcome.error, extra=fields)
     elif outcome.status is Status.NOT_MODIFIED:
-        log.info("%s: not modified", outcome.url)
+        log.info("%s: not modified", outcome.url, extra=fields)
     else:
         log.info(
             "%s: %d new, %d updated, %d seen in another feed (%.2fs)",
@@ -76,12 +83,16 @@ def log_outcome(outcome: Outcome) -> None:
             outcome.updated,
             outcome.linked,
             outcome.duration,
+            extra=fields,
         )
 
 
 class Daemon:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, verbose: int = 0, quiet: int = 0) -> None:
         self.config = config
+        self.verbosity = (verbose, quiet)  # -v/-q, kept across reloads
+        self.metrics = Metrics()
+        self.http: asyncio.Server | None = None
         self.stopping = asyncio.Event()
         self.reload_requested = asyncio.Event()
         self.in_flight: dict[int, asyncio.Task[Outcome]] = {}
@@ -126,6 +137,7 @@ class Daemon:
             id="housekeeping",
         )
         scheduler.start()
+        await self._serve_http()
         log.info(
             "feedd running: %d feeds (%d enabled), database %s",
             len(self.config.feeds),
@@ -139,6 +151,7 @@ class Daemon:
         finally:
             sd_notify("STOPPING=1")
             scheduler.shutdown(wait=False)
+            await self._close_http()
             tasks = list(self.in_flight.values())
             for task in tasks:
                 task.cancel()
@@ -188,7 +201,14 @@ class Daemon:
         self.pipeline.reconfigure(new)
         if new.fetch.concurrency != self.config.fetch.concurrency:
             self.workers = asyncio.Semaphore(new.fetch.concurrency)
+        if new.log != self.config.log:
+            verbose, quiet = self.verbosity
+            setup_logging(new.log.level, new.log.format, verbose=verbose, quiet=quiet)
+        old_listen = self.config.http.listen
         self.config = new
+        if new.http.listen != old_listen:
+            await self._close_http()
+            await self._serve_http()
         log.info("reloaded: %d feeds (%d enabled)", len(new.feeds), len(new.enabled_feeds))
         sd_notify("READY=1\nSTATUS=running")
         return True
@@ -197,6 +217,7 @@ class Daemon:
         if self.stopping.is_set():
             return
         self.last_tick_at = utcnow()
+        self.metrics.observe_tick(time.time())
         sd_notify("WATCHDOG=1")
         room = self.config.fetch.concurrency - len(self.in_flight)
         if room <= 0:
@@ -218,7 +239,51 @@ class Daemon:
         async with self.workers:
             outcome = await self.pipeline.poll(feed)
         log_outcome(outcome)
+        self.metrics.observe_outcome(outcome)
         return outcome
+
+    # -- /healthz and /metrics
+
+    async def _serve_http(self) -> None:
+        if self.config.http.listen is None:
+            return
+        host, port = self.config.http.listen
+        try:
+            self.http = await serve_metrics(
+                host, port, metrics=self.metrics, health=self.health, refresh=self.refresh
+            )
+        except OSError as exc:
+            log.error("cannot serve /healthz and /metrics on %s:%d: %s", host, port, exc)
+            return
+        bound = self.http.sockets[0].getsockname()
+        log.info("serving /healthz and /metrics on %s:%d", bound[0], bound[1])
+
+    async def _close_http(self) -> None:
+        if self.http is not None:
+            self.http.close()
+            await self.http.wait_closed()
+            self.http = None
+
+    async def health(self) -> tuple[bool, str]:
+        """Healthy while the tick runs and the database takes writes."""
+        if self.last_tick_at is None:
+            return False, "the scheduler has not ticked yet"
+        silent = (utcnow() - self.last_tick_at).total_seconds()
+        if silent > TICK_SECONDS * 5 + 5:
+            return False, f"the scheduler tick has been silent for {silent:.0f}s"
+        try:
+            await self.pipeline.run_in_db(self.pipeline.store.check_writable)
+        except StoreError as exc:
+            return False, str(exc)
+        return True, "ok"
+
+    async def refresh(self) -> None:
+        """Read the gauges that live in the database before a scrape."""
+        store = self.pipeline.store
+        states = await self.pipeline.run_in_db(store.feed_states)
+        articles = await self.pipeline.run_in_db(store.count, "articles")
+        self.metrics.set_feed_states(states)
+        self.metrics.set_articles_total(articles)
 
     async def housekeeping(self) -> None:
         """Checkpoint the WAL, let SQLite optimize, apply retention (on the db thread)."""
@@ -237,6 +302,6 @@ class Daemon:
             log.info("retention: deleted %d articles", pruned)
 
 
-def run(config: Config) -> int:
+def run(config: Config, *, verbose: int = 0, quiet: int = 0) -> int:
     """Run the daemon until SIGTERM/SIGINT. Returns the exit status."""
-    return asyncio.run(Daemon(config).serve())
+    return asyncio.run(Daemon(config, verbose=verbose, quiet=quiet).serve())

@@ -660,6 +660,23 @@ class Store:
             problems.append(f"{orphans} article_feeds rows without their article")
         return problems
 
+    def feed_states(self) -> dict[str, int]:
+        """How many feeds are in each state; disabled feeds count as "disabled"."""
+        return dict(
+            self.conn.execute(
+                "SELECT CASE WHEN enabled = 0 THEN 'disabled' ELSE state END, count(*) "
+                "FROM feeds GROUP BY 1"
+            ).fetchall()
+        )
+
+    def check_writable(self) -> None:
+        """Raise StoreError unless a write transaction can start now."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            raise StoreError(f"database not writable: {exc}") from None
+
     def count(self, table: str) -> int:
         return self.db[table].count
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import write_config
 from test_cli import FEEDD, query, rss, wait_for
@@ -174,3 +176,62 @@ def test_a_changed_interval_takes_effect_on_reload(server, tmp_path, notify):
     finally:
         code, stderr = stop(daemon)
     assert code == 0, stderr
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_healthz_and_metrics_while_running(server, tmp_path, notify):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    url = server.add("/a.xml", rss("A", [("a1", "A one"), ("a2", "A two")]))
+    port = free_port()
+    config = write_config(tmp_path, [url], f'[http]\nlisten = "127.0.0.1:{port}"\n')
+    db = tmp_path / "feedd.db"
+    daemon = start(config, notify)
+    try:
+        wait_for(lambda: query(db, "SELECT count(*) FROM feeds WHERE state = 'ok'") == [(1,)])
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert (health.status_code, health.text) == (200, "ok\n")
+        wait_for(
+            lambda: (
+                "feedd_fetches_total"
+                in httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            )
+        )
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    finally:
+        code, stderr = stop(daemon)
+    assert code == 0, stderr
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics.text)
+        for s in family.samples
+    }
+    assert samples[("feedd_fetches_total", (("outcome", "ok"),))] == 1
+    assert samples[("feedd_feeds", (("state", "ok"),))] == 1
+    assert samples[("feedd_articles", ())] == 2
+    assert samples[("feedd_articles_stored_total", ())] == 2
+    assert samples[("feedd_last_tick_timestamp_seconds", ())] > 0
+
+
+def test_json_logs(server, tmp_path, notify):
+    good = server.add("/a.xml", rss("A", [("a1", "A one")]))
+    bad = server.url("/missing.xml")
+    config = write_config(tmp_path, [good, bad], '[log]\nformat = "json"\n')
+    db = tmp_path / "feedd.db"
+    daemon = start(config, notify)
+    try:
+        wait_for(lambda: query(db, "SELECT count(*) FROM feeds WHERE state != 'new'") == [(2,)])
+    finally:
+        code, stderr = stop(daemon)
+    assert code == 0, stderr
+    records = [json.loads(line) for line in stderr.splitlines()]
+    by_feed = {r["feed"]: r for r in records if "feed" in r}
+    assert by_feed[good]["status"] == "ok" and by_feed[good]["new"] == 1
+    assert by_feed[bad]["level"] == "warning"
+    assert by_feed[bad]["http_status"] == 404
+    assert "traceback" not in by_feed[bad]
