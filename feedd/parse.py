@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import html
+import io
 import json
 import re
 import time
@@ -69,8 +70,13 @@ _HARMLESS = (feedparser.NonXMLContentType,)
 
 def _parse_xml(body: bytes, *, content_type: str | None) -> ParsedFeed:
     headers = {"content-type": content_type} if content_type else {}
+    # Always a file object: given bytes, feedparser first tries them as a local
+    # path, so a body of "/etc/passwd" would be read from this machine's disk.
     result = feedparser.parse(
-        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=True
+        io.BytesIO(body),
+        response_headers=headers,
+        sanitize_html=False,
+        resolve_relative_uris=True,
     )
     feed = result.get("feed", {})
     exc = result.get("bozo_exception")

@@ -676,3 +676,10 @@ def test_external_entities_are_not_read(index):
         text = _everything(parsed)
         assert "root:" not in text
         assert marker_text not in text
+
+
+def test_a_body_that_is_a_local_path_is_not_opened():
+    # feedparser reads a bytes argument as a file name if one exists by that name.
+    path = str((DATA / "lemon24-reader" / "full.rss").resolve()).encode()
+    with pytest.raises(ParseError):
+        parse_feed(path, url=URL)
