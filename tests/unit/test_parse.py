@@ -683,3 +683,18 @@ def test_a_body_that_is_a_local_path_is_not_opened():
     path = str((DATA / "lemon24-reader" / "full.rss").resolve()).encode()
     with pytest.raises(ParseError):
         parse_feed(path, url=URL)
+
+
+def test_an_undefined_html_entity_does_not_fail_an_empty_feed():
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0">'
+        b"<channel><title>Caf&eacute;</title></channel></rss>"
+    )
+    parsed = parse_feed(body, url=URL)
+    assert parsed.entries == ()
+    assert parsed.title == "Caf\u00e9"
+
+
+def test_a_truncated_feed_with_no_items_fails():
+    with pytest.raises(ParseError, match="not well-formed and no items"):
+        parse_feed(b"<rss version='2.0'><channel><title>Broken", url=URL)
