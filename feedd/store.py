@@ -142,8 +142,75 @@ CREATE TABLE links (
 CREATE INDEX links_expires_at ON links (expires_at);
 """
 
+_SCHEMA_V3 = """
+-- Read-only views for sqlite3, sqlite-utils and Datasette (issue 7); feedd
+-- itself never reads them. Views cannot promise an order: sort in the query.
+
+-- Stories without the duplicates, with the names and tags of the feeds that
+-- carried them. Scalar subqueries rather than GROUP BY, so that
+-- `ORDER BY published_at DESC LIMIT n` on the view can walk the index.
+CREATE VIEW latest_articles AS
+SELECT
+    a.id,
+    a.published_at,
+    a.first_seen_at,
+    a.title,
+    a.url,
+    a.summary,
+    a.language,
+    (
+        SELECT group_concat(name, ', ')
+        FROM (
+            SELECT DISTINCT coalesce(f.name, f.title, f.url) AS name
+            FROM article_feeds af JOIN feeds f ON f.id = af.feed_id
+            WHERE af.article_id = a.id
+            ORDER BY name
+        )
+    ) AS feeds,
+    (
+        SELECT json_group_array(tag)
+        FROM (
+            SELECT DISTINCT t.value AS tag
+            FROM article_feeds af JOIN feeds f ON f.id = af.feed_id, json_each(f.tags) t
+            WHERE af.article_id = a.id
+            ORDER BY tag
+        )
+    ) AS feed_tags
+FROM articles a
+WHERE a.duplicate_of IS NULL;
+
+-- Each feed's state ("disabled" when enabled = 0, as Store.feed_states counts
+-- it), its schedule, its errors and how many stories it carried.
+CREATE VIEW feed_health AS
+SELECT
+    f.id,
+    f.url,
+    coalesce(f.name, f.title, f.url) AS name,
+    CASE WHEN f.enabled = 0 THEN 'disabled' ELSE f.state END AS state,
+    f.last_status,
+    f.last_fetched_at,
+    f.last_ok_at,
+    f.next_fetch_at,
+    f.error_count,
+    f.last_error,
+    (
+        SELECT count(DISTINCT af.article_id) FROM article_feeds af WHERE af.feed_id = f.id
+    ) AS article_count
+FROM feeds f;
+
+-- The link-resolution cache summed up by outcome.
+CREATE VIEW link_outcomes AS
+SELECT
+    outcome,
+    count(*) AS links,
+    sum(failures > 0) AS failing,
+    max(checked_at) AS last_checked_at
+FROM links
+GROUP BY outcome;
+"""
+
 # MIGRATIONS[n] takes the schema from version n to n + 1. Append only.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
