@@ -30,7 +30,13 @@ def render_cli_reference() -> str:
         "",
     ]
     commands: list[tuple[str, click.Command]] = [("feedd", cli)]
-    commands += [(f"feedd {name}", cli.commands[name]) for name in sorted(cli.commands)]
+    for name in sorted(cli.commands):
+        command = cli.commands[name]
+        commands.append((f"feedd {name}", command))
+        if isinstance(command, click.Group):  # e.g. feedd opml import / export
+            commands += [
+                (f"feedd {name} {sub}", command.commands[sub]) for sub in sorted(command.commands)
+            ]
     for name, command in commands:
         with click.Context(command, info_name=name, terminal_width=88, max_content_width=88) as ctx:
             help_text = command.get_help(ctx)

@@ -37,11 +37,15 @@ config_option = click.option(
 
 def _load(path: str) -> Config:
     try:
-        return load_config(path)
+        config = load_config(path)
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(f"{exc.path}: {problem}", err=True)
         sys.exit(EXIT_USAGE)
+    # Not errors: what a lenient read skipped (broken OPML outlines, say).
+    for warning in config.warnings:
+        click.echo(f"{config.path}: warning: {warning}", err=True)
+    return config
 
 
 verbosity = [
@@ -238,6 +242,17 @@ def systemd_unit(config_path: str) -> None:
     for warning in unit_warnings(command, config):
         click.echo(f"feedd systemd-unit: warning: {warning}", err=True)
     click.echo(render_unit(command, config), nl=False)
+
+
+from .cli_query import COMMANDS as _QUERY_COMMANDS  # noqa: E402
+
+for _command in _QUERY_COMMANDS:
+    cli.add_command(_command)
+
+from .cli_feeds import COMMANDS as _FEED_COMMANDS  # noqa: E402
+
+for _command in _FEED_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ the key path (``feeds[3].interval``, counting from 0) and what is wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import tomllib
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .opml import OpmlError, parse_opml
 from .types import FeedSettings
 
 # -- value parsers: each returns the converted value or raises ValueError with a user message.
@@ -130,6 +132,12 @@ def _tags(value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(t.strip() for t in value))
 
 
+def _paths(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(p, str) and p.strip() for p in value):
+        raise ValueError("expected a list of file paths")
+    return tuple(p.strip() for p in value)
+
+
 def _hosts(value: object) -> frozenset[str]:
     if not isinstance(value, list) or not all(isinstance(h, str) and h.strip() for h in value):
         raise ValueError("expected a list of host names")
@@ -182,6 +190,18 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "feedd.db",
             "SQLite file; a relative path is relative to the config file's folder.",
             '"feedd.db"',
+        ),
+        Key(
+            "opml",
+            _paths,
+            (),
+            'OPML subscription lists, e.g. `["subscriptions.opml"]`, whose feeds are added '
+            "after the [[feeds]] entries; "
+            "folders (nested outlines) and `category` become tags. Paths are relative to the "
+            "config file's folder. A URL also in [[feeds]] keeps its [[feeds]] settings. A file "
+            "that cannot be read is an error; outlines that are not feeds are skipped with a "
+            "warning.",
+            "[]",  # the reference example must load without the file
         ),
     ),
     "fetch": (
@@ -402,6 +422,8 @@ class Config:
     http: HttpConfig
     retention: RetentionConfig
     feeds: tuple[FeedSettings, ...]
+    # Problems that did not make the config invalid (outlines skipped in OPML files).
+    warnings: tuple[str, ...] = ()
 
     @property
     def enabled_feeds(self) -> tuple[FeedSettings, ...]:
@@ -483,6 +505,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
             )
         )
 
+    warnings = _add_opml_feeds(top["opml"], path, fetch, links, feeds, seen, problems)
+
     if problems:
         raise ConfigError(str(path), problems)
 
@@ -498,7 +522,61 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         http=HttpConfig(**http),
         retention=RetentionConfig(**retention),
         feeds=tuple(feeds),
+        warnings=tuple(warnings),
     )
+
+
+def _add_opml_feeds(
+    files: tuple[str, ...],
+    path: Path,
+    fetch: dict[str, Any],
+    links: dict[str, Any],
+    feeds: list[FeedSettings],
+    seen: dict[str, int],
+    problems: list[str],
+) -> list[str]:
+    """Append the feeds of the `opml` files to feeds; return the warnings.
+
+    A URL already in [[feeds]] keeps its settings; one listed by several OPML
+    files gets the tags of all of them.
+    """
+    warnings: list[str] = []
+    from_opml: dict[str, int] = {}  # canonical URL -> position in feeds
+    for index, name in enumerate(files):
+        file = Path(name).expanduser()
+        if not file.is_absolute():
+            file = path.parent / file
+        where = f"opml[{index}]"
+        try:
+            document = parse_opml(file.read_bytes())
+        except OSError as exc:
+            problems.append(f"{where}: cannot read {file}: {exc.strerror or exc}")
+            continue
+        except OpmlError as exc:
+            problems.append(f"{where}: {file}: {exc}")
+            continue
+        warnings += [f"{where} ({file}): {skipped}" for skipped in document.skipped]
+        for feed in document.feeds:
+            key = _canonical_feed_url(feed.url)
+            if key in from_opml:
+                known = feeds[from_opml[key]]
+                tags = tuple(dict.fromkeys([*known.tags, *feed.tags]))
+                feeds[from_opml[key]] = dataclasses.replace(known, tags=tags)
+                continue
+            if key in seen:
+                continue
+            from_opml[key] = len(feeds)
+            feeds.append(
+                FeedSettings(
+                    url=feed.url,
+                    name=feed.title,
+                    interval=fetch["interval"],
+                    tags=feed.tags,
+                    enabled=True,
+                    resolve=links["resolve"],
+                )
+            )
+    return warnings
 
 
 def load_config(path: str | Path) -> Config:
