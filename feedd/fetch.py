@@ -233,6 +233,10 @@ async def probe(
                     if size >= max_bytes:
                         break
                 body = b"".join(chunks)[:max_bytes]
+            else:
+                # A HEAD response has no body, but reading its (empty) end lets
+                # httpcore put the connection back in the pool instead of closing it.
+                await response.aread()
         finally:
             await response.aclose()
     return Probe(

@@ -46,6 +46,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass  # keep test output clean
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.owner.lock:
+            self.server.owner.connections += 1
+
     def do_HEAD(self) -> None:
         self._serve(send_body=False)
 
@@ -155,6 +160,7 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.methods: list[tuple[str, str]] = []  # (path, HTTP method), in order
+        self.connections = 0  # TCP connections accepted
         self.lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self

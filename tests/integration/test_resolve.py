@@ -313,3 +313,16 @@ def test_a_feed_can_turn_resolution_off(server: FeedServer, tmp_path):
     assert requests_to(server, "/s/") == 0
     assert scalar(config.database, "SELECT url FROM articles") == short(server, "/s/x")
     assert scalar(config.database, "SELECT count(*) FROM links") == 0
+
+
+async def test_requests_reuse_connections(server: FeedServer):
+    # HEAD responses must be read to their (empty) end, or every one of them
+    # costs a new connection (found by bench/resolve_bench.py: 30,000 for 40,000).
+    article = server.add("/story", "<html>story</html>", content_type="text/html")
+    links = [server.add(f"/s/{n}", status=301, location=article) for n in range(10)]
+    async with httpx.AsyncClient(timeout=5) as client:
+        resolver = LinkResolver(client, settings(per_host=1), allow_private=True)
+        results = [await resolver.resolve(link) for link in links]
+    assert {r.outcome for r in results} == {"ok"}
+    assert len(server.requests) == 30  # HEAD on the link; HEAD and GET on the page
+    assert server.connections == 1
