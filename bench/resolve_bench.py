@@ -1,7 +1,8 @@
 """Link resolution at scale: 10,000 distinct short links through the real feedd.
 
     python bench/resolve_bench.py [--links 10000] [--feeds 100] [--repeat 3]
-                                  [--per-host N] [--concurrency N] [--keep]
+                                  [--per-host N] [--concurrency N]
+                                  [--feedd COMMAND] [--keep]
 
 A local HTTP server, in its own process (asyncio, keep-alive, every response
 built before the first request), answers on 127.0.0.1 and on every address
@@ -15,9 +16,10 @@ built before the first request), answers on 127.0.0.1 and on every address
     /g/<f>.xml  a second set of feeds: the same links under new guids
 
 and counts every request by route family (s, m, a, feed), method, and whether
-n belongs to the base links or to run 2's extra ones. The bench reads the
-counts, the server's CPU time and the first/last resolution request times
-over a pipe, so its own questions never show up in the counts.
+n belongs to the base links or to run 2's extra ones, and the TCP connections
+opened. The bench reads the counts, the server's CPU time and the first/last
+resolution request times over a pipe, so its own questions never show up in
+the counts.
 
 feedd is the installed ``feedd fetch`` command, run as a subprocess on a
 config in a temporary folder (``[fetch] allow_private_networks = true``,
@@ -26,10 +28,12 @@ Each repeat starts from an empty database:
 
 1. cold: every link is new. Measured: wall time of ``feedd fetch`` (process
    start to exit), the resolution window (the server's first to last request
-   on s/m/a), links/s over both, requests per route and method, CPU seconds
-   (user + system) and peak RSS of the feedd process (``os.wait4``: that one
-   child's rusage; RUSAGE_CHILDREN's ru_maxrss is a maximum over all children,
-   not something one can take a difference of). Checked in the SQLite file:
+   on s/m/a), links/s over both, requests per route and method, connections,
+   CPU seconds (user + system) and peak RSS of the feedd process
+   (``os.wait4``: that one child's rusage; RUSAGE_CHILDREN's ru_maxrss is a
+   maximum over all children, not something one can take a difference of),
+   the server's CPU seconds, and the CPU seconds the rest of the machine used
+   meanwhile (/proc/stat; the machine may be shared). Checked in the SQLite file:
    ``articles.url`` is exactly ``http://localhost:PORT/a/<n>?id=<n>`` for all
    n, and ``links`` has one ``ok`` row per short link, leading to /a/<n>.
 2. the same feeds, changed (one new item each): the old items are stored, so
@@ -42,7 +46,9 @@ By default two settings are measured, feedd's defaults and
 ``[links] per_host = 16, concurrency = 32``, to show what the per-host
 politeness limit costs (every hop here is on the one host ``localhost``, the
 worst case for it). ``--per-host`` / ``--concurrency`` measure just that
-setting. Medians over ``--repeat`` cold runs are reported.
+setting. Medians over ``--repeat`` cold runs are reported. ``--feedd``
+runs another feedd executable instead (a build with a fix, to compare).
+bench/README.md has the figures and where the time goes.
 
 Exits 1 if a "must be 0" count is not 0, a check of the database fails or
 ``feedd fetch`` fails. Everything written (configs, databases, feedd's
@@ -331,7 +337,7 @@ class Run:
     window: float  # first to last resolution request, seconds
     server_cpu: float
     connections: int  # TCP connections feedd opened to the server
-    load: float  # the machine's 1-minute load average when the run started
+    busy: float | None  # CPU seconds the whole machine used meanwhile (/proc/stat)
     totals: dict[str, int] = field(default_factory=dict)
 
     def requests(self, family: str, method: str | None = None, extra: bool | None = None) -> int:
@@ -351,6 +357,25 @@ TOTALS = re.compile(
     r"(\d+) feeds: (\d+) new, (\d+) updated, (\d+) already stored from another feed, "
     r"(\d+) not modified, (\d+) failed"
 )
+
+
+def machine_busy() -> float | None:
+    """CPU seconds spent by the whole machine so far, all cores (None without /proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    # user nice system idle iowait irq softirq steal ...: all but idle and iowait
+    ticks = [int(value) for value in fields[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def others(runs: Sequence[Run]) -> str:
+    """CPU seconds used by other processes while feedd ran (the median over runs):
+    the machine's total minus feedd and the bench server (the bench itself waits)."""
+    if any(run.busy is None for run in runs):
+        return "-"
+    return f"{median([max(0.0, (r.busy or 0.0) - r.cpu - r.server_cpu) for r in runs]):.1f}"
 
 
 def feedd_command(chosen: str | None = None) -> str:
@@ -373,7 +398,7 @@ def run_feedd(label: str, command: str, config: Path, server: Server, workdir: P
     out = workdir / f"{label}.stdout"
     err = workdir / f"{label}.stderr"
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    load = os.getloadavg()[0]
+    busy_before = machine_busy()
     with out.open("wb") as stdout, err.open("wb") as stderr:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -387,6 +412,7 @@ def run_feedd(label: str, command: str, config: Path, server: Server, workdir: P
         _pid, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
+    busy_after = machine_busy()
     stats = server.ask("stats")
     text = out.read_text()
     run = Run(
@@ -401,7 +427,9 @@ def run_feedd(label: str, command: str, config: Path, server: Server, workdir: P
         window=stats["window"],
         server_cpu=stats["cpu"],
         connections=stats["connections"],
-        load=load,
+        busy=busy_after - busy_before
+        if busy_before is not None and busy_after is not None
+        else None,
     )
     match = TOTALS.search(text)
     if match:
@@ -635,7 +663,7 @@ def report_setting(name: str, repeats: Sequence[Repeat], links: int) -> list[obj
                 f"{run.server_cpu:.2f}",
                 run.resolution_requests(),
                 run.connections,
-                f"{run.load:.1f}",
+                others([run]),
             ]
         )
     walls = [r.wall for r in colds]
@@ -652,7 +680,7 @@ def report_setting(name: str, repeats: Sequence[Repeat], links: int) -> list[obj
             f"{median([r.server_cpu for r in colds]):.2f}",
             span([r.resolution_requests() for r in colds]),
             f"{median([r.connections for r in colds]):.0f}",
-            "",
+            others(colds),
         ]
     )
     print(
@@ -668,7 +696,7 @@ def report_setting(name: str, repeats: Sequence[Repeat], links: int) -> list[obj
                 "server CPU s",
                 "requests",
                 "connections",
-                "load before",
+                "other CPU s",
             ],
             rows,
         )
@@ -716,6 +744,7 @@ def report_setting(name: str, repeats: Sequence[Repeat], links: int) -> list[obj
         span([r.resolution_requests() for r in colds]),
         span([r.resolution_requests(extra=False) for r in changed]),
         span([r.resolution_requests() for r in again]),
+        others(colds),
     ]
 
 
@@ -738,6 +767,27 @@ def settings_to_run(args: argparse.Namespace) -> list[tuple[str, int | None, int
         (label(None, None) + " (defaults)", None, None),
         (label(16, 32), 16, 32),
     ]
+
+
+def source_state() -> str:
+    """The git commit of the feedd source this Python imports, and whether feedd/
+    has uncommitted changes ("" when it is not a git checkout)."""
+    import feedd
+
+    root = Path(feedd.__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return ""
+    git = ["git", "-C", str(root)]
+    head = subprocess.run(
+        [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "feedd", "pyproject.toml"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return f"source {root} at {head}" + (" with uncommitted changes in feedd/" if dirty else "")
 
 
 def positive(text: str) -> int:
@@ -775,8 +825,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         [feedd, "--version"], capture_output=True, text=True, check=True
     ).stdout.strip()
     workdir = Path(tempfile.mkdtemp(prefix="feedd-resolve-bench-"))
+    source = source_state()
     print(
-        f"{version}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
+        f"{version} ({source or 'not a git checkout'}), "
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
         f"{args.links} links over {args.feeds} feeds; {args.repeat} repeats; "
         f"working in {workdir}"
     )
@@ -826,6 +878,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "run 1 requests",
                 "run 2 requests, stored items",
                 "run 3 requests",
+                "other CPU s",
             ],
             summary,
         )
@@ -834,6 +887,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\nchecks: {checks.passed} passed, {len(checks.failed)} failed; "
         f"bench took {time.perf_counter() - started:.0f} s"
     )
+    if source_state() != source:
+        print(f"WARNING: feedd's source changed during the bench: now {source_state()}")
     for failure in checks.failed:
         print(f"FAILED: {failure}")
     return 1 if checks.failed else 0
