@@ -15,38 +15,12 @@ from typing import Any
 import click
 
 from . import __version__
-from .config import Config, load_config
-from .errors import ConfigError, StoreError
+from .cli_common import EXIT_USAGE, config_option, load_or_exit
+from .errors import StoreError
 from .logs import setup_logging
 from .types import Outcome, Status
 
 EXIT_FEED_FAILED = 1
-EXIT_USAGE = 2
-
-config_option = click.option(
-    "-c",
-    "--config",
-    "config_path",
-    envvar="FEEDD_CONFIG",
-    show_envvar=True,
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="The TOML config file.",
-)
-
-
-def _load(path: str) -> Config:
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(f"{exc.path}: {problem}", err=True)
-        sys.exit(EXIT_USAGE)
-    # Not errors: what a lenient read skipped (broken OPML outlines, say).
-    for warning in config.warnings:
-        click.echo(f"{config.path}: warning: {warning}", err=True)
-    return config
-
 
 verbosity = [
     click.option("-v", "--verbose", count=True, help="More log output (repeatable)."),
@@ -71,10 +45,10 @@ def cli() -> None:
 
 
 @cli.command()
-@config_option
+@config_option()
 def check(config_path: str) -> None:
     """Validate the config; print every problem and exit 2 if it is invalid."""
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     click.echo(
         f"{config.path}: ok: {len(config.feeds)} feeds ({len(config.enabled_feeds)} enabled), "
         f"database {config.database}"
@@ -82,11 +56,11 @@ def check(config_path: str) -> None:
 
 
 @cli.command()
-@config_option
+@config_option()
 @with_verbosity
 def run(config_path: str, verbose: int, quiet: int) -> None:
     """Run the daemon: poll feeds on their schedule until SIGTERM or SIGINT."""
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     setup_logging(config.log.level, config.log.format, verbose=verbose, quiet=quiet)
     from .daemon import run as run_daemon  # apscheduler loads only for the daemon
 
@@ -107,7 +81,7 @@ def _summary_line(outcome: Outcome) -> str:
 
 
 @cli.command()
-@config_option
+@config_option()
 @click.option(
     "--feed",
     "feed_urls",
@@ -123,7 +97,7 @@ def fetch(config_path: str, feed_urls: tuple[str, ...], verbose: int, quiet: int
     fetched and parsed, 1 when at least one failed (the others are still
     stored), 2 for a usage or config error.
     """
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     # The summary is the output; the log only says what went wrong (-v for more).
     setup_logging("warning", config.log.format, verbose=verbose, quiet=quiet)
     configured = {feed.url for feed in config.feeds}
@@ -175,13 +149,8 @@ def fetch(config_path: str, feed_urls: tuple[str, ...], verbose: int, quiet: int
 
 @cli.command()
 @click.argument("url")
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    envvar="FEEDD_CONFIG",
-    show_envvar=True,
-    type=click.Path(dir_okay=False),
+@config_option(
+    required=False,
     help="Take [links] and [fetch] settings from this config (default: built-in defaults).",
 )
 def resolve(url: str, config_path: str | None) -> None:
@@ -195,7 +164,9 @@ def resolve(url: str, config_path: str | None) -> None:
     from .links import canonical_url, unwrap
     from .pipeline import resolve_one
 
-    config = _load(config_path) if config_path else parse_config({}, Path.cwd() / "feedd.toml")
+    config = (
+        load_or_exit(config_path) if config_path else parse_config({}, Path.cwd() / "feedd.toml")
+    )
     unwrapped = unwrap(url)
     if unwrapped != url:
         click.echo(f"unwrapped  {unwrapped}")
@@ -214,15 +185,9 @@ def resolve(url: str, config_path: str | None) -> None:
 
 
 @cli.command("systemd-unit")
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    envvar="FEEDD_CONFIG",
-    show_envvar=True,
+@config_option(
+    required=False,
     default="/etc/feedd/feedd.toml",
-    show_default=True,
-    type=click.Path(dir_okay=False),
     help="The config the service runs with (made absolute; not read).",
 )
 def systemd_unit(config_path: str) -> None:

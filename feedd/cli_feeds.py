@@ -1,8 +1,7 @@
 """Feed management in the config (issue 7): `feedd opml import|export` and `feedd add`.
 
-Registered on the main group by cli.py (``COMMANDS``). This module does not
-import cli.py (cli.py imports it); the few helpers it shares with cli are
-repeated here.
+Registered on the main group by cli.py (``COMMANDS``). Shared with the other
+command modules: cli_common (the -c option, config loading).
 
 Changing the config file: the new ``[[feeds]]`` tables are added with
 tomlkit, which keeps every comment and the layout of the rest of the file.
@@ -27,6 +26,7 @@ import click
 import tomlkit
 import tomlkit.items
 
+from .cli_common import EXIT_USAGE, config_option, load_or_exit
 from .config import Config, load_config
 from .discover import candidates, looks_like_html
 from .errors import ConfigError, FeeddError, FetchError, ParseError
@@ -36,37 +36,11 @@ from .parse import parse_feed
 from .types import FeedSource, Fetched, ParsedFeed
 
 EXIT_NOTHING = 1
-EXIT_USAGE = 2
-
-
-def _config_option(*, required: bool, help: str) -> Callable[[Any], Any]:
-    return click.option(
-        "-c",
-        "--config",
-        "config_path",
-        envvar="FEEDD_CONFIG",
-        show_envvar=True,
-        required=required,
-        type=click.Path(dir_okay=False),
-        help=help,
-    )
 
 
 def _fail(message: str, status: int) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(status)
-
-
-def _load(path: str) -> Config:
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(f"{exc.path}: {problem}", err=True)
-        sys.exit(EXIT_USAGE)
-    for warning in config.warnings:
-        click.echo(f"{config.path}: warning: {warning}", err=True)
-    return config
 
 
 def _check_tag(_ctx: click.Context, _param: click.Parameter, values: Sequence[str]) -> Any:
@@ -192,7 +166,7 @@ def opml() -> None:
 
 @opml.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
-@_config_option(
+@config_option(
     required=False,
     help="The config: feeds already in it are left out (and --append adds to it).",
 )
@@ -215,7 +189,7 @@ def import_(file: str, config_path: str | None, append: bool, extra_tags: tuple[
     """
     if append and not config_path:
         _fail("feedd opml import: --append needs the config file (-c CONFIG)", EXIT_USAGE)
-    config = _load(config_path) if config_path else None
+    config = load_or_exit(config_path) if config_path else None
     try:
         data = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
         document = parse_opml(data)
@@ -254,14 +228,14 @@ def import_(file: str, config_path: str | None, append: bool, extra_tags: tuple[
 
 
 @opml.command("export")
-@_config_option(required=True, help="The TOML config file.")
+@config_option(required=True, help="The TOML config file.")
 def export(config_path: str) -> None:
     """Print the configured feeds (enabled or not) as an OPML 2.0 document.
 
     Each tag becomes a folder, nested in the order of the feed's tags, so
     `feedd opml import` of the result gives back the same feeds and tags.
     """
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     feeds = [OpmlFeed(url=feed.url, title=feed.name, tags=feed.tags) for feed in config.feeds]
     sys.stdout.buffer.write(render_opml(feeds))
     sys.stdout.flush()
@@ -334,7 +308,7 @@ async def find_feed(
 
 @click.command("add")
 @click.argument("url")
-@_config_option(required=True, help="The TOML config file to add the feed to.")
+@config_option(required=True, help="The TOML config file to add the feed to.")
 @click.option("--name", help="The feed's display name (default: the feed's own title).")
 @tag_option
 def add(url: str, config_path: str, name: str | None, extra_tags: tuple[str, ...]) -> None:
@@ -354,7 +328,7 @@ def add(url: str, config_path: str, name: str | None, extra_tags: tuple[str, ...
     problem = check_feed_url(url)
     if problem:
         _fail(f"feedd add: {problem.replace('xmlUrl', 'URL')}", EXIT_USAGE)
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     configured = {feed_key(feed.url): feed.url for feed in config.feeds}
     if feed_key(url) in configured:
         click.echo(f"{url} is already in {config.path}; nothing changed")

@@ -5,8 +5,7 @@ database read-only, so they run beside the daemon. Exit statuses: 0 success
 (an empty result too), 1 the database is missing or unreadable, 2 a usage
 error (bad --since, unknown field or format, bad search syntax).
 
-This module does not import cli.py (cli.py imports it); the two helpers it
-shares with cli (the -c option and config loading) are small and repeated.
+Shared with the other command modules: cli_common (the -c option, config loading).
 """
 
 from __future__ import annotations
@@ -25,8 +24,8 @@ from typing import Any, NoReturn
 import click
 
 from . import output
-from .config import Config, load_config
-from .errors import ConfigError
+from .cli_common import EXIT_USAGE, config_option, load_or_exit
+from .config import Config
 from .query import (
     EXPORT_FIELDS,
     BadQuery,
@@ -47,27 +46,6 @@ from .query import (
 )
 
 EXIT_DATABASE = 1
-EXIT_USAGE = 2
-
-config_option = click.option(
-    "-c",
-    "--config",
-    "config_path",
-    envvar="FEEDD_CONFIG",
-    show_envvar=True,
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="The TOML config file (it names the database).",
-)
-
-
-def _load(path: str) -> Config:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(f"{exc.path}: {problem}", err=True)
-        sys.exit(EXIT_USAGE)
 
 
 def _fail(command: str, message: str, status: int) -> NoReturn:
@@ -78,7 +56,7 @@ def _fail(command: str, message: str, status: int) -> NoReturn:
 @contextmanager
 def _database(command: str, config_path: str) -> Iterator[tuple[Config, sqlite3.Connection]]:
     """The config and a read-only connection; errors become messages and exit codes."""
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     try:
         conn = connect(config.database)
     except QueryError as exc:
@@ -217,7 +195,7 @@ def _emit(
 
 
 @click.command()
-@config_option
+@config_option(help="The TOML config file (it names the database).")
 @filter_options(limit_default=20)
 @click.option(
     "--fields",
@@ -244,7 +222,7 @@ def articles(
 
 @click.command()
 @click.argument("query")
-@config_option
+@config_option(help="The TOML config file (it names the database).")
 @filter_options(limit_default=20)
 @click.option(
     "--fields",
@@ -277,7 +255,7 @@ def search(
 
 @click.command()
 @click.argument("ref", metavar="ID|URL")
-@config_option
+@config_option(help="The TOML config file (it names the database).")
 @click.option("--json", "as_json", is_flag=True, help="The article as one JSON object.")
 def show(ref: str, config_path: str, as_json: bool) -> None:
     """Show one article in full: its text, dates, the feeds it came from, duplicates.
@@ -344,7 +322,7 @@ FEED_COLUMNS = (
 
 
 @click.command()
-@config_option
+@config_option(help="The TOML config file (it names the database).")
 @click.option("--failing", is_flag=True, help="Only feeds whose last fetches failed.")
 @with_formats
 def feeds(config_path: str, failing: bool, as_json: bool, as_csv: bool) -> None:
@@ -359,7 +337,7 @@ def feeds(config_path: str, failing: bool, as_json: bool, as_csv: bool) -> None:
 
 
 @click.command()
-@config_option
+@config_option(help="The TOML config file (it names the database).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def stats(config_path: str, as_json: bool) -> None:
     """Totals, articles stored per day (14 days), top feeds, link outcomes, database size."""
@@ -424,7 +402,7 @@ def _interval(value: str) -> float:
 
 
 @click.command()
-@config_option
+@config_option(help="The TOML config file (it names the database).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option(
     "--interval",
@@ -491,7 +469,7 @@ EXPORT_FORMATS = ("jsonl", "csv", "rss", "atom", "json-feed")
 
 
 @click.command()
-@config_option
+@config_option(help="The TOML config file (it names the database).")
 @click.option(
     "--format",
     "fmt",
