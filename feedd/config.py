@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
-from .opml import OpmlError, parse_opml
+from .opml import OpmlError, feed_key, parse_opml
 from .types import FeedSettings
 
 # -- value parsers: each returns the converted value or raises ValueError with a user message.
@@ -456,17 +456,6 @@ def _section(table: object, section: str, where: str, problems: list[str]) -> di
     return values
 
 
-def _canonical_feed_url(url: str) -> str:
-    """Only for spotting duplicate feed URLs: scheme and host are case-insensitive,
-    the default port is implied."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    netloc = (parts.hostname or "").lower()
-    if parts.port is not None and parts.port != {"http": 80, "https": 443}[scheme]:
-        netloc += f":{parts.port}"
-    return parts._replace(scheme=scheme, netloc=netloc).geturl()
-
-
 def parse_config(data: dict[str, Any], path: Path) -> Config:
     """Validate an already-decoded TOML document. Raises ConfigError with every problem."""
     problems: list[str] = []
@@ -489,7 +478,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         url = values["url"]
         if url is None:
             continue
-        key = _canonical_feed_url(url)
+        key = feed_key(url)
         if key in seen:
             problems.append(f"{where}.url: duplicate of feeds[{seen[key]}].url ({url})")
             continue
@@ -557,7 +546,7 @@ def _add_opml_feeds(
             continue
         warnings += [f"{where} ({file}): {skipped}" for skipped in document.skipped]
         for feed in document.feeds:
-            key = _canonical_feed_url(feed.url)
+            key = feed_key(feed.url)
             if key in from_opml:
                 known = feeds[from_opml[key]]
                 tags = tuple(dict.fromkeys([*known.tags, *feed.tags]))

@@ -32,6 +32,8 @@ from urllib.parse import unquote, unquote_plus, urljoin, urlsplit, urlunsplit
 from selectolax.lexbor import LexborHTMLParser
 from w3lib.url import safe_url_string
 
+from .types import header_value
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Parameters that only say where a click came from; never part of the article's
@@ -579,13 +581,6 @@ def redirect_target(
         return None
 
 
-def _header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
-    for key, value in headers:
-        if key == name:
-            return value
-    return None
-
-
 def _join(base: str, link: str) -> str | None:
     link = link.strip(_WS)
     if not link:
@@ -596,17 +591,17 @@ def _join(base: str, link: str) -> str | None:
 def _redirect_target(
     url: str, status: int, headers: tuple[tuple[str, str], ...], body: bytes | None
 ) -> str | None:
-    location = _header(headers, "location")
+    location = header_value(headers, "location")
     if status in REDIRECT_STATUSES and location is not None:
         return _join(url, location)
-    refresh = _header(headers, "refresh")
+    refresh = header_value(headers, "refresh")
     if refresh is not None:
         target = _refresh_target(url, refresh)
         if target:
             return target
     if not 200 <= status < 300:
         return None
-    content_type = (_header(headers, "content-type") or "").lower()
+    content_type = (header_value(headers, "content-type") or "").lower()
     if body and (not content_type or "html" in content_type):
         target = _html_redirect(url, body)
         if target:

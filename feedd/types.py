@@ -32,6 +32,15 @@ def parse_timestamp(value: str | None) -> datetime | None:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
+def header_value(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    """The first value of a header in (lower-cased name, value) pairs."""
+    name = name.lower()
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class FeedSettings:
     """One feed as the config describes it."""
@@ -69,11 +78,7 @@ class Fetched:
     permanent_redirect: bool = False  # every hop to final_url was 301/308
 
     def header(self, name: str) -> str | None:
-        name = name.lower()
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
+        return header_value(self.headers, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +102,7 @@ class Probe:
     body: bytes | None  # at most the requested number of bytes; None for HEAD
 
     def header(self, name: str) -> str | None:
-        name = name.lower()
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
+        return header_value(self.headers, name)
 
 
 @dataclass(frozen=True, slots=True)
