@@ -476,18 +476,21 @@ class Store:
 
     def stored_guids(self, feed_id: int, guids: Sequence[str]) -> frozenset[str]:
         """Which of these guids this feed already has stored (never resolved again)."""
-        found: set[str] = set()
-        unique = list(dict.fromkeys(guids))
-        for chunk in _chunks(unique):
+        return frozenset(item.guid for item in self._stored_items(feed_id, guids))
+
+    def _stored_items(self, feed_id: int, guids: Iterable[str]) -> list[KnownItem]:
+        items: list[KnownItem] = []
+        for chunk in _chunks(list(dict.fromkeys(guids))):
             marks = ",".join("?" * len(chunk))
-            found.update(
-                row[0]
-                for row in self.conn.execute(
-                    f"SELECT guid FROM article_feeds WHERE feed_id = ? AND guid IN ({marks})",
+            items.extend(
+                KnownItem(guid, article_id, content_hash)
+                for guid, article_id, content_hash in self.conn.execute(
+                    f"SELECT guid, article_id, content_hash FROM article_feeds "
+                    f"WHERE feed_id = ? AND guid IN ({marks})",
                     (feed_id, *chunk),
                 )
             )
-        return frozenset(found)
+        return items
 
     def cached_links(self, urls: Sequence[str]) -> dict[str, CachedLink]:
         """The cache rows for these links, fresh or expired."""
@@ -539,18 +542,7 @@ class Store:
 
     def known(self, feed_id: int, entries: Sequence[Entry]) -> Known:
         """What dedupe needs: this feed's stored items and any article with the same URL."""
-        items: list[KnownItem] = []
-        guids = list(dict.fromkeys(e.guid for e in entries))
-        for chunk in _chunks(guids):
-            marks = ",".join("?" * len(chunk))
-            items.extend(
-                KnownItem(guid, article_id, content_hash)
-                for guid, article_id, content_hash in self.conn.execute(
-                    f"SELECT guid, article_id, content_hash FROM article_feeds "
-                    f"WHERE feed_id = ? AND guid IN ({marks})",
-                    (feed_id, *chunk),
-                )
-            )
+        items = self._stored_items(feed_id, (e.guid for e in entries))
         urls: list[tuple[str, int]] = []
         wanted = list(dict.fromkeys(e.url for e in entries if e.url))
         for chunk in _chunks(wanted):
