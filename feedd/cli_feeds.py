@@ -30,7 +30,7 @@ from .cli_common import EXIT_USAGE, config_option, load_or_exit
 from .config import Config, load_config
 from .discover import candidates, looks_like_html
 from .errors import ConfigError, FeeddError, FetchError, ParseError
-from .fetch import fetch_feed, make_client
+from .fetch import Guard, fetch_feed, make_client
 from .opml import OpmlError, OpmlFeed, check_feed_url, feed_key, parse_opml, render_opml
 from .parse import parse_feed
 from .types import FeedSource, Fetched, ParsedFeed
@@ -257,15 +257,19 @@ def _is_feed(fetched: Fetched) -> ParsedFeed | str:
 def _feed_url(requested: str, fetched: Fetched) -> str:
     # Only a permanent redirect says the feed has moved; other redirects may be
     # tracking or load balancing, so the address asked for is kept.
-    return fetched.final_url if fetched.permanent_redirect else requested
+    return fetched.moved_to or requested
 
 
 async def find_feed(
     config: Config, url: str, say: Callable[[str], None]
 ) -> tuple[str, ParsedFeed] | None:
     """The feed at url, or the first feed the page at url leads to; None if there is none."""
+    guard = Guard(
+        allow_private=config.fetch.allow_private_networks,
+        allowed_networks=config.fetch.allowed_networks,
+    )
     async with make_client(
-        user_agent=config.fetch.user_agent, timeout=config.fetch.timeout, concurrency=2
+        user_agent=config.fetch.user_agent, timeout=config.fetch.timeout, concurrency=2, guard=guard
     ) as client:
 
         async def get(target: str) -> Fetched | str:
@@ -275,7 +279,6 @@ async def find_feed(
                     FeedSource(url=target),
                     deadline=config.fetch.timeout,
                     max_body_size=config.fetch.max_body_size,
-                    allow_private=config.fetch.allow_private_networks,
                 )
             except FetchError as exc:
                 return str(exc)

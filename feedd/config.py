@@ -11,7 +11,9 @@ the key path (``feeds[3].interval``, counting from 0) and what is wrong.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
+import os
 import re
 import tomllib
 from collections.abc import Callable
@@ -96,6 +98,9 @@ def _check_http_url(value: object) -> str:
         raise ValueError(f"URL must be http or https, got {value!r}")
     if not parts.hostname:
         raise ValueError(f"URL has no host: {value!r}")
+    if parts.username is not None or parts.password is not None:
+        # The config is often world-readable, and URLs end up in logs and the database.
+        raise ValueError("URL must not hold credentials; use username and password")
     return value.strip()
 
 
@@ -150,12 +155,76 @@ def _hosts(value: object) -> frozenset[str]:
     return frozenset(hosts)
 
 
+def _networks(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+        raise ValueError('expected a list of networks like ["192.168.1.10/32"]')
+    networks = []
+    for text in value:
+        try:
+            networks.append(ipaddress.ip_network(text.strip(), strict=False).compressed)
+        except ValueError:
+            raise ValueError(
+                f"bad network {text!r} (use e.g. 192.168.1.0/24 or fd00::/8)"
+            ) from None
+    return tuple(networks)
+
+
 def _listen_address(value: object) -> tuple[str, int]:
     text = _non_empty_str(value)
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f'expected "host:port", e.g. "127.0.0.1:9464", got {value!r}')
     return host.strip("[]"), int(port)
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# Set by httpx or by feedd itself; a per-feed value would break the request or the guard.
+_RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "accept-encoding",
+        "authorization",
+    }
+)
+
+
+def _secret_source(value: object) -> tuple[str, str]:
+    """A header value: "text", { file = "path" } or { env = "NAME" } -> (kind, value)."""
+    if isinstance(value, str):
+        return ("text", value)
+    if isinstance(value, dict) and len(value) == 1:
+        ((kind, where),) = value.items()
+        if kind in ("file", "env") and isinstance(where, str) and where.strip():
+            return (kind, where.strip())
+    raise ValueError('expected a string, { file = "path" } or { env = "NAME" }')
+
+
+def _headers(value: object) -> tuple[tuple[str, tuple[str, str]], ...]:
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a table of header names and values, got {type(value).__name__}")
+    headers = []
+    for name, raw in value.items():
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"bad header name {name!r}")
+        if name.lower() in _RESERVED_HEADERS:
+            hint = " (use username and password)" if name.lower() == "authorization" else ""
+            raise ValueError(f"{name} cannot be set per feed{hint}")
+        try:
+            headers.append((name, _secret_source(raw)))
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    return tuple(headers)
+
+
+def _password_source(value: object) -> tuple[str, str]:
+    if isinstance(value, str):
+        raise ValueError(
+            'put the password in a file or the environment: { file = "path" } or { env = "NAME" }'
+        )
+    return _secret_source(value)
 
 
 def _one_of(*choices: str) -> Callable[[object], str]:
@@ -213,6 +282,30 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             '"30m"',
         ),
         Key(
+            "adaptive",
+            _typed(bool, "true or false"),
+            True,
+            "Adapt each feed's interval to how often it posts, within min_interval and "
+            "max_interval (a feed's own `interval` turns it off for that feed). "
+            "The feed's hints (`<ttl>`, `sy:updatePeriod`, Cache-Control max-age, Expires) "
+            "are honoured either way: feedd never polls more often than they ask.",
+            "true",
+        ),
+        Key(
+            "min_interval",
+            parse_duration,
+            600.0,
+            "Shortest adaptive interval.",
+            '"10m"',
+        ),
+        Key(
+            "max_interval",
+            parse_duration,
+            86400.0,
+            "Longest adaptive interval (a dormant feed is still polled this often).",
+            '"1d"',
+        ),
+        Key(
             "timeout",
             parse_duration,
             20.0,
@@ -227,11 +320,27 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "false",
         ),
         Key(
+            "allowed_networks",
+            _networks,
+            (),
+            "Private networks allowed even when allow_private_networks is false, e.g. "
+            '`["192.168.1.10/32"]` for a feed on your own server. Checked on the address each '
+            "connection dials, for feeds, redirects and links alike.",
+            "[]",
+        ),
+        Key(
             "concurrency",
             _positive_int,
             16,
             "How many feeds are fetched at the same time.",
             "16",
+        ),
+        Key(
+            "per_host",
+            _positive_int,
+            2,
+            "How many feeds of one host are fetched at the same time.",
+            "2",
         ),
         Key(
             "max_body_size",
@@ -367,6 +476,32 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "Link resolution for this feed; overrides [links].resolve.",
             '"all"',
         ),
+        Key(
+            "headers",
+            _headers,
+            (),
+            "Extra request headers, e.g. an API key. A value is a string, or for secrets "
+            '`{ file = "path" }` or `{ env = "NAME" }` (read like `password`). Sent only to the '
+            "feed's own host, never to a redirect elsewhere.",
+            '{ "Accept-Language" = "en" }',
+        ),
+        Key(
+            "username",
+            _non_empty_str,
+            None,
+            "HTTP basic auth user (sent only to the feed's own host).",
+            '"reader"',
+        ),
+        Key(
+            "password",
+            _password_source,
+            None,
+            'Its basic-auth password: `{ file = "path" }` (trailing newline ignored; a relative '
+            "path is looked up in `$CREDENTIALS_DIRECTORY` when set, as systemd "
+            "`LoadCredential=` provides, else in the config file's folder) or "
+            '`{ env = "NAME" }`. Never the password itself: configs are often world-readable.',
+            '{ env = "EXAMPLE_FEED_PASSWORD" }',
+        ),
     ),
 }
 
@@ -379,8 +514,13 @@ TABLES = ("fetch", "links", "log", "http", "retention", "feeds")
 class FetchConfig:
     interval: float
     timeout: float
+    adaptive: bool
+    min_interval: float
+    max_interval: float
     allow_private_networks: bool
+    allowed_networks: tuple[str, ...]
     concurrency: int
+    per_host: int
     max_body_size: int
     user_agent: str
 
@@ -483,6 +623,21 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
             problems.append(f"{where}.url: duplicate of feeds[{seen[key]}].url ({url})")
             continue
         seen[key] = index
+        headers = tuple(
+            (name, _read_secret(source, f"{where}.headers.{name}", path, problems))
+            for name, source in values["headers"]
+        )
+        auth = None
+        if values["username"] is not None or values["password"] is not None:
+            if values["username"] is None or values["password"] is None:
+                missing = "password" if values["username"] is not None else "username"
+                if missing not in raw:  # else its bad value is already reported
+                    problems.append(
+                        f"{where}.{missing}: missing (username and password go together)"
+                    )
+            else:
+                password = _read_secret(values["password"], f"{where}.password", path, problems)
+                auth = (values["username"], password)
         feeds.append(
             FeedSettings(
                 url=url,
@@ -491,7 +646,15 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
                 tags=values["tags"],
                 enabled=values["enabled"],
                 resolve=values["resolve"] or links["resolve"],
+                adaptive=fetch["adaptive"] and values["interval"] is None,
+                headers=headers,
+                auth=auth,
             )
+        )
+    if fetch["min_interval"] > fetch["max_interval"]:
+        problems.append(
+            f"fetch.min_interval: {fetch['min_interval']:g}s is longer than "
+            f"fetch.max_interval ({fetch['max_interval']:g}s)"
         )
 
     warnings = _add_opml_feeds(top["opml"], path, fetch, links, feeds, seen, problems)
@@ -513,6 +676,34 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         feeds=tuple(feeds),
         warnings=tuple(warnings),
     )
+
+
+def _read_secret(source: tuple[str, str], key: str, path: Path, problems: list[str]) -> str:
+    """The value of a literal, { file = ... } or { env = ... } secret; problems named by key."""
+    kind, where = source
+    if kind == "text":
+        return where
+    if kind == "env":
+        value = os.environ.get(where)
+        if value is None:
+            problems.append(f"{key}: environment variable {where} is not set")
+            return ""
+        return value
+    file = Path(where).expanduser()
+    if not file.is_absolute():
+        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+        file = Path(credentials, file) if credentials else path.parent / file
+    try:
+        value = file.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        problems.append(f"{key}: cannot read {file}: {exc.strerror or exc}")
+        return ""
+    except UnicodeDecodeError:
+        problems.append(f"{key}: {file} is not UTF-8 text")
+        return ""
+    if "\n" in value or "\r" in value:
+        problems.append(f"{key}: {file} holds more than one line")
+    return value
 
 
 def _add_opml_feeds(
@@ -563,6 +754,7 @@ def _add_opml_feeds(
                     tags=feed.tags,
                     enabled=True,
                     resolve=links["resolve"],
+                    adaptive=fetch["adaptive"],
                 )
             )
     return warnings

@@ -36,7 +36,7 @@ from .errors import ConfigError, StoreError
 from .logs import outcome_fields, setup_logging
 from .metrics import Metrics
 from .metrics import serve as serve_metrics
-from .pipeline import Pipeline, make_client, open_store, utcnow
+from .pipeline import Pipeline, make_client, make_guard, open_store, utcnow
 from .store import DueFeed
 from .types import Outcome, Status
 
@@ -110,8 +110,9 @@ class Daemon:
     async def serve(self) -> int:
         loop = asyncio.get_running_loop()
         store = open_store(self.config)
-        client = make_client(self.config)
-        self.pipeline = Pipeline(self.config, store, client)
+        guard = make_guard(self.config)
+        client = make_client(self.config, guard)
+        self.pipeline = Pipeline(self.config, store, client, guard)
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, self.request_stop, signum)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)

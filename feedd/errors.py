@@ -30,8 +30,11 @@ class ConfigError(FeeddError):
 class FetchError(FeeddError):
     """The feed could not be retrieved."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: str | None = None
+    ) -> None:
         self.status = status
+        self.retry_after = retry_after  # the server's Retry-After header (429, 503), as sent
         super().__init__(message)
 
 

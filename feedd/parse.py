@@ -29,6 +29,18 @@ import feedparser
 from .errors import ParseError
 from .types import ParsedFeed, RawEntry
 
+# Longest value kept per field (characters); a second line of defence after
+# the body size cap, so no single item can make normalization or FTS crawl.
+MAX_SHORT_FIELD = 4_096  # id, link, title, author
+MAX_LONG_FIELD = 1_048_576  # summary, content
+SY_PERIODS = {
+    "hourly": 3600,
+    "daily": 86400,
+    "weekly": 604800,
+    "monthly": 2592000,
+    "yearly": 31536000,
+}
+
 # The spec's version URLs; bare numbers and http:// are common enough to accept.
 _JSON_FEED_VERSION = re.compile(r"^(?:https?://(?:www\.)?jsonfeed\.org/version/)?1(\.[01])?/?$")
 PLAIN_TYPES = {"text/plain", "text"}
@@ -54,7 +66,23 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
         parsed = _parse_xml(body, content_type=content_type)
     if parsed.site_url:
         parsed = dataclasses.replace(parsed, site_url=_join(url, parsed.site_url))
-    return parsed
+    return dataclasses.replace(parsed, entries=tuple(_capped(e) for e in parsed.entries))
+
+
+def _cap(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value is not None and len(value) > limit else value
+
+
+def _capped(raw: RawEntry) -> RawEntry:
+    return dataclasses.replace(
+        raw,
+        id=_cap(raw.id, MAX_SHORT_FIELD),
+        link=_cap(raw.link, MAX_SHORT_FIELD),
+        title=_cap(raw.title, MAX_SHORT_FIELD),
+        summary=_cap(raw.summary, MAX_LONG_FIELD),
+        content=_cap(raw.content, MAX_LONG_FIELD),
+        author=_cap(raw.author, MAX_SHORT_FIELD),
+    )
 
 
 def _join(base: str, link: str) -> str | None:
@@ -68,12 +96,80 @@ def _join(base: str, link: str) -> str | None:
 _HARMLESS = (feedparser.NonXMLContentType,)
 
 
+# An internal DTD subset: `<!DOCTYPE name ... [ declarations ]>`. The
+# alternatives are disjoint, so matching is linear (no backtracking blow-up).
+_INTERNAL_SUBSET = re.compile(
+    rb"<!DOCTYPE(?P<head>[^\[>]*)\[(?:[^\]\"']|\"[^\"]*\"|'[^']*')*\]\s*>", re.IGNORECASE
+)
+_ELEMENT_START = re.compile(rb"<[A-Za-z_]")
+
+
+def strip_internal_subset(body: bytes) -> bytes:
+    """Drop the DTD's internal subset (entity declarations) from the prolog.
+
+    feedparser is safe from external entities and from billion laughs, but it
+    keeps "safe-looking" internal entities, and one 50 KB entity referenced
+    10,000 times makes a 0.5 MB feed expand to gigabytes (quadratic blow-up).
+    Real feeds do not need their own entities; references to them become
+    undefined entities, which feedparser's lenient pass keeps as text.
+    """
+    body = _as_utf8(body)
+    match = _INTERNAL_SUBSET.search(body)
+    if match is None or _ELEMENT_START.search(body, 0, match.start()):
+        return body
+    return (
+        body[: match.start()] + b"<!DOCTYPE" + match["head"].rstrip() + b">" + body[match.end() :]
+    )
+
+
+# How a UTF-16/32 document starts (byte-order mark, or "<?" without one);
+# the "-sig"-less codecs plus lstrip of U+FEFF handle both.
+_WIDE_ENCODINGS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+    (b"<\x00?\x00", "utf-16-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+)
+
+
+def _as_utf8(body: bytes) -> bytes:
+    """UTF-16/32 documents re-encoded as UTF-8, so byte patterns can see their markup."""
+    codec = next((c for prefix, c in _WIDE_ENCODINGS if body.startswith(prefix)), None)
+    if codec is None:
+        return body
+    try:
+        text = body.decode(codec)
+    except UnicodeDecodeError:
+        return body  # let feedparser judge it
+    text = text.lstrip("\ufeff")
+    # The declaration must now say UTF-8, or feedparser would decode it as UTF-16 again.
+    text = re.sub(r"^(<\?xml[^>]*?encoding=)([\"'])[^\"']*\2", r"\1\2utf-8\2", text)
+    return text.encode("utf-8")
+
+
+def feed_ttl(feed: Any) -> float | None:
+    """Seconds the feed asks between polls: RSS <ttl> (minutes) or sy:updatePeriod /
+    sy:updateFrequency; the longer of the two. None when absent or malformed."""
+    hints = []
+    ttl = str(feed.get("ttl") or "").strip()
+    if ttl.isdigit() and int(ttl) > 0:
+        hints.append(int(ttl) * 60.0)
+    period = SY_PERIODS.get(str(feed.get("sy_updateperiod") or "").strip().lower())
+    if period:
+        frequency = str(feed.get("sy_updatefrequency") or "1").strip()
+        count = int(frequency) if frequency.isdigit() and int(frequency) > 0 else 1
+        hints.append(period / count)
+    return max(hints) if hints else None
+
+
 def _parse_xml(body: bytes, *, content_type: str | None) -> ParsedFeed:
     headers = {"content-type": content_type} if content_type else {}
     # Always a file object: given bytes, feedparser first tries them as a local
     # path, so a body of "/etc/passwd" would be read from this machine's disk.
     result = feedparser.parse(
-        io.BytesIO(body),
+        io.BytesIO(strip_internal_subset(body)),
         response_headers=headers,
         sanitize_html=False,
         resolve_relative_uris=True,
@@ -102,6 +198,7 @@ def _parse_xml(body: bytes, *, content_type: str | None) -> ParsedFeed:
         language=feed.get("language") or None,
         entries=tuple(_raw_entry(entry) for entry in result.entries),
         warning=_describe(exc) if exc is not None else None,
+        ttl=feed_ttl(feed),
     )
 
 

@@ -20,12 +20,13 @@ Errors become Outcome values: one bad feed never stops the batch.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -38,6 +39,7 @@ from .store import DueFeed, Store
 from .types import (
     CachedLink,
     Entry,
+    FeedSource,
     Fetched,
     Hop,
     NotModified,
@@ -45,6 +47,7 @@ from .types import (
     ParsedFeed,
     Probe,
     RawEntry,
+    Relocation,
     Resolution,
     Status,
 )
@@ -54,6 +57,9 @@ T = TypeVar("T")
 
 RESOLVE_READ_LIMIT = 256 * 1024  # bytes of a page read to find a meta refresh or canonical link
 PERMANENT_REDIRECTS = frozenset({301, 308})
+# A feed's address changes only after this many fetches in a row were moved
+# (301/308) to the same URL: one misconfigured response must not lose a feed.
+MOVED_AFTER = 3
 
 
 def utcnow() -> datetime:
@@ -93,18 +99,25 @@ def entries_of(
     return tuple(entries)
 
 
+def relocate(feed: DueFeed, moved_to: str | None) -> Relocation:
+    """Count permanent moves; adopt the new address after MOVED_AFTER in a row (pure)."""
+    if moved_to is None:
+        return Relocation(feed.source.final_url, None, 0)
+    count = feed.moved_count + 1 if moved_to == feed.moved_to else 1
+    if count >= MOVED_AFTER:
+        return Relocation(moved_to, None, 0)
+    return Relocation(feed.source.final_url, moved_to, count)
+
+
 # -- link resolution
 
 
 class LinkResolver:
     """Follows links hop by hop: fetch makes each request, links decides what it means."""
 
-    def __init__(
-        self, client: httpx.AsyncClient, settings: LinksConfig, *, allow_private: bool
-    ) -> None:
+    def __init__(self, client: httpx.AsyncClient, settings: LinksConfig) -> None:
         self.client = client
         self.settings = settings
-        self.allow_private = allow_private
         self.slots = asyncio.Semaphore(settings.concurrency)
         self.host_slots: dict[str, asyncio.Semaphore] = {}
 
@@ -119,13 +132,7 @@ class LinkResolver:
         host = urlsplit(url).hostname or ""
         slot = self.host_slots.setdefault(host, asyncio.Semaphore(self.settings.per_host))
         async with slot:
-            return await fetch.probe(
-                self.client,
-                url,
-                method=method,
-                max_bytes=RESOLVE_READ_LIMIT,
-                allow_private=self.allow_private,
-            )
+            return await fetch.probe(self.client, url, method=method, max_bytes=RESOLVE_READ_LIMIT)
 
     async def _step(self, url: str) -> tuple[Probe, str | None]:
         """HEAD first; GET when HEAD is refused or cannot tell (an HTML page may
@@ -223,39 +230,59 @@ class Prepared:
 class Pipeline:
     """Polls feeds for one Config against one Store."""
 
-    def __init__(self, config: Config, store: Store, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        client: httpx.AsyncClient,
+        guard: fetch.Guard | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.client = client
-        self.resolver = LinkResolver(
-            client, config.links, allow_private=config.fetch.allow_private_networks
-        )
-        self.resolve_modes = {feed.url: feed.resolve for feed in config.feeds}
+        self.guard = guard  # the client's; updated on reconfigure
+        self.resolver = LinkResolver(client, config.links)
+        self.settings = {feed.url: feed for feed in config.feeds}
+        self.host_slots: dict[str, asyncio.Semaphore] = {}
         # One thread: the only one that touches the write connection.
         self.db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedd-db")
 
     def reconfigure(self, config: Config) -> None:
         """Take a reloaded config; applies from the next poll (same database)."""
         self.config = config
-        self.resolve_modes = {feed.url: feed.resolve for feed in config.feeds}
+        self.settings = {feed.url: feed for feed in config.feeds}
         self.resolver.settings = config.links
-        self.resolver.allow_private = config.fetch.allow_private_networks
+        self.host_slots.clear()  # per_host may have changed; polls in flight keep theirs
+        if self.guard is not None:
+            fresh = make_guard(config)
+            self.guard.allow_private = fresh.allow_private
+            self.guard.allowed_networks = fresh.allowed_networks
 
     async def run_in_db(self, func: Callable[..., T], *args: object) -> T:
         """Run func on the database thread."""
         return await asyncio.get_running_loop().run_in_executor(self.db_thread, func, *args)
 
+    def source_of(self, feed: DueFeed) -> FeedSource:
+        """What fetch needs: the stored validators plus the config's headers and credentials."""
+        settings = self.settings.get(feed.url)
+        if settings is None:
+            return feed.source
+        return dataclasses.replace(feed.source, headers=settings.headers, auth=settings.auth)
+
     async def poll(self, feed: DueFeed) -> Outcome:
         started = time.monotonic()
+        source = self.source_of(feed)
+        host = urlsplit(source.fetch_url).hostname or ""
+        slot = self.host_slots.setdefault(host, asyncio.Semaphore(self.config.fetch.per_host))
         result: Fetched | NotModified | FetchError
         try:
-            result = await fetch.fetch_feed(
-                self.client,
-                feed.source,
-                deadline=self.config.fetch.timeout,
-                max_body_size=self.config.fetch.max_body_size,
-                allow_private=self.config.fetch.allow_private_networks,
-            )
+            async with slot:
+                result = await fetch.fetch_feed(
+                    self.client,
+                    source,
+                    deadline=self.config.fetch.timeout,
+                    max_body_size=self.config.fetch.max_body_size,
+                )
         except FetchError as exc:
             result = exc
         except Exception as exc:
@@ -321,17 +348,62 @@ class Pipeline:
         if isinstance(result, FetchError):
             raise result
         now = utcnow()
+        interval = self._interval(feed, now, result.headers, ttl=None, dates=None)
         self.store.record_not_modified(
             feed.id,
             status=result.status,
             etag=result.etag,
             last_modified=result.last_modified,
             now=now,
-            next_fetch_at=schedule.next_fetch_at(now, feed.interval, 0),
+            next_fetch_at=schedule.next_fetch_at(now, interval, 0),
+            poll_interval=interval,
+            move=self._relocate(feed, result.moved_to),
         )
         return Outcome(
             feed.url, Status.NOT_MODIFIED, http_status=result.status, duration=_since(started)
         )
+
+    def _interval(
+        self,
+        feed: DueFeed,
+        now: datetime,
+        headers: tuple[tuple[str, str], ...],
+        *,
+        ttl: float | None,
+        dates: Sequence[datetime] | None,
+    ) -> float:
+        """The feed's next interval: adaptive within [fetch] bounds unless the feed pins
+        it, never shorter than the publisher's hints. ``dates`` are the publication
+        dates of the document's items (None: no new document, keep the last rhythm)."""
+        settings = self.settings.get(feed.url)
+        hint = schedule.hinted_interval(ttl=ttl, headers=headers, now=now)
+        if settings is None or not settings.adaptive:
+            return schedule.poll_interval(
+                base=feed.interval, floor=feed.interval, ceiling=feed.interval, gap=None, hint=hint
+            )
+        if dates is None:
+            gap = schedule.silent_gap(feed.posting_gap, feed.last_post_at, now)
+        else:
+            gap = schedule.posting_gap(dates, now)
+        return schedule.poll_interval(
+            base=feed.interval,
+            floor=self.config.fetch.min_interval,
+            ceiling=self.config.fetch.max_interval,
+            gap=gap,
+            hint=hint,
+        )
+
+    def _relocate(self, feed: DueFeed, moved_to: str | None) -> Relocation:
+        move = relocate(feed, moved_to)
+        if move.final_url != feed.source.final_url:
+            log.warning(
+                "%s: moved permanently to %s (%d fetches in a row); fetching the new address "
+                "from now on, update the config to silence this",
+                feed.url,
+                move.final_url,
+                MOVED_AFTER,
+            )
+        return move
 
     def prepare(self, feed: DueFeed, fetched: Fetched) -> Prepared:
         """Parse; find the links of new items that need following (db thread)."""
@@ -342,7 +414,8 @@ class Pipeline:
         except ParseError as exc:
             exc.status = fetched.status
             raise
-        mode = self.resolve_modes.get(feed.url, self.config.links.resolve)
+        settings = self.settings.get(feed.url)
+        mode = settings.resolve if settings else self.config.links.resolve
         if mode == "off":
             return Prepared(parsed, {}, ())
         wanted: dict[str, str] = {}  # guid -> link to follow
@@ -396,18 +469,27 @@ class Pipeline:
             known = self.store.known(feed.id, entries)
             intents = dedupe.decide(known, entries, links.canonical_url(parsed.site_url))
             counts = self.store.apply(feed.id, intents, language=parsed.language, now=now)
+            dates = [e.published_at for e in entries if e.published_at is not None]
+            interval = self._interval(feed, now, fetched.headers, ttl=parsed.ttl, dates=dates)
+            skew = timedelta(seconds=schedule.CLOCK_SKEW)
+            last_post_at = max((d for d in dates if d <= now + skew), default=None)
             # The validators go in the same transaction as the items they cover.
             self.store.record_success(
                 feed.id,
                 status=fetched.status,
-                final_url=fetched.final_url,
                 etag=fetched.etag,
                 last_modified=fetched.last_modified,
                 body_hash=fetched.body_hash,
                 title=parsed.title,
                 site_url=parsed.site_url,
                 now=now,
-                next_fetch_at=schedule.next_fetch_at(now, feed.interval, 0),
+                next_fetch_at=schedule.next_fetch_at(now, interval, 0),
+                poll_interval=interval,
+                # Measured up to the newest post: silence since then is added
+                # when the gap is used (schedule.silent_gap), not stored.
+                posting_gap=schedule.posting_gap(dates, last_post_at) if last_post_at else None,
+                last_post_at=last_post_at,
+                move=self._relocate(feed, fetched.moved_to),
             )
         if parsed.warning:
             log.debug("%s: parsed despite: %s", feed.url, parsed.warning)
@@ -436,13 +518,27 @@ class Pipeline:
         now = utcnow()
         message = str(exc) or type(exc).__name__
         try:
-            self.store.record_failure(
-                feed.id,
-                error=message,
-                status=status,
-                now=now,
-                next_fetch_at=schedule.next_fetch_at(now, feed.interval, feed.error_count + 1),
-            )
+            if status == 410:
+                log.warning(
+                    "%s: %s: the feed is gone; it is not polled again until its entry in "
+                    "the config changes",
+                    feed.url,
+                    message,
+                )
+                self.store.record_gone(feed.id, error=message, status=status, now=now)
+            else:
+                retry_after = None
+                if isinstance(exc, FetchError) and status in (429, 503):
+                    retry_after = schedule.retry_after(exc.retry_after, now)
+                next_fetch_at = schedule.next_fetch_at(
+                    now,
+                    feed.poll_interval or feed.interval,
+                    feed.error_count + 1,
+                    retry_after=retry_after,
+                )
+                self.store.record_failure(
+                    feed.id, error=message, status=status, now=now, next_fetch_at=next_fetch_at
+                )
         except Exception:
             log.exception("%s: could not record the failure", feed.url)
         return Outcome(
@@ -468,15 +564,17 @@ async def fetch_once(
     store = open_store(config)
     try:
         wanted = list(urls)
-        feeds = (
-            store.feeds_by_url(wanted)
-            if wanted
-            else store.feeds_by_url(feed.url for feed in config.enabled_feeds)
-        )
+        if wanted:
+            feeds = store.feeds_by_url(wanted)
+        else:
+            # A gone feed (HTTP 410) is polled only when named.
+            everything = store.feeds_by_url(feed.url for feed in config.enabled_feeds)
+            feeds = tuple(feed for feed in everything if feed.state != "gone")
         if on_start is not None:
             on_start(len(feeds))
-        async with make_client(config) as client:
-            pipeline = Pipeline(config, store, client)
+        guard = make_guard(config)
+        async with make_client(config, guard) as client:
+            pipeline = Pipeline(config, store, client, guard)
             try:
                 return await pipeline.poll_many(feeds, on_outcome)
             finally:
@@ -485,18 +583,25 @@ async def fetch_once(
         store.close()
 
 
-def make_client(config: Config) -> httpx.AsyncClient:
+def make_guard(config: Config) -> fetch.Guard:
+    """Where the client may connect; give it to Pipeline so a reload can change it."""
+    return fetch.Guard(
+        allow_private=config.fetch.allow_private_networks,
+        allowed_networks=config.fetch.allowed_networks,
+    )
+
+
+def make_client(config: Config, guard: fetch.Guard | None = None) -> httpx.AsyncClient:
     return fetch.make_client(
         user_agent=config.fetch.user_agent,
         timeout=config.fetch.timeout,
         concurrency=config.fetch.concurrency,
+        guard=guard or make_guard(config),
     )
 
 
 async def resolve_one(config: Config, url: str) -> Resolution:
     """``feedd resolve``: follow one link now, cache ignored, nothing stored."""
     async with make_client(config) as client:
-        resolver = LinkResolver(
-            client, config.links, allow_private=config.fetch.allow_private_networks
-        )
+        resolver = LinkResolver(client, config.links)
         return await resolver.resolve(links.unwrap(url))

@@ -15,6 +15,7 @@ Durability rules:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -36,6 +37,7 @@ from .types import (
     Intent,
     Known,
     KnownItem,
+    Relocation,
     Resolution,
     format_timestamp,
     parse_timestamp,
@@ -209,8 +211,42 @@ FROM links
 GROUP BY outcome;
 """
 
+_SCHEMA_V4 = """
+-- Polite fetching (issue 5): the adaptive interval, where a feed has moved,
+-- the 'gone' state (HTTP 410) and what the config said when it went.
+ALTER TABLE feeds ADD COLUMN poll_interval_seconds INTEGER;  -- in use; NULL: interval_seconds
+ALTER TABLE feeds ADD COLUMN posting_gap_seconds INTEGER;    -- observed time between posts
+ALTER TABLE feeds ADD COLUMN last_post_at TEXT;              -- newest item date seen
+ALTER TABLE feeds ADD COLUMN moved_to TEXT;                  -- a 301/308 target seen lately
+ALTER TABLE feeds ADD COLUMN moved_count INTEGER NOT NULL DEFAULT 0;  -- fetches in a row
+ALTER TABLE feeds ADD COLUMN settings_hash TEXT;             -- of the feed's config entry
+-- final_url now means "fetched instead of url" (set after repeated permanent
+-- redirects); the old value was only where the last fetch ended.
+UPDATE feeds SET final_url = NULL;
+
+DROP VIEW feed_health;
+CREATE VIEW feed_health AS
+SELECT
+    f.id,
+    f.url,
+    coalesce(f.name, f.title, f.url) AS name,
+    CASE WHEN f.enabled = 0 THEN 'disabled' ELSE f.state END AS state,
+    f.final_url,
+    coalesce(f.poll_interval_seconds, f.interval_seconds) AS interval_seconds,
+    f.last_status,
+    f.last_fetched_at,
+    f.last_ok_at,
+    f.next_fetch_at,
+    f.error_count,
+    f.last_error,
+    (
+        SELECT count(DISTINCT af.article_id) FROM article_feeds af WHERE af.feed_id = f.id
+    ) AS article_count
+FROM feeds f;
+"""
+
 # MIGRATIONS[n] takes the schema from version n to n + 1. Append only.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -220,9 +256,21 @@ class DueFeed:
 
     id: int
     url: str
-    interval: float
+    interval: float  # as configured
     error_count: int
     source: FeedSource
+    poll_interval: float | None = None  # the adaptive interval in use, once known
+    posting_gap: float | None = None
+    last_post_at: datetime | None = None
+    moved_to: str | None = None
+    moved_count: int = 0
+    state: str = "new"
+
+
+def settings_hash(feed: FeedSettings) -> str:
+    """Fingerprint of a feed's config entry (credentials and headers left out)."""
+    fields = [feed.url, feed.name, feed.interval, feed.tags, feed.enabled, feed.resolve]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,18 +370,29 @@ class Store:
                 self.conn.execute("INSERT INTO configured (url) VALUES (?)", (feed.url,))
                 self.conn.execute(
                     """
-                    INSERT INTO feeds (url, name, tags, enabled, interval_seconds, created_at)
-                    VALUES (:url, :name, :tags, :enabled, :interval, :created)
+                    INSERT INTO feeds (url, name, tags, enabled, interval_seconds, settings_hash,
+                        created_at)
+                    VALUES (:url, :name, :tags, :enabled, :interval, :settings, :created)
                     ON CONFLICT (url) DO UPDATE SET
                         name = excluded.name, tags = excluded.tags,
                         enabled = excluded.enabled, interval_seconds = excluded.interval_seconds,
+                        settings_hash = excluded.settings_hash,
                         -- a changed interval counts from the last fetch, not the next one
                         next_fetch_at = CASE
+                            WHEN state = 'gone' AND settings_hash IS NOT excluded.settings_hash
+                            THEN NULL
                             WHEN interval_seconds != excluded.interval_seconds
                                  AND last_fetched_at IS NOT NULL
                             THEN strftime('%Y-%m-%dT%H:%M:%SZ', last_fetched_at,
                                           '+' || excluded.interval_seconds || ' seconds')
-                            ELSE next_fetch_at END
+                            ELSE next_fetch_at END,
+                        poll_interval_seconds = CASE
+                            WHEN interval_seconds != excluded.interval_seconds THEN NULL
+                            ELSE poll_interval_seconds END,
+                        -- a gone feed (HTTP 410) is tried again once its entry is edited
+                        state = CASE
+                            WHEN state = 'gone' AND settings_hash IS NOT excluded.settings_hash
+                            THEN 'new' ELSE state END
                     """,
                     {
                         "url": feed.url,
@@ -341,6 +400,7 @@ class Store:
                         "tags": json.dumps(list(feed.tags), ensure_ascii=False),
                         "enabled": int(feed.enabled),
                         "interval": round(feed.interval),
+                        "settings": settings_hash(feed),
                         "created": created,
                     },
                 )
@@ -349,16 +409,26 @@ class Store:
             )
 
     def _due_feed(self, row: sqlite3.Row | tuple[Any, ...]) -> DueFeed:
-        id_, url, interval, errors, etag, last_modified, body_hash = row
+        (id_, url, interval, errors, etag, last_modified, body_hash, final_url, poll_interval,
+         gap, last_post_at, moved_to, moved_count, state) = row  # fmt: skip
         return DueFeed(
             id=id_,
             url=url,
             interval=float(interval),
             error_count=errors,
-            source=FeedSource(url, etag, last_modified, body_hash),
+            source=FeedSource(url, etag, last_modified, body_hash, final_url),
+            poll_interval=None if poll_interval is None else float(poll_interval),
+            posting_gap=None if gap is None else float(gap),
+            last_post_at=parse_timestamp(last_post_at),
+            moved_to=moved_to,
+            moved_count=moved_count,
+            state=state,
         )
 
-    _DUE_COLUMNS = "id, url, interval_seconds, error_count, etag, last_modified, body_hash"
+    _DUE_COLUMNS = (
+        "id, url, interval_seconds, error_count, etag, last_modified, body_hash, final_url, "
+        "poll_interval_seconds, posting_gap_seconds, last_post_at, moved_to, moved_count, state"
+    )
 
     def due_feeds(
         self, now: datetime, limit: int, exclude: Iterable[int] = ()
@@ -369,6 +439,7 @@ class Store:
             f"""
             SELECT {self._DUE_COLUMNS} FROM feeds
             WHERE enabled = 1 AND (next_fetch_at IS NULL OR next_fetch_at <= ?)
+                AND state != 'gone'
             ORDER BY next_fetch_at IS NOT NULL, next_fetch_at
             LIMIT ?
             """,
@@ -398,12 +469,15 @@ class Store:
         last_modified: str | None,
         now: datetime,
         next_fetch_at: datetime,
+        poll_interval: float,
+        move: Relocation,
     ) -> None:
         self.conn.execute(
             """
             UPDATE feeds SET state = 'ok', etag = ?, last_modified = ?, last_status = ?,
                 last_fetched_at = ?, last_ok_at = ?, error_count = 0, last_error = NULL,
-                next_fetch_at = ?
+                next_fetch_at = ?, poll_interval_seconds = ?, final_url = ?, moved_to = ?,
+                moved_count = ?
             WHERE id = ?
             """,
             (
@@ -413,6 +487,10 @@ class Store:
                 format_timestamp(now),
                 format_timestamp(now),
                 format_timestamp(next_fetch_at),
+                round(poll_interval),
+                move.final_url,
+                move.moved_to,
+                move.moved_count,
                 feed_id,
             ),
         )
@@ -435,12 +513,22 @@ class Store:
             (status, format_timestamp(now), error[:2000], format_timestamp(next_fetch_at), feed_id),
         )
 
+    def record_gone(self, feed_id: int, *, error: str, status: int, now: datetime) -> None:
+        """HTTP 410: the feed is not polled again until its config entry changes."""
+        self.conn.execute(
+            """
+            UPDATE feeds SET state = 'gone', last_status = ?, last_fetched_at = ?,
+                error_count = error_count + 1, last_error = ?, next_fetch_at = NULL
+            WHERE id = ?
+            """,
+            (status, format_timestamp(now), error[:2000], feed_id),
+        )
+
     def record_success(
         self,
         feed_id: int,
         *,
         status: int,
-        final_url: str,
         etag: str | None,
         last_modified: str | None,
         body_hash: str,
@@ -448,18 +536,24 @@ class Store:
         site_url: str | None,
         now: datetime,
         next_fetch_at: datetime,
+        poll_interval: float,
+        posting_gap: float | None,
+        last_post_at: datetime | None,
+        move: Relocation,
     ) -> None:
         self.conn.execute(
             """
-            UPDATE feeds SET state = 'ok', last_status = ?, final_url = ?, etag = ?,
+            UPDATE feeds SET state = 'ok', last_status = ?, etag = ?,
                 last_modified = ?, body_hash = ?, title = coalesce(?, title),
                 site_url = coalesce(?, site_url), last_fetched_at = ?, last_ok_at = ?,
-                error_count = 0, last_error = NULL, next_fetch_at = ?
+                error_count = 0, last_error = NULL, next_fetch_at = ?,
+                poll_interval_seconds = ?, posting_gap_seconds = ?,
+                last_post_at = coalesce(?, last_post_at),
+                final_url = ?, moved_to = ?, moved_count = ?
             WHERE id = ?
             """,
             (
                 status,
-                final_url,
                 etag,
                 last_modified,
                 body_hash,
@@ -468,6 +562,12 @@ class Store:
                 format_timestamp(now),
                 format_timestamp(now),
                 format_timestamp(next_fetch_at),
+                round(poll_interval),
+                None if posting_gap is None else round(posting_gap),
+                format_timestamp(last_post_at),
+                move.final_url,
+                move.moved_to,
+                move.moved_count,
                 feed_id,
             ),
         )

@@ -12,7 +12,7 @@ This module imports nothing from feedd.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -51,16 +51,28 @@ class FeedSettings:
     tags: tuple[str, ...]
     enabled: bool
     resolve: str = "shorteners"  # already defaulted from [links].resolve
+    # False when the feed has its own interval (or [fetch] adaptive = false):
+    # then posting frequency never shortens or lengthens it.
+    adaptive: bool = True
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # may hold secrets
+    auth: tuple[str, str] | None = field(default=None, repr=False)  # (user, password)
 
 
 @dataclass(frozen=True, slots=True)
 class FeedSource:
     """What fetch needs to poll one feed: where, and the last validators."""
 
-    url: str
+    url: str  # as configured: the feed's identity
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None
+    final_url: str | None = None  # where the feed has permanently moved; fetched instead of url
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    auth: tuple[str, str] | None = field(default=None, repr=False)
+
+    @property
+    def fetch_url(self) -> str:
+        return self.final_url or self.url
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +87,7 @@ class Fetched:
     etag: str | None
     last_modified: str | None
     body_hash: str
-    permanent_redirect: bool = False  # every hop to final_url was 301/308
+    moved_to: str | None = None  # final_url, when every hop to it was 301/308
 
     def header(self, name: str) -> str | None:
         return header_value(self.headers, name)
@@ -89,6 +101,17 @@ class NotModified:
     status: int
     etag: str | None = None
     last_modified: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # lower-cased names (Cache-Control hints)
+    moved_to: str | None = None  # as in Fetched
+
+
+@dataclass(frozen=True, slots=True)
+class Relocation:
+    """Where a feed is fetched from, and a permanent move being watched."""
+
+    final_url: str | None  # fetched instead of the configured URL; None: the configured URL
+    moved_to: str | None  # the 301/308 target of the latest fetches
+    moved_count: int  # how many fetches in a row ended there
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +189,7 @@ class ParsedFeed:
     language: str | None
     entries: tuple[RawEntry, ...]
     warning: str | None = None  # the parser's complaint when it recovered from bad input
+    ttl: float | None = None  # seconds the feed asks between polls (<ttl>, sy:updatePeriod)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,10 @@
 
 A route can answer with a status, redirect (location=), honour ETag /
 Last-Modified (304), gzip its body, declare a wrong Content-Length, drip
-the body slowly (delay=), or send it chunked with no Content-Length
-(chunked=True). ``add`` replaces an existing route, so a test can change a
-feed between polls.
+the body slowly (delay=), wait before answering (latency=), or send it
+chunked with no Content-Length (chunked=True). ``max_in_flight`` is the most
+requests the server was answering at once. ``add`` replaces an existing
+route, so a test can change a feed between polls.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Route:
     chunk: int = 0  # with delay or chunked: bytes per chunk (0: the whole body at once)
     chunked: bool = False  # Transfer-Encoding: chunked, so the size is not declared
     head_status: int | None = None  # answer HEAD with this status instead (e.g. 405)
+    latency: float = 0.0  # seconds to wait before answering (requests overlap meanwhile)
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -60,9 +62,22 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, send_body: bool) -> None:
         owner = self.server.owner
         with owner.lock:
+            owner.in_flight += 1
+            owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
+        try:
+            self._answer(send_body)
+        finally:
+            with owner.lock:
+                owner.in_flight -= 1
+
+    def _answer(self, send_body: bool) -> None:
+        owner = self.server.owner
+        with owner.lock:
             owner.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
             owner.methods.append((self.path, self.command))
             route = owner.routes.get(self.path.split("?", 1)[0])
+        if route is not None and route.latency:
+            time.sleep(route.latency)
         if route is None:
             self._reply(404, b"not found", {"Content-Type": "text/plain"}, send_body)
             return
@@ -156,13 +171,16 @@ class _Server(ThreadingHTTPServer):
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.methods: list[tuple[str, str]] = []  # (path, HTTP method), in order
         self.connections = 0  # TCP connections accepted
+        self.in_flight = 0  # requests being answered now
+        self.max_in_flight = 0  # the most answered at once
         self.lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server((host, 0), _Handler)
+        self.host = host
         self._server.owner = self
         self.port = self._server.server_address[1]
         # A short poll interval: close() (shutdown) waits for one poll, once per test.
@@ -172,7 +190,7 @@ class FeedServer:
         self._thread.start()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def add(self, path: str, body: bytes | str = b"", **options: object) -> str:
         if isinstance(body, str):

@@ -48,7 +48,8 @@ def test_every_config_key_is_in_the_example_config():
             if key.name in ("max_body_size", "user_agent", "enabled"):
                 continue  # defaults most users never touch; documented in docs/config.md
             # Optional features that are off by default may be shown commented out.
-            optional = "(# )?" if key.default is None and not key.required else ""
+            off = key.default is None or key.default == ()
+            optional = "(# )?" if off and not key.required else ""
             assert re.search(rf"^{optional}{key.name} = ", example, re.MULTILINE), key.name
 
 

@@ -6,8 +6,11 @@ import gzip
 import hashlib
 import socket
 import time
+import tracemalloc
+import zlib
 from collections.abc import AsyncIterator
 
+import brotli
 import httpx
 import pytest
 from feedserver import FeedServer
@@ -17,16 +20,36 @@ from feedd import fetch
 from feedd.errors import BlockedAddressError, FetchError
 from feedd.types import FeedSource, Fetched, NotModified
 
+try:
+    from compression import zstd  # type: ignore[import-not-found]
+except ImportError:  # Python < 3.14
+    from backports import zstd
+
 BODY = rss20(RSS20_FIRST)
 LAST_MODIFIED = "Mon, 01 Jan 2024 00:00:00 GMT"
 
 
+def make_client(**guard_options: object) -> httpx.AsyncClient:
+    """The client feedd itself builds (private networks allowed unless told)."""
+    options: dict = {"allow_private": True, **guard_options}
+    return fetch.make_client(
+        user_agent="feedd-tests/{version}",
+        timeout=5.0,
+        concurrency=4,
+        guard=fetch.Guard(**options),
+    )
+
+
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    """The client feedd itself builds, closed after the test."""
-    async with fetch.make_client(
-        user_agent="feedd-tests/{version}", timeout=5.0, concurrency=4
-    ) as http_client:
+    async with make_client() as http_client:
+        yield http_client
+
+
+@pytest.fixture
+async def strict() -> AsyncIterator[httpx.AsyncClient]:
+    """A client with the default guard: no private networks."""
+    async with make_client(allow_private=False) as http_client:
         yield http_client
 
 
@@ -39,14 +62,12 @@ async def get(
     body_hash: str | None = None,
     deadline: float = 5.0,
     max_body_size: int = 1_000_000,
-    allow_private: bool = True,
 ) -> Fetched | NotModified:
     return await fetch.fetch_feed(
         client,
         FeedSource(url, etag, last_modified, body_hash),
         deadline=deadline,
         max_body_size=max_body_size,
-        allow_private=allow_private,
     )
 
 
@@ -76,7 +97,7 @@ async def test_200_gives_body_headers_and_validators(server: FeedServer, client)
     assert result.etag == '"v1"'
     assert result.last_modified == LAST_MODIFIED
     assert result.header("Content-Type") == "application/rss+xml; charset=utf-8"
-    assert not result.permanent_redirect
+    assert not result.moved_to
     (sent,) = server.hits("/feed.xml")
     assert "if-none-match" not in sent
     assert "if-modified-since" not in sent
@@ -93,7 +114,14 @@ async def test_200_without_validators(server: FeedServer, client):
 async def test_conditional_get_sends_validators_and_304_is_not_modified(server: FeedServer, client):
     url = server.add("/feed.xml", BODY, etag='"v1"', last_modified=LAST_MODIFIED)
     result = await get(client, url, etag='"v1"', last_modified=LAST_MODIFIED)
-    assert result == NotModified(url=url, status=304, etag='"v1"', last_modified=LAST_MODIFIED)
+    assert isinstance(result, NotModified)
+    assert (result.url, result.status, result.etag, result.last_modified) == (
+        url,
+        304,
+        '"v1"',
+        LAST_MODIFIED,
+    )
+    assert result.moved_to is None
     (sent,) = server.hits("/feed.xml")
     assert sent["if-none-match"] == '"v1"'
     assert sent["if-modified-since"] == LAST_MODIFIED
@@ -141,7 +169,7 @@ async def test_permanent_redirect_chain(server: FeedServer, client, status):
     result = await fetched(client, start)
     assert result.url == start
     assert result.final_url == final
-    assert result.permanent_redirect
+    assert result.moved_to
     assert result.body == BODY
     assert [p for p, _ in server.requests] == ["/a", "/b", "/final.xml"]
 
@@ -154,7 +182,7 @@ async def test_temporary_hop_makes_the_chain_not_permanent(server: FeedServer, c
         server.add(path, status=status, location=target)
     result = await fetched(client, server.url(paths[0]))
     assert result.final_url == final
-    assert not result.permanent_redirect
+    assert not result.moved_to
 
 
 async def test_redirects_keep_the_conditional_headers(server: FeedServer, client):
@@ -186,7 +214,7 @@ async def test_five_redirects_are_followed(server: FeedServer, client):
     final = server.add("/r5", BODY)
     result = await fetched(client, server.url("/r0"))
     assert result.final_url == final
-    assert result.permanent_redirect
+    assert result.moved_to
 
 
 async def test_more_than_five_redirects(server: FeedServer, client):
@@ -355,31 +383,31 @@ async def test_connection_refused(client):
     assert info.value.status is None
 
 
-async def test_unresolvable_host(client):
+async def test_unresolvable_host(strict):
     with pytest.raises(FetchError, match="cannot resolve"):
-        await get(client, "http://feedd-test.invalid/feed.xml", allow_private=False)
+        await get(strict, "http://feedd-test.invalid/feed.xml")
 
 
 # -- the private-network guard
 
 
-async def test_loopback_is_blocked_without_allow_private(server: FeedServer, client):
+async def test_loopback_is_blocked_without_allow_private(server: FeedServer, strict):
     url = server.add("/feed.xml", BODY)
     with pytest.raises(BlockedAddressError, match=r"127\.0\.0\.1") as info:
-        await get(client, url, allow_private=False)
+        await get(strict, url)
     assert "allow_private_networks" in str(info.value)
     assert server.requests == []  # blocked before any connection
 
 
-async def test_localhost_name_is_blocked(server: FeedServer, client):
+async def test_localhost_name_is_blocked(server: FeedServer, strict):
     with pytest.raises(BlockedAddressError):
-        await get(client, f"http://localhost:{server.port}/feed.xml", allow_private=False)
+        await get(strict, f"http://localhost:{server.port}/feed.xml")
     assert server.requests == []
 
 
-async def test_blocked_address_is_a_fetch_error(server: FeedServer, client):
+async def test_blocked_address_is_a_fetch_error(server: FeedServer, strict):
     with pytest.raises(FetchError):
-        await get(client, server.url("/feed.xml"), allow_private=False)
+        await get(strict, server.url("/feed.xml"))
 
 
 async def test_non_http_scheme_is_refused(client):
@@ -423,3 +451,189 @@ async def test_non_http_scheme_is_refused(client):
 )
 def test_is_public_address(address, public):
     assert fetch.is_public_address(address) is public
+
+
+# -- the guard is on the address dialled, after DNS
+
+
+def resolver_for(table: dict[str, list[str]]) -> fetch.Resolver:
+    """A resolver that knows only these names (a test cannot change the system's DNS)."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        if host not in table:
+            raise OSError(f"unknown host {host}")
+        return table[host]
+
+    return resolve
+
+
+async def test_a_public_looking_name_that_resolves_to_loopback_is_blocked(server: FeedServer):
+    server.add("/feed.xml", BODY)
+    resolver = resolver_for({"feeds.example.com": ["127.0.0.1"]})
+    url = f"http://feeds.example.com:{server.port}/feed.xml"
+    async with make_client(allow_private=False, resolver=resolver) as strict_client:
+        with pytest.raises(BlockedAddressError, match=r"feeds\.example\.com .*127\.0\.0\.1"):
+            await get(strict_client, url)
+    assert server.requests == []
+    # The same name with private networks allowed reaches the server: the
+    # address dialled is the one the resolver gave.
+    async with make_client(allow_private=True, resolver=resolver) as open_client:
+        assert (await fetched(open_client, url)).body == BODY
+    assert server.hits("/feed.xml")[0]["host"] == f"feeds.example.com:{server.port}"
+
+
+async def test_dns_rebinding_cannot_pass(server: FeedServer):
+    """The name is resolved once, at connect time: a resolver that answers a public
+    address first and loopback afterwards (a rebinding attack) gets no second
+    chance to slip past a check made earlier."""
+    server.add("/feed.xml", BODY)
+    answers = [["93.184.215.14"], ["127.0.0.1"]]
+    calls: list[str] = []
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        calls.append(host)
+        return answers[min(len(calls), 2) - 1]
+
+    url = f"http://rebind.example.com:{server.port}/feed.xml"
+    async with make_client(allow_private=False, resolver=rebinding) as strict_client:
+        # First connection: the public address (unreachable from this machine).
+        with pytest.raises(FetchError):
+            await get(strict_client, url, deadline=2.0)
+        # Second connection: the name now says 127.0.0.1, checked as it is dialled.
+        with pytest.raises(BlockedAddressError):
+            await get(strict_client, url)
+    assert server.requests == []
+
+
+async def test_one_private_address_among_public_ones_blocks(server: FeedServer):
+    resolver = resolver_for({"mixed.example.com": ["93.184.215.14", "10.0.0.5"]})
+    async with make_client(allow_private=False, resolver=resolver) as strict_client:
+        with pytest.raises(BlockedAddressError, match=r"10\.0\.0\.5"):
+            await get(strict_client, "http://mixed.example.com/feed.xml")
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://127.0.0.1:{port}/feed.xml",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:{port}/feed.xml",
+        "http://0.0.0.0:{port}/feed.xml",
+        "http://[::ffff:127.0.0.1]:{port}/feed.xml",
+        "http://internal.example.com:{port}/feed.xml",
+    ],
+)
+async def test_redirect_into_a_private_network_is_blocked(location: str):
+    # The feed itself is on 127.0.0.2, allowed by name: only the redirect is judged.
+    server = FeedServer(host="127.0.0.2")
+    try:
+        server.add("/feed.xml", BODY)
+        target = location.format(port=server.port)
+        start = server.add("/start.xml", status=302, location=target)
+        resolver = resolver_for({"internal.example.com": ["192.168.1.10"]})
+        async with make_client(
+            allow_private=False, allowed_networks=["127.0.0.2/32"], resolver=resolver
+        ) as strict_client:
+            with pytest.raises(BlockedAddressError):
+                await get(strict_client, start)
+        assert [path for path, _ in server.requests] == ["/start.xml"]
+    finally:
+        server.close()
+
+
+async def test_allowed_networks_let_one_private_address_through():
+    server = FeedServer(host="127.0.0.2")
+    try:
+        url = server.add("/feed.xml", BODY)
+        async with make_client(allow_private=False, allowed_networks=["127.0.0.2/32"]) as c:
+            assert (await fetched(c, url)).body == BODY
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://user:pw@127.0.0.1/feed.xml", "http://user@127.0.0.1/feed.xml"],
+)
+async def test_credentials_in_a_url_are_refused(client, url):
+    with pytest.raises(FetchError, match="credentials"):
+        await get(client, url)
+
+
+async def test_redirect_to_a_url_with_credentials_is_refused(server: FeedServer, client):
+    url = server.add("/start.xml", status=302, location=f"http://u:p@127.0.0.1:{server.port}/x")
+    with pytest.raises(FetchError, match="credentials"):
+        await get(client, url)
+
+
+async def test_environment_proxies_are_not_used(
+    server: FeedServer, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9/")
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9/")
+    url = server.add("/feed.xml", BODY)
+    async with make_client() as fresh:
+        assert (await fetched(fresh, url)).body == BODY
+
+
+# -- compression bombs: decoded with bounded memory, stopped at the limit
+
+
+def zero_stream(compressor: object, size: int, block: int = 1 << 20) -> bytes:
+    """size zero bytes compressed block by block, never holding them all."""
+    zeros = bytes(block)
+    out = [compressor.compress(zeros) for _ in range(size // block)]  # type: ignore[attr-defined]
+    out.append(compressor.flush())  # type: ignore[attr-defined]
+    return b"".join(out)
+
+
+def gzip_bomb(size: int) -> bytes:
+    return zero_stream(zlib.compressobj(9, zlib.DEFLATED, 31), size)
+
+
+def brotli_bomb(size: int) -> bytes:
+    compressor = brotli.Compressor(quality=5)
+    zeros = bytes(1 << 20)
+    out = [compressor.process(zeros) for _ in range(size // (1 << 20))]
+    out.append(compressor.finish())
+    return b"".join(out)
+
+
+def zstd_bomb(size: int) -> bytes:
+    return zero_stream(zstd.ZstdCompressor(), size)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "make_bomb"),
+    [("gzip", gzip_bomb), ("br", brotli_bomb), ("zstd", zstd_bomb)],
+)
+async def test_compression_bomb_stops_at_the_limit_with_bounded_memory(
+    server: FeedServer, client, encoding, make_bomb
+):
+    bomb = make_bomb(1 << 30)  # 1 GiB of zeros
+    limit = 2 << 20
+    assert len(bomb) < limit
+    url = server.add("/bomb.xml", bomb, headers={"Content-Encoding": encoding})
+    tracemalloc.start()
+    try:
+        with pytest.raises(FetchError, match="exceeds the limit of 2097152 bytes"):
+            await get(client, url, max_body_size=limit)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The body kept (up to the limit) plus working buffers; nowhere near 1 GiB.
+    assert peak < 4 * limit, f"peak {peak / 2**20:.1f} MiB"
+    assert server.hits("/bomb.xml")[0]["accept-encoding"] == fetch.ACCEPT_ENCODING
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd", "deflate"])
+async def test_each_accepted_encoding_is_decoded(server: FeedServer, client, encoding):
+    encoders = {"br": brotli.compress, "zstd": zstd.compress, "deflate": zlib.compress}
+    url = server.add("/feed.xml", encoders[encoding](BODY), headers={"Content-Encoding": encoding})
+    assert (await fetched(client, url)).body == BODY
+
+
+async def test_unknown_content_encoding_fails(server: FeedServer, client):
+    url = server.add("/feed.xml", BODY, headers={"Content-Encoding": "compress"})
+    with pytest.raises(FetchError, match="unsupported Content-Encoding"):
+        await get(client, url)

@@ -16,6 +16,7 @@ from conftest import write_config
 from feedserver import FeedServer
 from integration_support import Item, rows, rss20, scalar
 
+from feedd import fetch
 from feedd.config import Config, LinksConfig, load_config
 from feedd.pipeline import LinkResolver, Pipeline, fetch_once, open_store
 from feedd.types import Fetched
@@ -43,9 +44,17 @@ def settings(**changes) -> LinksConfig:
     return LinksConfig(**{**base, **changes})
 
 
+def feedd_client(*, allow_private: bool) -> httpx.AsyncClient:
+    """The client feedd builds, with its guard on the addresses dialled."""
+    return fetch.make_client(
+        user_agent="feedd-tests", timeout=5.0, concurrency=4,
+        guard=fetch.Guard(allow_private=allow_private),
+    )  # fmt: skip
+
+
 async def resolve(url: str, **changes):
-    async with httpx.AsyncClient(timeout=5) as client:
-        resolver = LinkResolver(client, settings(**changes), allow_private=True)
+    async with feedd_client(allow_private=True) as client:
+        resolver = LinkResolver(client, settings(**changes))
         return await resolver.resolve(url)
 
 
@@ -150,8 +159,8 @@ async def test_a_404_at_the_end_keeps_the_address_reached(server: FeedServer):
 
 
 async def test_a_private_address_is_blocked():
-    async with httpx.AsyncClient(timeout=5) as client:
-        resolver = LinkResolver(client, settings(), allow_private=False)
+    async with feedd_client(allow_private=False) as client:
+        resolver = LinkResolver(client, settings())
         result = await resolver.resolve("http://127.0.0.1:9/x")
     assert result.outcome == "blocked"
     assert "private address" in (result.error or "")
@@ -253,7 +262,7 @@ def test_blocked_links_are_recorded_and_the_article_kept(server: FeedServer, tmp
 
     async def run():
         store = open_store(config)
-        async with httpx.AsyncClient() as client:
+        async with feedd_client(allow_private=False) as client:
             pipeline = Pipeline(config, store, client)
             [feed] = store.feeds_by_url(["https://feeds.example/f.xml"])
             fetched = Fetched(
@@ -320,8 +329,8 @@ async def test_requests_reuse_connections(server: FeedServer):
     # costs a new connection (found by bench/resolve_bench.py: 30,000 for 40,000).
     article = server.add("/story", "<html>story</html>", content_type="text/html")
     links = [server.add(f"/s/{n}", status=301, location=article) for n in range(10)]
-    async with httpx.AsyncClient(timeout=5) as client:
-        resolver = LinkResolver(client, settings(per_host=1), allow_private=True)
+    async with feedd_client(allow_private=True) as client:
+        resolver = LinkResolver(client, settings(per_host=1))
         results = [await resolver.resolve(link) for link in links]
     assert {r.outcome for r in results} == {"ok"}
     assert len(server.requests) == 30  # HEAD on the link; HEAD and GET on the page

@@ -23,10 +23,12 @@ from feedd.types import (
     Intent,
     Known,
     RawEntry,
+    Relocation,
     format_timestamp,
 )
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+STAYED = Relocation(None, None, 0)
 
 
 def settings(url: str, **changes: object) -> FeedSettings:
@@ -235,7 +237,14 @@ def test_due_feeds_order_and_exclusion(store: Store):
     for fid, when in ((b, NOW - timedelta(hours=1)), (c, NOW - timedelta(minutes=1))):
         store.record_failure(fid, error="x", status=500, now=NOW, next_fetch_at=when)
     store.record_not_modified(
-        d, status=304, etag=None, last_modified=None, now=NOW, next_fetch_at=NOW + timedelta(1)
+        d,
+        status=304,
+        etag=None,
+        last_modified=None,
+        now=NOW,
+        next_fetch_at=NOW + timedelta(1),
+        poll_interval=1800,
+        move=STAYED,
     )
     store.sync_feeds([settings(u) for u in urls[:4]] + [settings(urls[4], enabled=False)], NOW)
 
@@ -266,7 +275,6 @@ def test_record_success_then_failure(store: Store, db_path: Path):
         store.record_success(
             fid,
             status=200,
-            final_url="https://a.example/new-feed",
             etag='"e1"',
             last_modified="Mon, 01 Jan 2024 00:00:00 GMT",
             body_hash="abc",
@@ -274,6 +282,10 @@ def test_record_success_then_failure(store: Store, db_path: Path):
             site_url="https://a.example/",
             now=NOW,
             next_fetch_at=next_at,
+            poll_interval=1800,
+            posting_gap=3600,
+            last_post_at=NOW - timedelta(hours=2),
+            move=Relocation("https://a.example/new-feed", None, 0),
         )
     feed = one(db_path, "SELECT * FROM feeds WHERE id = ?", fid)
     assert feed["state"] == "ok"
@@ -283,6 +295,9 @@ def test_record_success_then_failure(store: Store, db_path: Path):
     assert due.source.etag == '"e1"'
     assert due.source.last_modified == "Mon, 01 Jan 2024 00:00:00 GMT"
     assert due.source.body_hash == "abc"
+    assert due.source.fetch_url == "https://a.example/new-feed"
+    assert (due.poll_interval, due.posting_gap) == (1800, 3600)
+    assert due.last_post_at == NOW - timedelta(hours=2)
 
     for _ in range(2):
         store.record_failure(fid, error="HTTP 500", status=500, now=NOW, next_fetch_at=next_at)
@@ -424,7 +439,6 @@ def test_failed_transaction_rolls_back_everything(store: Store, db_path: Path):
         store.record_success(
             fid,
             status=200,
-            final_url="https://a.example/feed",
             etag='"doomed"',
             last_modified=None,
             body_hash="doomed",
@@ -432,6 +446,10 @@ def test_failed_transaction_rolls_back_everything(store: Store, db_path: Path):
             site_url=None,
             now=NOW,
             next_fetch_at=NOW,
+            poll_interval=1800,
+            posting_gap=None,
+            last_post_at=None,
+            move=STAYED,
         )
         raise Boom
     assert not store.conn.in_transaction

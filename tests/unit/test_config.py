@@ -576,9 +576,102 @@ def test_reference_mentions_every_key():
             assert f"{key.name} = {key.example}" in reference
 
 
-def test_reference_example_is_a_valid_config():
+def test_reference_example_is_a_valid_config(monkeypatch):
+    monkeypatch.setenv("EXAMPLE_FEED_PASSWORD", "s3cret")  # the example reads it
     reference = render_reference()
     match = re.search(r"```toml\n(.*?)```", reference, re.DOTALL)
     assert match is not None
     config = parse_config(tomllib.loads(match.group(1)), CONFIG_PATH)
     assert len(config.feeds) == 1
+    assert config.feeds[0].auth == ("reader", "s3cret")
+
+
+# -- adaptive intervals, per-feed headers and credentials
+
+
+def test_adaptive_defaults_and_a_feed_interval_pins_it():
+    config = parse_config(
+        {
+            "feeds": [
+                {"url": "https://a.example/feed"},
+                {"url": "https://b.example/feed", "interval": "2h"},
+            ]
+        },
+        CONFIG_PATH,
+    )
+    assert (config.fetch.adaptive, config.fetch.min_interval, config.fetch.max_interval) == (
+        True,
+        600.0,
+        86400.0,
+    )
+    assert config.fetch.per_host == 2
+    assert [feed.adaptive for feed in config.feeds] == [True, False]
+    off = parse_config({"fetch": {"adaptive": False}, **one_feed()}, CONFIG_PATH)
+    assert not off.feeds[0].adaptive
+
+
+def test_min_interval_longer_than_max_interval():
+    problems = problems_of({"fetch": {"min_interval": "2d", "max_interval": "1d"}})
+    assert problems == ("fetch.min_interval: 172800s is longer than fetch.max_interval (86400s)",)
+
+
+def test_headers_literal_file_and_env(tmp_path, monkeypatch):
+    (tmp_path / "api-key").write_text("k-123\n")
+    monkeypatch.setenv("FEED_TOKEN", "t-456")
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    headers = {
+        "Accept-Language": "en",
+        "X-Api-Key": {"file": "api-key"},
+        "X-Token": {"env": "FEED_TOKEN"},
+    }
+    config = parse_config(one_feed(headers=headers), tmp_path / "feedd.toml")
+    assert config.feeds[0].headers == (
+        ("Accept-Language", "en"),
+        ("X-Api-Key", "k-123"),
+        ("X-Token", "t-456"),
+    )
+    # Secrets stay out of reprs (logs, tracebacks).
+    assert "k-123" not in repr(config.feeds[0])
+
+
+def test_password_from_credentials_directory(tmp_path, monkeypatch):
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "feed-password").write_text("pw\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    config = parse_config(
+        one_feed(username="me", password={"file": "feed-password"}), tmp_path / "feedd.toml"
+    )
+    assert config.feeds[0].auth == ("me", "pw")
+    assert "pw" not in repr(config.feeds[0]).replace("password", "")
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"username": "me", "password": "plain"}, "feeds[0].password: put the password in a file"),
+        ({"username": "me"}, "feeds[0].password: missing (username and password go together)"),
+        ({"password": {"env": "X"}}, "feeds[0].username: missing (username and password go"),
+        (
+            {"username": "me", "password": {"env": "FEEDD_TEST_UNSET"}},
+            "feeds[0].password: environment variable FEEDD_TEST_UNSET is not set",
+        ),
+        (
+            {"username": "me", "password": {"file": "/nonexistent/pw"}},
+            "feeds[0].password: cannot read /nonexistent/pw: No such file or directory",
+        ),
+        ({"headers": {"Authorization": "x"}}, "feeds[0].headers: Authorization cannot be set"),
+        ({"headers": {"Bad Name": "x"}}, "feeds[0].headers: bad header name 'Bad Name'"),
+        ({"headers": {"X-A": {"url": "x"}}}, "feeds[0].headers: X-A: expected a string, { file"),
+        ({"headers": ["X-A"]}, "feeds[0].headers: expected a table of header names"),
+        (
+            {"url": "https://user:pw@a.example/feed"},
+            "feeds[0].url: URL must not hold credentials; use username and password",
+        ),
+    ],
+)
+def test_bad_credentials_and_headers(fields, problem, monkeypatch):
+    monkeypatch.delenv("FEEDD_TEST_UNSET", raising=False)
+    problems = problems_of(one_feed(**fields))
+    assert len(problems) == 1
+    assert problems[0].startswith(problem), problems

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +11,13 @@ import pytest
 
 from feedd import normalize
 from feedd.errors import ParseError
-from feedd.parse import parse_feed, parse_json_date
+from feedd.parse import (
+    MAX_LONG_FIELD,
+    MAX_SHORT_FIELD,
+    parse_feed,
+    parse_json_date,
+    strip_internal_subset,
+)
 
 DATA = Path(__file__).parents[1] / "data"
 URL = "https://feeds.example.net/dir/feed.xml"
@@ -698,3 +705,95 @@ def test_an_undefined_html_entity_does_not_fail_an_empty_feed():
 def test_a_truncated_feed_with_no_items_fails():
     with pytest.raises(ParseError, match="not well-formed and no items"):
         parse_feed(b"<rss version='2.0'><channel><title>Broken", url=URL)
+
+
+# -- entity expansion and oversized fields
+
+
+def quadratic_blowup(entity_size: int = 50_000, references: int = 10_000) -> bytes:
+    """One big internal entity referenced many times: ~0.5 MB that would expand to
+    entity_size x references (here 500 MB) if the entity were honoured."""
+    return (
+        '<?xml version="1.0"?>\n'
+        f'<!DOCTYPE rss [\n<!ENTITY e "{"a" * entity_size}">\n]>\n'
+        '<rss version="2.0"><channel><title>Q</title>'
+        f"<item><guid>q1</guid><title>Boom &e;</title><description>{'&e;' * references}"
+        "</description></item></channel></rss>"
+    ).encode()
+
+
+@pytest.mark.timeout(60)  # a hang guard, not a speed target: unguarded, this takes minutes
+def test_quadratic_entity_blowup_is_defused():
+    body = quadratic_blowup()
+    assert len(body) < 100_000
+    tracemalloc.start()
+    try:
+        parsed = parse_feed(body, url=URL)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    (entry,) = parsed.entries
+    assert entry.id == "q1"
+    assert "a" * 1000 not in _everything(parsed)  # the entity was never expanded
+    assert peak < 50 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+
+
+def test_internal_subset_is_stripped_but_the_doctype_kept():
+    public = (
+        b'PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+        b'"http://my.netscape.com/publish/formats/rss-0.91.dtd"'
+    )
+    body = b'<?xml version="1.0"?>\n<!DOCTYPE rss %s [ <!ENTITY x "]>"> ]>\n<rss/>' % public
+    assert (
+        strip_internal_subset(body) == b'<?xml version="1.0"?>\n<!DOCTYPE rss %s>\n<rss/>' % public
+    )
+
+
+def test_a_doctype_inside_the_content_is_left_alone():
+    channel = b"<rss><channel><title>t</title><description>%s</description></channel></rss>"
+    body = channel % b"&lt;!DOCTYPE x [ ]&gt;"
+    assert strip_internal_subset(body) == body
+    cdata = channel % b"<![CDATA[<!DOCTYPE x [<!ENTITY a 'b'>]>]]>"
+    assert strip_internal_subset(cdata) == cdata
+
+
+def test_utf16_document_with_an_internal_subset():
+    text = (
+        quadratic_blowup(100, 10)
+        .decode()
+        .replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="utf-16"?>')
+    )
+    parsed = parse_feed(text.encode("utf-16"), url=URL)
+    assert parsed.entries[0].id == "q1"
+    assert "a" * 100 not in _everything(parsed)
+
+
+def test_fields_are_capped():
+    title = "T" * (MAX_SHORT_FIELD + 10)
+    content = "<p>" + "word " * (MAX_LONG_FIELD // 5 + 100) + "</p>"
+    body = rss(f"<item><guid>g</guid><title>{title}</title><description><![CDATA[{content}]]>"
+               "</description></item>")  # fmt: skip
+    (entry,) = parse_feed(body, url=URL).entries
+    assert len(entry.title or "") == MAX_SHORT_FIELD
+    assert len(entry.summary or "") == MAX_LONG_FIELD
+
+
+def test_ttl_and_syndication_hints():
+    sy = 'xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"'
+
+    def hint(channel: str) -> float | None:
+        body = rss("", f"<title>T</title>{channel}").replace(
+            b'version="2.0"', f'version="2.0" {sy}'.encode()
+        )
+        return parse_feed(body, url=URL).ttl
+
+    assert hint("<ttl>60</ttl>") == 3600
+    assert hint("<sy:updatePeriod>daily</sy:updatePeriod>") == 86400
+    assert (
+        hint("<sy:updatePeriod>hourly</sy:updatePeriod><sy:updateFrequency>4</sy:updateFrequency>")
+        == 900
+    )
+    assert hint("<ttl>30</ttl><sy:updatePeriod>hourly</sy:updatePeriod>") == 3600  # the longer
+    assert hint("<ttl>soon</ttl><sy:updatePeriod>often</sy:updatePeriod>") is None
+    assert hint("<ttl>0</ttl>") is None
+    assert hint("") is None
