@@ -224,21 +224,29 @@ def test_run_polls_and_stops_cleanly_on_sigterm(server, tmp_path):
 
 
 def test_restart_keeps_the_schedule(server, tmp_path):
-    url = server.add("/f.xml", rss("F", [("a", "A")]))
-    config = write_config(tmp_path, [url])
+    """A restart resumes the stored schedule: no burst of every feed; only a feed
+    new in the config is polled at once."""
+    urls = [server.add(f"/f{n}.xml", rss(f"F{n}", [(f"{n}-a", "A")])) for n in range(5)]
+    config = write_config(tmp_path, urls)
     db = tmp_path / "feedd.db"
     daemon = start_daemon(config)
     try:
-        wait_for(lambda: query(db, "SELECT count(*) FROM feeds WHERE state = 'ok'") == [(1,)])
+        wait_for(lambda: query(db, "SELECT count(*) FROM feeds WHERE state = 'ok'") == [(5,)])
     finally:
         stop(daemon)
+    before = query(db, "SELECT url, next_fetch_at FROM feeds ORDER BY url")
+    added = server.add("/new.xml", rss("New", [("n-a", "A")]))
+    write_config(tmp_path, [*urls, added])
     daemon = start_daemon(config)
     try:
+        wait_for(lambda: len(server.hits("/new.xml")) == 1)
         time.sleep(3)  # more than one tick
     finally:
         code, stderr = stop(daemon, signal.SIGINT)
     assert code == 0, stderr
-    assert len(server.hits("/f.xml")) == 1
+    assert [len(server.hits(f"/f{n}.xml")) for n in range(5)] == [1] * 5
+    after = query(db, "SELECT url, next_fetch_at FROM feeds WHERE url != ? ORDER BY url", added)
+    assert after == before
 
 
 def test_sigterm_during_work_leaves_no_half_written_feed(server, tmp_path):

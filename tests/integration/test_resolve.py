@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import tracemalloc
+import zlib
 
 import httpx
 import pytest
@@ -335,3 +337,20 @@ async def test_requests_reuse_connections(server: FeedServer):
     assert {r.outcome for r in results} == {"ok"}
     assert len(server.requests) == 30  # HEAD on the link; HEAD and GET on the page
     assert server.connections == 1
+
+
+async def test_a_compressed_bomb_page_is_read_only_to_the_prefix(server: FeedServer):
+    # 64 MiB of zeros behind a shortener: the resolver reads at most its page prefix.
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1 << 20)
+    bomb = b"".join(compressor.compress(block) for _ in range(64)) + compressor.flush()
+    page = server.add("/bomb", bomb, content_type="text/html", headers={"Content-Encoding": "gzip"})
+    link = server.add("/s/bomb", status=301, location=page)
+    tracemalloc.start()
+    try:
+        result = await resolve(link)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (result.outcome, result.resolved_url) == ("ok", page)
+    assert peak < 16 * 2**20, f"peak {peak / 2**20:.1f} MiB"
