@@ -168,12 +168,19 @@ def _parse_xml(body: bytes, *, content_type: str | None) -> ParsedFeed:
     headers = {"content-type": content_type} if content_type else {}
     # Always a file object: given bytes, feedparser first tries them as a local
     # path, so a body of "/etc/passwd" would be read from this machine's disk.
-    result = feedparser.parse(
-        io.BytesIO(strip_internal_subset(body)),
-        response_headers=headers,
-        sanitize_html=False,
-        resolve_relative_uris=True,
-    )
+    try:
+        result = feedparser.parse(
+            io.BytesIO(strip_internal_subset(body)),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=True,
+        )
+    except Exception as exc:
+        # feedparser raises its own bugs on hostile input (KeyError on a stray
+        # </creativeCommons:license>, ValueError on &#x110000;, ...; the fuzz
+        # regressions in tests/data/fuzz-regressions): the feed is unreadable,
+        # not the daemon broken.
+        raise ParseError(f"not a feed feedparser can read: {_describe(exc)}") from None
     feed = result.get("feed", {})
     exc = result.get("bozo_exception")
     if isinstance(exc, _HARMLESS):
@@ -275,8 +282,9 @@ def _raw_entry(entry: Any) -> RawEntry:
         )
     )
     extra: list[tuple[str, Any]] = []
-    if entry.get("feedburner_origlink"):
-        extra.append(("feedburner_origlink", entry["feedburner_origlink"]))
+    origlink = entry.get("feedburner_origlink")
+    if isinstance(origlink, str) and origlink:  # as an attribute it arrives as a dict
+        extra.append(("feedburner_origlink", origlink))
     enclosures = tuple(
         (link.get("href"), link.get("type"), link.get("length"))
         for link in entry.get("links") or []

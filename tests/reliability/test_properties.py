@@ -342,23 +342,15 @@ RSS_WITH = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: feedparser's loose parser calls chr() on any numeric character reference; "
-    "a surrogate or one past U+10FFFF raises UnicodeEncodeError/ValueError out of "
-    "parse_feed instead of ParseError or a parsed feed",
-)
+# feedparser's loose parser calls chr() on any numeric character reference and
+# raised out of parse_feed; parse now turns that into a ParseError.
 @pytest.mark.parametrize("reference", ["&#xD800;", "&#x110000;", "&#99999999;"])
 def test_out_of_range_character_reference_is_not_a_crash(reference):
     check_parse(RSS_WITH.format(title=f"T {reference}").encode(), None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: feedparser gives an attributes dict for <feedburner:origLink href=.../>; "
-    "parse._raw_entry keeps it and links.absolute_url calls .strip() on it (AttributeError)",
-)
 def test_feedburner_origlink_with_an_attribute():
+    # feedparser gives an attributes dict; parse keeps only a string origLink.
     body = (
         b'<rss version="2.0"><channel><title>T</title><item><title>a</title>'
         b'<feedburner:origLink href="https://example.com/a"/></item></channel></rss>'
