@@ -134,11 +134,18 @@ _WIDE_ENCODINGS = (
 )
 
 
+_WIDE_DECLARATION = re.compile(
+    rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])(?:utf|ucs)-?(?:16|32|2|4)[^\"']*\2", re.IGNORECASE
+)
+
+
 def _as_utf8(body: bytes) -> bytes:
     """UTF-16/32 documents re-encoded as UTF-8, so byte patterns can see their markup."""
     codec = next((c for prefix, c in _WIDE_ENCODINGS if body.startswith(prefix)), None)
     if codec is None:
-        return body
+        # Single-byte markup that declares UTF-16/32 (it happens): feedparser would
+        # believe the declaration whenever the length happens to be even.
+        return _WIDE_DECLARATION.sub(rb"\1\2utf-8\2", body, count=1)
     try:
         text = body.decode(codec)
     except UnicodeDecodeError:

@@ -797,3 +797,13 @@ def test_ttl_and_syndication_hints():
     assert hint("<ttl>soon</ttl><sy:updatePeriod>often</sy:updatePeriod>") is None
     assert hint("<ttl>0</ttl>") is None
     assert hint("") is None
+
+
+@pytest.mark.parametrize("declared", ["utf-16", "UTF-16LE", "utf-32", "ucs-2"])
+@pytest.mark.parametrize("padding", [b"", b"\n"])  # feedparser believed it at even lengths
+def test_single_byte_document_declaring_a_wide_encoding(declared, padding):
+    body = (
+        f'<?xml version="1.0" encoding="{declared}"?>\n<rss version="2.0"><channel><title>T'
+        "</title><item><guid>a</guid><title>A</title></item></channel></rss>"
+    ).encode() + padding
+    assert [e.id for e in parse_feed(body, url=URL).entries] == ["a"]
