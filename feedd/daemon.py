@@ -10,6 +10,13 @@ The only module that imports apscheduler. Jobs:
 - housekeeping, every HOUSEKEEPING_SECONDS: WAL checkpoint, PRAGMA optimize,
   retention.
 
+After each poll, if readers have kept SQLite's own checkpoints from restarting
+the WAL and it has grown past store.WAL_LIMIT, it is checkpointed and
+truncated (Store.trim_wal waits a moment for readers; after a reader outlasts
+that, not again for WAL_RETRY_SECONDS). A feed whose failure could not be
+written (the disk is full) would still be due at the next tick: it is held
+back in memory for its interval instead.
+
 Signal handlers only set a flag (as uvicorn does). SIGTERM/SIGINT: stop
 claiming, cancel fetches in flight (nothing of theirs is written yet), let the
 write in progress commit, close the database, exit 0. SIGHUP: re-read the
@@ -37,13 +44,14 @@ from .logs import outcome_fields, setup_logging
 from .metrics import Metrics
 from .metrics import serve as serve_metrics
 from .pipeline import Pipeline, make_client, make_guard, open_store, utcnow
-from .store import DueFeed
+from .store import WAL_LIMIT, DueFeed
 from .types import Outcome, Status
 
 log = logging.getLogger("feedd")
 
 TICK_SECONDS = 2.0
 HOUSEKEEPING_SECONDS = 600.0
+WAL_RETRY_SECONDS = 5.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -98,6 +106,10 @@ class Daemon:
         self.in_flight: dict[int, asyncio.Task[Outcome]] = {}
         self.workers = asyncio.Semaphore(config.fetch.concurrency)
         self.last_tick_at: datetime | None = None
+        # feed id -> time.monotonic() before which it is not polled again
+        # (failed polls; the database has the real schedule when it could be written)
+        self.held_back: dict[int, float] = {}
+        self.wal_retry_at = 0.0  # time.monotonic(); read and set on the db thread
 
     def request_stop(self, signum: int) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
@@ -198,7 +210,13 @@ class Daemon:
                 new.database,
             )
             new = dataclasses.replace(new, database=self.config.database)
-        await self.pipeline.run_in_db(self.pipeline.store.sync_feeds, new.feeds, utcnow())
+        try:
+            await self.pipeline.run_in_db(self.pipeline.store.sync_feeds, new.feeds, utcnow())
+        except StoreError as exc:
+            log.error("reload failed: %s; still running on the old config", exc)
+            sd_notify("READY=1\nSTATUS=running (reload failed: database not writable)")
+            return False
+        self.held_back.clear()  # the database has the schedule, edited feeds included
         self.pipeline.reconfigure(new)
         if new.fetch.concurrency != self.config.fetch.concurrency:
             self.workers = asyncio.Semaphore(new.fetch.concurrency)
@@ -223,9 +241,21 @@ class Daemon:
         room = self.config.fetch.concurrency - len(self.in_flight)
         if room <= 0:
             return
-        due = await self.pipeline.run_in_db(
-            self.pipeline.store.due_feeds, self.last_tick_at, room, tuple(self.in_flight)
-        )
+        now = time.monotonic()
+        for feed_id, until in list(self.held_back.items()):
+            if until <= now:
+                del self.held_back[feed_id]
+        try:
+            due = await self.pipeline.run_in_db(
+                self.pipeline.store.due_feeds,
+                self.last_tick_at,
+                room,
+                (*self.in_flight, *self.held_back),
+            )
+        except asyncio.CancelledError:
+            if self.stopping.is_set():
+                return  # stopping: the database thread dropped the reads still queued
+            raise
         for feed in due:
             if self.stopping.is_set():
                 break
@@ -239,8 +269,14 @@ class Daemon:
     async def _poll(self, feed: DueFeed) -> Outcome:
         async with self.workers:
             outcome = await self.pipeline.poll(feed)
+        if outcome.status is Status.FAILED:
+            # Recording the failure also set its backoff, unless that write failed too.
+            self.held_back[feed.id] = time.monotonic() + (feed.poll_interval or feed.interval)
+        else:
+            self.held_back.pop(feed.id, None)
         log_outcome(outcome)
         self.metrics.observe_outcome(outcome)
+        await self.trim_wal()
         return outcome
 
     # -- /healthz and /metrics
@@ -301,6 +337,25 @@ class Daemon:
             return
         if pruned:
             log.info("retention: deleted %d articles", pruned)
+
+    async def trim_wal(self) -> None:
+        """Keep the WAL from growing while readers never leave it (Store.trim_wal)."""
+        try:
+            await self.pipeline.run_in_db(self._trim_wal)
+        except Exception as exc:
+            log.warning("WAL checkpoint failed: %s", exc)
+
+    def _trim_wal(self) -> None:
+        # On the db thread, so that polls finishing together try once, not each.
+        if time.monotonic() < self.wal_retry_at:
+            return
+        trimmed = self.pipeline.store.trim_wal()
+        if trimmed:
+            log.info("WAL over %d MiB: checkpointed and truncated", WAL_LIMIT // 2**20)
+        elif trimmed is False:
+            # A long read transaction: the writes must not wait on it after every poll.
+            self.wal_retry_at = time.monotonic() + WAL_RETRY_SECONDS
+            log.debug("WAL over %d MiB: a reader holds an older snapshot", WAL_LIMIT // 2**20)
 
 
 def run(config: Config, *, verbose: int = 0, quiet: int = 0) -> int:

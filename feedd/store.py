@@ -11,6 +11,8 @@ Durability rules:
   never keep a validator whose items were not stored.
 - The connection is in autocommit mode (isolation_level=None): transactions
   are explicit, never opened behind our back.
+- A write the storage refuses (disk full, I/O error, read-only, busy) raises
+  StoreError with SQLite's reason; nothing of its transaction is kept.
 """
 
 from __future__ import annotations
@@ -44,6 +46,27 @@ from .types import (
 )
 
 BUSY_TIMEOUT_MS = 30_000
+# SQLite's primary result codes for "the storage refused the write", as
+# opposed to a mistake in our SQL: these become StoreError (transaction(), _write()).
+_REFUSED = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+    }
+)
+# SQLite checkpoints the WAL every 1000 pages (about 4 MiB) and starts it again
+# from the beginning, but only at a moment when no reader is using it. Readers
+# that overlap without a break (a dashboard, a few Datasette users) or one long
+# read transaction keep that moment from coming, and the file grows with every
+# write. Past WAL_LIMIT bytes, trim_wal() waits up to WAL_WAIT_MS for the
+# readers to move to the newest snapshot, then truncates it. The writes wait
+# meanwhile: while a long read transaction lasts, each try costs WAL_WAIT_MS.
+WAL_LIMIT = 8 * 1024 * 1024
+WAL_WAIT_MS = 500
 _CHUNK = 500  # parameters per IN (...) query; SQLite's limit is far higher, this keeps plans simple
 
 _SCHEMA_V1 = """
@@ -345,17 +368,41 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception."""
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception.
+
+        When the storage refuses the write (disk full, I/O error, the lock
+        still held by another writer after the busy timeout), the error is a
+        StoreError naming the database, with SQLite's reason.
+        """
         if self.conn.in_transaction:
             raise StoreError("nested transaction")
-        self.conn.execute("BEGIN IMMEDIATE")
+        with self._refusals():
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.conn.execute("COMMIT")
+            except BaseException:
+                # After SQLITE_FULL or SQLITE_IOERR (in a statement or in
+                # COMMIT), SQLite may have rolled back already: a second
+                # ROLLBACK would fail and hide the reason.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+
+    def _write(self, sql: str, params: Sequence[Any]) -> None:
+        """One statement outside transaction(), refusals turned into StoreError."""
+        with self._refusals():
+            self.conn.execute(sql, params)
+
+    @contextmanager
+    def _refusals(self) -> Iterator[None]:
+        """Turn the storage's refusals (_REFUSED) into StoreError."""
         try:
             yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF in _REFUSED:
+                raise StoreError(f"cannot write to {self.path}: {exc}") from exc
             raise
-        else:
-            self.conn.execute("COMMIT")
 
     # -- feeds
 
@@ -472,7 +519,7 @@ class Store:
         poll_interval: float,
         move: Relocation,
     ) -> None:
-        self.conn.execute(
+        self._write(
             """
             UPDATE feeds SET state = 'ok', etag = ?, last_modified = ?, last_status = ?,
                 last_fetched_at = ?, last_ok_at = ?, error_count = 0, last_error = NULL,
@@ -504,7 +551,7 @@ class Store:
         now: datetime,
         next_fetch_at: datetime,
     ) -> None:
-        self.conn.execute(
+        self._write(
             """
             UPDATE feeds SET state = 'failing', last_status = ?, last_fetched_at = ?,
                 error_count = error_count + 1, last_error = ?, next_fetch_at = ?
@@ -515,7 +562,7 @@ class Store:
 
     def record_gone(self, feed_id: int, *, error: str, status: int, now: datetime) -> None:
         """HTTP 410: the feed is not polled again until its config entry changes."""
-        self.conn.execute(
+        self._write(
             """
             UPDATE feeds SET state = 'gone', last_status = ?, last_fetched_at = ?,
                 error_count = error_count + 1, last_error = ?, next_fetch_at = NULL
@@ -802,6 +849,28 @@ class Store:
         self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self.conn.execute("PRAGMA optimize")
         return deleted
+
+    def trim_wal(self, limit: int = WAL_LIMIT) -> bool | None:
+        """Checkpoint the whole WAL and truncate it once its file is over ``limit`` bytes.
+
+        None: the file was not that big. True: truncated. False: a reader still
+        holds an older snapshot after WAL_WAIT_MS (the frames before it are
+        checkpointed; call again later). Call between transactions.
+        """
+        try:
+            size = Path(f"{self.path}-wal").stat().st_size
+        except FileNotFoundError:
+            return None
+        if size <= limit:
+            return None
+        # The checkpoint waits for readers through the busy handler: briefly,
+        # as this thread is the one that writes the feeds.
+        self.conn.execute(f"PRAGMA busy_timeout = {WAL_WAIT_MS}")
+        try:
+            busy, _, _ = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return not busy
 
     def integrity_problems(self) -> list[str]:
         """Empty when the file, the FTS index and the links between tables are sound."""
