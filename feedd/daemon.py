@@ -332,6 +332,9 @@ class Daemon:
                 retention.max_age,
                 retention.max_per_feed,
             )
+        except StoreError as exc:
+            log.error("housekeeping failed: %s", exc)
+            return
         except Exception:
             log.exception("housekeeping failed")
             return

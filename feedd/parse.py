@@ -182,12 +182,12 @@ def _parse_xml(body: bytes, *, content_type: str | None) -> ParsedFeed:
             sanitize_html=False,
             resolve_relative_uris=True,
         )
-    except Exception as exc:
+    except Exception as crash:
         # feedparser raises its own bugs on hostile input (KeyError on a stray
         # </creativeCommons:license>, ValueError on &#x110000;, ...; the fuzz
         # regressions in tests/data/fuzz-regressions): the feed is unreadable,
         # not the daemon broken.
-        raise ParseError(f"not a feed feedparser can read: {_describe(exc)}") from None
+        raise ParseError(f"not a feed feedparser can read: {_describe(crash)}") from None
     feed = result.get("feed", {})
     exc = result.get("bozo_exception")
     if isinstance(exc, _HARMLESS):

@@ -34,7 +34,7 @@ import httpx
 
 from . import dedupe, fetch, links, normalize, parse, schedule
 from .config import Config, LinksConfig
-from .errors import BlockedAddressError, FeeddError, FetchError, ParseError
+from .errors import BlockedAddressError, FeeddError, FetchError, ParseError, StoreError
 from .store import DueFeed, Store
 from .types import (
     CachedLink,
@@ -539,6 +539,9 @@ class Pipeline:
                 self.store.record_failure(
                     feed.id, error=message, status=status, now=now, next_fetch_at=next_fetch_at
                 )
+        except StoreError as exc:
+            # The database refuses writes (disk full): said once per poll, no traceback.
+            log.error("%s: could not record the failure: %s", feed.url, exc)
         except Exception:
             log.exception("%s: could not record the failure", feed.url)
         return Outcome(
