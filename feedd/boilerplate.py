@@ -1,0 +1,627 @@
+"""Boilerplate in feed items: what is not the story, found by rules and by repetition.
+
+Pure functions on HTML fragments and text, used by normalize (issue 4). Two
+kinds of evidence:
+
+**Rules** (``strip_boilerplate``), on the item's own HTML, before sanitizing
+(the class and id attributes are still there):
+
+- ``box``: an element whose class names it a related-links, read-more, share,
+  social, newsletter/sign-up, promo, sponsor or ad box (``CLASS_RULES``),
+  removed with everything in it, photo credits included. Not when it holds
+  most of the item's text: a wrapper is not a box.
+- ``pixel``: 1x1 images and images from known tracking hosts (``PIXEL_SOURCE``).
+- ``ad-link``: links to ad servers, feed "flare" and share-button hosts
+  (``AD_LINK``), removed with their images.
+- ``related``: a line "Read more: <a>headline</a>" (label, then only link
+  text), and a label line ("Read more", "Related posts:") followed by lines
+  that are only a link, and a photo credit right after them.
+- ``trailer``: among the last lines, "Read more", "Continue reading ...",
+  "Read the full article at X", "The post X appeared first on Y",
+  "Originally published at X" and their usual translations; also such a
+  link at the very end of the last paragraph.
+- ``applet``: the last line alone, short, "from <source> - <section>" (what
+  applet-made feeds append, "from RT - Daily news").
+
+**Repetition** (``learn_boilerplate``): over the recent items of one feed, a
+line found in most of them (60% of at least 5 items) is the feed's template,
+not its story; ``strip_boilerplate(..., learned=...)`` drops it (rule
+``learned``).
+
+Precision first (a wrong removal loses story text; a missed one leaves some
+noise): lines inside ``<pre>`` are never dropped; an item is never emptied
+(when every line would go, nothing goes); trailers are only looked for in the
+last lines. ``bench/boilerplate_audit.py`` counts what each rule removes on the
+real-world corpus and prints a sample to check by eye.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+# -- what the rules look for
+
+# Class names, split on "-" and "_" into parts. A part alone is not enough
+# where real content uses it too ("github-project-share" is a project card).
+_BOX_PARTS = frozenset(
+    {
+        # related links
+        "related",
+        "relatedposts",
+        "yarpp",
+        # share and social buttons
+        "sharedaddy",
+        "sharing",
+        "addtoany",
+        "a2a",
+        "shareaholic",
+        "sharethis",
+        "feedflare",
+        "social",
+        "sociable",
+        # newsletters and sign-up forms
+        "newsletter",
+        "subscribe",
+        "subscription",
+        "signup",
+        # promos and ads
+        "promo",
+        "promoted",
+        "sponsor",
+        "sponsored",
+        "advert",
+        "advertisement",
+        "advertising",
+        "adsbygoogle",
+        "ad",
+        "ads",
+        "outbrain",
+        "taboola",
+    }
+)
+_BOX_TOKENS = frozenset(
+    {
+        "share",
+        "share-buttons",
+        "share-links",
+        "share-bar",
+        "share-box",
+        "share-tools",
+        "read-more",
+        "readmore",
+        "read_more",
+        "more-link",
+        "continue-reading",
+        "learn-more",
+        "mc_embed_signup",
+        "mc_embed_shell",
+    }
+)
+# Ids: only these exact ones (heading ids are slugs of the heading's text,
+# "the-social-reality", and say nothing about the element).
+_BOX_IDS = frozenset(
+    {
+        "jp-relatedposts",
+        "related-posts",
+        "mc_embed_signup",
+        "mc_embed_shell",
+        "newsletter",
+        "share-buttons",
+        "social-share",
+    }
+)
+CLASS_RULES = (_BOX_PARTS, _BOX_TOKENS, _BOX_IDS)
+
+# Where tracking pixels come from, and links that are ads or share buttons.
+PIXEL_SOURCE = re.compile(
+    r"(?i)^(?:https?:)?//(?:[^/]*\.)?(?:"
+    r"feeds\.feedburner\.com/~[rf]/|feedburner\.com/~[rf]/|pixel\.wp\.com/|stats\.wordpress\.com/|"
+    r"stats\.wp\.com/|feeds\.wordpress\.com/1\.0/|feedsportal\.com/|doubleclick\.net/|"
+    r"google-analytics\.com/|pixel\.quantserve\.com/|pheedo\.com/|pheedcontent\.com/|"
+    r"feeds\.feedblitz\.com/~/i/|mf\.feeds\.reuters\.com/|rss\.buysellads\.com/"
+    r")"
+)
+AD_LINK = re.compile(
+    r"(?i)^(?:https?:)?//(?:[^/]*\.)?(?:"
+    r"feeds\.feedburner\.com/~(?:ff|a|at)/|feedburner\.com/~(?:ff|a|at)/|"
+    r"feeds\.wordpress\.com/1\.0/|feedads\.g\.doubleclick\.net/|ad\.doubleclick\.net/|"
+    r"pheedo\.com/|pheedcontent\.com/|da\.feedsportal\.com/|rss\.buysellads\.com/"
+    r")"
+)
+_PIXEL_SIZE = re.compile(r"^\s*[01](?:\.0*)?\s*(?:px)?\s*$")
+_PIXEL_STYLE = re.compile(r"(?i)(?:^|;)\s*(?:width|height)\s*:\s*[01](?:px)?\s*(?=;|$)")
+
+# A label that introduces related links; the rest of the line must be link text.
+_RELATED_LABEL = (
+    r"(?:read more|related(?: (?:articles?|stories|story|posts?|coverage|content|reading|links?))?"
+    r"|read also|also read|more on this(?: story| topic)?|recommended(?: reading| for you)?"
+    r"|you (?:may|might) also (?:like|enjoy)|lee también|lesen sie auch|mehr zum thema"
+    r"|à lire aussi|lire aussi|leia também|leggi anche)"
+)
+# Colons (also full-width), guillemets, ">", bars and dashes.
+_SEPARATOR = "[:\uff1a\u00bb\u203a>|\\-\u2013\u2014]"
+_RELATED_LINE = re.compile(rf"(?i){_RELATED_LABEL}\s*{_SEPARATOR}\s*(?P<rest>\S.*)")
+_LABEL_LINE = re.compile(rf"(?i){_RELATED_LABEL}\s*[:\uff1a\u00bb\u203a>]?")
+_CREDIT = re.compile(
+    r"(?i)(?:(?:file )?(?:photo|image|picture|foto|bild)\b|credit\b|©|\(c\)\s).{0,200}"
+    r"|.{0,200}(?:©|\b(?:getty images|reuters|afp|ap photo|shutterstock|epa)\b).{0,200}"
+)
+
+# Whole lines near the end. Anchored at both ends: a real sentence that
+# happens to start with "Read more" and goes on is not matched.
+# Punctuation a trailer ends with: dots, colons, guillemets, arrows, ellipses, "[...]".
+_END = "\\s*(?:[.:!\u00bb\u203a\u2192>]+|\\.\\.\\.|\u2026|\\[\u2026\\]|\\[\\.\\.\\.\\])?"
+_TRAILER = re.compile(
+    r"(?i)(?:"
+    rf"(?:continue|keep) reading\b.{{0,160}}"
+    r"|read (?:the )?(?:full|whole|entire|complete|original|rest of the) "
+    r"(?:article|story|post|topic|text|piece|review|entry|report|thread|interview)\b.{0,120}"
+    rf"|read (?:the )?rest(?: of (?:this|the) (?:entry|post|article|story))?{_END}"
+    rf"|read more(?: (?:at|on|from|in) .{{1,60}})?{_END}"
+    rf"|(?:click|tap) here to (?:read|continue|see|view)\b.{{0,120}}"
+    rf"|view (?:the )?(?:full|original) (?:article|post|story)\b.{{0,80}}"
+    r"|(?:the|this) (?:post|article|entry) .{1,300} (?:appeared|was published) first on .{1,200}"
+    r"|(?:this (?:post|article|story|entry|piece) (?:was )?)?(?:originally|first) "
+    r"(?:published|posted|appeared) (?:on|at|in|by) .{1,200}"
+    rf"|artykuł .{{1,300}} pochodzi z serwisu .{{1,200}}"
+    rf"|(?:seguir|sigue|continuar) leyendo{_END}|leer más{_END}|weiterlesen{_END}|mehr lesen{_END}"
+    rf"|lire la suite{_END}|continua(?:re)? a leggere{_END}|leggi (?:tutto|di più){_END}"
+    rf"|leia mais{_END}|continue lendo{_END}|lees verder{_END}|czytaj (?:dalej|więcej){_END}"
+    r")"
+)
+# A trailer link at the end of the last paragraph: "... the first lines. <a>Read more</a>".
+_TRAILER_LINK = re.compile(
+    r"(?i)(?:continue reading\b.{0,160}|read (?:more|on|the rest|full (?:article|story|post))"
+    rf"{_END}|more{_END}|(?:seguir|sigue) leyendo|leer más|weiterlesen|lire la suite|leia mais)"
+)
+# "from <source> - <section>", no sentence (no final stop); the dashes are en, em and hyphen.
+_APPLET = re.compile("(?i)from \\S.{0,40}? [\u2013\u2014-] \\S.{0,40}(?<![.!?])")
+_APPLET_MAX = 60
+_TAIL_LINES = 3  # trailers are looked for among the last lines only
+_TRAILER_MAX = 400  # characters; a longer line is a paragraph
+_RELATED_MAX = 300
+_LINK_SHARE = 0.9  # "only link text": at least this share of the characters
+_SENTENCE_WORDS = 8  # a repeated line this long is a sentence (a footer), not a label
+_BOX_SHARE = 0.5  # a box holding more of the item's text than this is a wrapper
+
+# Tags that end a line, as in normalize.html_to_text (br too).
+_BLOCK = frozenset(
+    (
+        *("p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6"),
+        *("blockquote", "pre", "table", "tr", "thead", "tbody", "section", "article", "aside"),
+        *("header", "footer", "nav", "figure", "figcaption", "details", "summary", "hr"),
+    )
+)
+# Removed by the sanitizer with their content: their text is never a line.
+_SKIP = frozenset(
+    (
+        *("script", "style", "iframe", "noscript", "object", "embed", "svg", "math", "form"),
+        *("template", "textarea", "select", "button", "head", "title", "-comment"),
+    )
+)
+_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6", "dt", "th"))
+_MEDIA = "img, video, audio, picture, source, iframe, embed, object"
+_SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u2028\u2029]+")
+_INVISIBLE = re.compile(r"[\u200b\ufeff]")
+
+# Cheap looks at the raw fragment, lower-cased: is a DOM pass worth it, and
+# are lines worth building? Substring tests and literal-prefixed regexes.
+# Two patterns, each starting with a literal the regex engine scans for fast
+# (the id one also matches "valid=": a hint may be a false alarm, never a miss).
+_CLASS_VALUE = re.compile(r"""class\s*=\s*["']?([^"'>]*)""")
+_ID_VALUE = re.compile(r"""id\s*=\s*["']?([^"'>]*)""")
+_BOX_WORD = re.compile(
+    r"relat|shar|social|sociable|newsletter|subscri|signup|promo|sponsor|advert|(?:^|[\s_-])ads?"
+    r"(?:$|[\s_-])|outbrain|taboola|flare|yarpp|a2a|read.?more|more-link|continue-reading"
+    r"|learn-more|mc_embed"
+)
+_PIXEL_HINTS = (
+    *("feedburner.com/~", "pixel.wp.com", "stats.wordpress.com", "stats.wp.com"),
+    *("feeds.wordpress.com", "feedsportal", "doubleclick", "google-analytics", "quantserve"),
+    *("pheed", "feedblitz", "buysellads", "mf.feeds.reuters"),
+)
+_PIXEL_SIZE_HINT = re.compile(r"(?:width|height)\s*[=:]\s*[\"']?\s*[01](?:px)?\b")
+_RELATED_HINTS = (
+    *("related:", "related<", "related posts", "related articles", "related stor"),
+    *("related coverage", "related content", "related reading", "related link", "read more"),
+    *("read also", "also read", "recommended", "also like", "also enjoy", "more on this"),
+    *("lee también", "lesen sie auch", "mehr zum thema", "lire aussi", "leia também"),
+    *("leggi anche",),
+)
+_TRAILER_HINTS = (
+    *("read more", "read the", "read full", "read on", "continue reading", "keep reading"),
+    *("appeared first", "originally", "first published", "first posted", "click here"),
+    *("tap here", "view the", "view full", "view original", "leyendo", "leer más"),
+    *("weiterlesen", "mehr lesen", "la suite", "a leggere", "leggi ", "leia mais", "lendo"),
+    *("lees verder", "czytaj", "pochodzi z serwisu", "read&nbsp;more"),
+)
+_TAIL_CHARS = 3000  # trailers are in the last lines: their hints are looked for in this much
+_APPLET_CHARS = 400  # "from X - Y" ends the item: looked for in this much
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """One thing a rule took out: the rule's name and the text it held."""
+
+    rule: str  # box | pixel | ad-link | related | trailer | applet | learned
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stripped:
+    html: str  # the fragment itself when nothing was removed
+    removed: tuple[Removal, ...]
+
+
+def line_key(line: str) -> str:
+    """How lines are compared: case-folded, whitespace collapsed."""
+    return " ".join(line.casefold().split())
+
+
+def suspect(fragment: str) -> bool:
+    """Whether the fragment may hold rule-based boilerplate (a fast look, no parsing)."""
+    low = fragment.lower()
+    return _box_hint(low) or _pixel_hint(low) or _line_hint(low)
+
+
+def _box_hint(low: str) -> bool:
+    return any(
+        _BOX_WORD.search(value) for value in (*_CLASS_VALUE.findall(low), *_ID_VALUE.findall(low))
+    )
+
+
+def _pixel_hint(low: str) -> bool:
+    return any(hint in low for hint in _PIXEL_HINTS) or (
+        ("width" in low or "height" in low) and _PIXEL_SIZE_HINT.search(low) is not None
+    )
+
+
+def _line_hint(low: str) -> bool:
+    tail = low[-_TAIL_CHARS:]
+    return (
+        any(hint in tail for hint in _TRAILER_HINTS)
+        or "from " in low[-_APPLET_CHARS:]
+        or any(hint in low for hint in _RELATED_HINTS)
+    )
+
+
+def learn_boilerplate(
+    texts: Sequence[str | None], *, min_items: int = 5, min_share: float = 0.6
+) -> frozenset[str]:
+    """Lines (as ``line_key``) that most of a feed's recent items share.
+
+    ``texts`` are the plain texts (one paragraph per line) of the feed's most
+    recent items, as normalized *without* learned lines (otherwise what was
+    learned disappears from the input and is forgotten the next time). A line
+    is boilerplate when it is in at least ``min_share`` of them and there are
+    at least ``min_items`` items. Items with no text do not count.
+    """
+    present = [text for text in texts if text]
+    if len(present) < min_items:
+        return frozenset()
+    seen: Counter[str] = Counter()
+    for text in present:
+        seen.update({line_key(line) for line in text.split("\n") if line.strip()})
+    needed = min_share * len(present)
+    return frozenset(key for key, count in seen.items() if count >= needed and key)
+
+
+def droppable_learned(line: str) -> bool:
+    """A learned line may go unless it is a label for what follows ("Shownotes:")."""
+    return not line.rstrip().endswith((":", "\uff1a"))
+
+
+def has_learned_lines(text: str | None, learned: frozenset[str]) -> bool:
+    """Whether a plain text (one paragraph per line) holds a learned line."""
+    if not text or not learned:
+        return False
+    return any(line_key(line) in learned and droppable_learned(line) for line in text.split("\n"))
+
+
+def drop_learned_lines(text: str | None, learned: frozenset[str]) -> str | None:
+    """A plain text without its learned lines; None when every line is one."""
+    if not text or not learned:
+        return text
+    lines = text.split("\n")
+    kept = [line for line in lines if line_key(line) not in learned or not droppable_learned(line)]
+    return "\n".join(kept) if kept else None
+
+
+def strip_boilerplate(fragment: str, learned: frozenset[str] = frozenset()) -> Stripped:
+    """The fragment without the boilerplate the rules (and ``learned`` lines) find.
+
+    Returns the fragment unchanged (the same string) when nothing is removed,
+    else the re-serialized HTML, which still needs the sanitizer.
+    """
+    tree = LexborHTMLParser(fragment)
+    body = tree.body
+    if body is None:
+        return Stripped(fragment, ())
+    removed: list[Removal] = []
+    total = len(_text(body))
+    _remove_boxes(body, total, removed)
+    _remove_pixels_and_ad_links(body, removed)
+    lines = _lines(body) if learned or _line_hint(fragment.lower()) else []
+    drops = _decide(lines, learned)
+    for line, rule in drops:
+        removed.append(Removal(rule, line.text))
+        _remove_line(line)
+    for anchor, text in _trailer_links(lines, {id(line) for line, _ in drops}):
+        removed.append(Removal("trailer", text))
+        _remove_node(anchor)
+    if not removed:
+        return Stripped(fragment, ())
+    return Stripped(body.inner_html or "", tuple(removed))
+
+
+# -- boxes, pixels, ad links
+
+
+def _text(node: LexborNode) -> str:
+    return _SPACES.sub(" ", node.text(deep=True)).strip()
+
+
+def _is_box(node: LexborNode) -> bool:
+    attributes = node.attributes
+    classes = attributes.get("class") or ""
+    for token in classes.lower().split():
+        if token in _BOX_TOKENS:
+            return True
+        if any(part in _BOX_PARTS for part in re.split(r"[-_]", token)):
+            return True
+    element_id = (attributes.get("id") or "").lower().strip()
+    return element_id in _BOX_IDS
+
+
+def _remove_boxes(body: LexborNode, total: int, removed: list[Removal]) -> None:
+    if total == 0:
+        total = 1
+    for node in body.css("[class], [id]"):
+        if node.tag in ("h1", "h2", "h3", "h4", "h5", "h6") or not _is_box(node):
+            continue
+        if not _attached(node):  # already gone with an enclosing box
+            continue
+        text = _text(node)
+        if len(text) > _BOX_SHARE * total and len(text) > 80:
+            continue  # a wrapper, or the item is nothing but this box
+        removed.append(Removal("box", text))
+        node.remove()
+
+
+def _is_pixel(img: LexborNode) -> bool:
+    attributes = img.attributes
+    src = (attributes.get("src") or "").strip()
+    if PIXEL_SOURCE.match(src):
+        return True
+    width, height = attributes.get("width"), attributes.get("height")
+    if (
+        width is not None
+        and height is not None
+        and _PIXEL_SIZE.match(width)
+        and _PIXEL_SIZE.match(height)
+    ):
+        return True
+    style = attributes.get("style") or ""
+    return len(_PIXEL_STYLE.findall(style)) >= 2
+
+
+def _remove_pixels_and_ad_links(body: LexborNode, removed: list[Removal]) -> None:
+    for link in body.css("a[href]"):
+        if _attached(link) and AD_LINK.match((link.attributes.get("href") or "").strip()):
+            removed.append(Removal("ad-link", _text(link) or link.attributes.get("href") or ""))
+            _remove_node(link)
+    for img in body.css("img"):
+        if _attached(img) and _is_pixel(img):
+            removed.append(Removal("pixel", img.attributes.get("src") or ""))
+            _remove_node(img)
+
+
+def _attached(node: LexborNode) -> bool:
+    """Whether the node is still in the document (not inside something removed).
+
+    Nodes are detached with remove(), never destroyed with decompose(): the
+    lists built before a removal still hold references to them.
+    """
+    parent: LexborNode | None = node
+    while parent is not None:
+        if parent.tag == "body":
+            return True
+        parent = parent.parent
+    return False
+
+
+def _remove_node(node: LexborNode) -> None:
+    """Remove a node, then each ancestor left with no text and no media."""
+    parent = node.parent
+    node.remove()
+    while parent is not None and parent.tag not in ("body", "html"):
+        if _text(parent) or parent.css_first(_MEDIA) is not None:
+            break
+        grandparent = parent.parent
+        parent.remove()
+        parent = grandparent
+
+
+# -- lines
+
+
+class _Line:
+    """The text between two line breaks, with the nodes that hold it."""
+
+    __slots__ = ("anchors", "block", "chunks", "link_chars", "nodes", "pre", "text")
+
+    def __init__(self) -> None:
+        self.nodes: list[LexborNode] = []
+        self.chunks: list[str] = []
+        self.anchors: list[LexborNode | None] = []  # each node's <a>, if any
+        self.link_chars = 0
+        self.pre = False
+        self.block = ""  # the innermost block element around the line's first text
+        self.text = ""
+
+
+def _lines(body: LexborNode) -> list[_Line]:
+    lines: list[_Line] = []
+    current = [_Line()]
+
+    def end() -> None:
+        line = current[0]
+        text = _INVISIBLE.sub("", "".join(line.chunks))
+        line.text = _SPACES.sub(" ", text).strip()
+        if line.text:
+            lines.append(line)
+            current[0] = _Line()
+        else:
+            line.nodes.clear()
+            line.chunks.clear()
+            line.anchors.clear()
+
+    def walk(node: LexborNode, anchor: LexborNode | None, pre: bool, block: str) -> None:
+        child = node.child
+        while child is not None:
+            tag = child.tag
+            if tag == "-text":
+                value = child.text_content or ""
+                line = current[0]
+                if not line.nodes:
+                    line.block = block
+                line.nodes.append(child)
+                line.chunks.append(value)
+                line.anchors.append(anchor)
+                line.pre = line.pre or pre
+                if anchor is not None:
+                    line.link_chars += len(value.strip())
+            elif tag == "br":
+                end()
+            elif tag in _SKIP:
+                pass
+            elif tag in _BLOCK:
+                end()
+                walk(child, anchor, pre or tag == "pre", tag)
+                end()
+            else:
+                walk(child, child if tag == "a" else anchor, pre, block)
+            child = child.next
+
+    walk(body, None, False, "body")
+    end()
+    return lines
+
+
+def _only_link(line: _Line, rest: str | None = None) -> bool:
+    """Whether the line (or its end, ``rest``) is link text."""
+    if not line.link_chars:
+        return False
+    size = len(_SPACES.sub("", rest if rest is not None else line.text))
+    linked = sum(
+        len(_SPACES.sub("", chunk))
+        for chunk, anchor in zip(line.chunks, line.anchors, strict=True)
+        if anchor is not None
+    )
+    return size > 0 and linked >= _LINK_SHARE * size
+
+
+def _decide(lines: list[_Line], learned: frozenset[str]) -> list[tuple[_Line, str]]:
+    """Which whole lines go, and by which rule."""
+    drops: dict[int, str] = {}
+    count = len(lines)
+    # related links, anywhere
+    index = 0
+    while index < count:
+        line = lines[index]
+        if line.pre or len(line.text) > _RELATED_MAX:
+            index += 1
+            continue
+        match = _RELATED_LINE.fullmatch(line.text)
+        if match and _only_link(line, match["rest"]):
+            drops[index] = "related"
+        elif _LABEL_LINE.fullmatch(line.text):
+            following = index + 1
+            while (
+                following < count
+                and not lines[following].pre
+                and len(lines[following].text) <= _RELATED_MAX
+                and _only_link(lines[following])
+            ):
+                following += 1
+            if following > index + 1:
+                if following < count and _CREDIT.fullmatch(lines[following].text):
+                    following += 1
+                for taken in range(index, following):
+                    drops[taken] = "related"
+                index = following
+                continue
+        index += 1
+    # trailers, among the last lines
+    skipped = 0
+    for index in range(count - 1, max(-1, count - 1 - _TAIL_LINES), -1):
+        line = lines[index]
+        if index in drops:
+            continue
+        if line.pre:
+            break
+        if len(line.text) <= _TRAILER_MAX and _TRAILER.fullmatch(line.text):
+            drops[index] = "trailer"
+        elif index == count - 1 and len(line.text) <= _APPLET_MAX and _APPLET.fullmatch(line.text):
+            drops[index] = "applet"
+        elif len(line.text) <= 40 and skipped == 0:
+            skipped += 1  # one short line ("Comments", "Share") may follow a trailer
+        else:
+            break
+    # lines this feed repeats in most items: at the start or the end of the
+    # item, or sentences anywhere; not its template's headings and labels in
+    # the middle ("What we found", a cast list), which frame the story
+    if learned:
+        repeated = {
+            index
+            for index, line in enumerate(lines)
+            if not line.pre
+            and line.block not in _HEADINGS
+            and line_key(line.text) in learned
+            and droppable_learned(line.text)
+        }
+        edge = repeated | drops.keys()
+        head = next((i for i in range(count) if i not in edge), count)
+        tail = next((i for i in range(count - 1, -1, -1) if i not in edge), -1)
+        for index in repeated:
+            if index < head or index > tail or len(lines[index].text.split()) >= _SENTENCE_WORDS:
+                drops.setdefault(index, "learned")
+    if len(drops) >= count:
+        return []  # never empty an item (nor look at one with no lines)
+    return [(lines[index], rule) for index, rule in sorted(drops.items())]
+
+
+def _trailer_links(lines: list[_Line], dropped: set[int]) -> Iterable[tuple[LexborNode, str]]:
+    """A "Read more" link ending the last remaining line (not the line's only text)."""
+    for line in reversed(lines):
+        if id(line) in dropped:
+            continue
+        if line.pre or not line.anchors or line.anchors[-1] is None:
+            return
+        anchor = line.anchors[-1]
+        text = _SPACES.sub(
+            " ",
+            "".join(c for c, a in zip(line.chunks, line.anchors, strict=True) if a is anchor),
+        ).strip()
+        if text and text != line.text and _TRAILER_LINK.fullmatch(text):
+            yield anchor, text
+        return
+
+
+def _remove_line(line: _Line) -> None:
+    parents = []
+    for node in line.nodes:
+        parent = node.parent
+        node.remove()
+        if parent is not None:
+            parents.append(parent)
+    for parent in parents:
+        if parent.tag in ("body", "html") or not _attached(parent):
+            continue
+        if not _text(parent) and parent.css_first(_MEDIA) is None:
+            _remove_node(parent)
