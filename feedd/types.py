@@ -193,6 +193,15 @@ class ParsedFeed:
 
 
 @dataclass(frozen=True, slots=True)
+class Enclosure:
+    """A file attached to an item (podcast audio, video): absolute http(s) URL."""
+
+    url: str
+    type: str | None  # MIME type as the feed gave it, lower-cased
+    length: int | None  # bytes; None when absent, not a number or 0 (feeds put 0 for unknown)
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """A normalized entry, ready to be deduplicated and stored."""
 
@@ -208,6 +217,14 @@ class Entry:
     updated_at: datetime | None
     tags: tuple[str, ...]
     content_hash: str
+    # published_at is None when the feed's date is missing or unusable; then
+    # date_flag says why ("missing", "too_old": before 1995, "future": more than
+    # 10 minutes ahead) and the store stands in its first-seen time.
+    date_flag: str | None = None
+    published_raw: str | None = None  # the date string the item gave (published, else updated)
+    language: str | None = None  # ISO 639-1 ("en") from the text; short ones: the feed's
+    word_count: int = 0  # words of content_text; each CJK character counts as a word
+    enclosures: tuple[Enclosure, ...] = ()
 
 
 class Action(StrEnum):

@@ -1,4 +1,5 @@
-"""normalize: sanitizing, plain text, keys, hashes and scrubbing, on fragments."""
+"""normalize: sanitizing, plain text, boilerplate, keys, hashes, language, words and
+enclosures, on fragments (dates: test_dates.py; the rules themselves: test_boilerplate.py)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from feedd.normalize import (
+    detect_language,
+    drop_learned,
     entry_key,
     html_to_text,
+    language_code,
+    learn_boilerplate,
     normalize_entry,
     one_line,
     sanitize_html,
     scrub,
+    word_count,
 )
-from feedd.types import RawEntry
+from feedd.parse import parse_feed
+from feedd.types import Enclosure, RawEntry
 
 TAG = re.compile(r"<\s*/?\s*[a-zA-Z]")
 
@@ -270,6 +277,8 @@ def test_content_hash_is_stable():
         {"published": datetime(2024, 1, 3, tzinfo=UTC)},
         {"updated": datetime(2024, 2, 1, tzinfo=UTC)},
         {"tags": ("a", "b")},
+        # Podcast files are content: a replaced episode file is an edit.
+        {"extra": (("enclosures", (("https://example.com/a.mp3", None, None),)),)},
     ],
 )
 def test_content_hash_changes_with_content(change):
@@ -287,7 +296,7 @@ def test_content_hash_ignores_the_url():
     [
         {"id": "another-id"},  # the id is the key, not content
         {"published_raw": "2024-01-02T03:04:05Z"},  # same instant, other spelling
-        {"extra": (("enclosures", (("https://example.com/a.mp3", None, None),)),)},
+        {"extra": (("feedburner_origlink", "https://example.com/orig"),)},
         {"content": "<p>Body</p><script>tracking()</script>"},  # sanitized away
         {"title": "  Title  "},  # same text once cleaned
     ],
@@ -308,7 +317,9 @@ def test_normalize_entry_fields():
             content="<p>First para</p><script>x()</script><p>Second</p>",
             author="<i>Ann</i>",
             published=None,
+            published_raw=None,
             updated=datetime(2024, 5, 1, tzinfo=UTC),
+            updated_raw="2024-05-01T00:00:00Z",
             tags=("x", "y"),
         ),
         link="https://example.com/a#c",
@@ -410,3 +421,227 @@ def test_normalize_entry_scrubs_every_text_field():
                 item.encode("utf-8")
     assert entry.guid == "id"
     assert entry.tags == ("tag",)
+
+
+def test_content_hash_of_an_item_without_boilerplate_or_enclosures_is_unchanged():
+    # The value the normalize of commit b2c2008 gave: items stored before the
+    # boilerplate rules and the new fields must not all look edited.
+    assert norm(raw()).content_hash == (
+        "eea9774f900a2f28b2ab1f711ad0b8c18d90f3d84160727a3060e8acba17028c"
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"content": "<p>Body</p><p><a href='/x'>Continue reading...</a></p>"},
+        {"content": "<p>Body</p><img src='https://pixel.wp.com/b.gif?x=1'>"},
+        {"content": "<p>Body</p><div class='sharedaddy'><a href='/s'>Share</a></div>"},
+    ],
+)
+def test_content_hash_ignores_boilerplate(change):
+    assert norm(raw(**change)).content_hash == norm(raw()).content_hash
+
+
+# -- boilerplate through normalize_entry
+
+
+def test_normalize_entry_removes_boilerplate_from_html_text_and_summary():
+    entry = norm(
+        raw(
+            summary="<p>The short version.</p> <a href='/1'>Continue reading...</a>",
+            content=(
+                "<p>First paragraph.</p>"
+                "<div class='read-more'><a href='/o'>Other story</a>"
+                "<p>FILE PHOTO. \u00a9 Reuters</p></div><p>Second paragraph.</p>"
+                "<img src='http://feeds.feedburner.com/~r/x/~4/abc' width='1' height='1'>"
+                "<p>Read Full Article at RT.com</p>"
+            ),
+        )
+    )
+    assert entry.content_html == "<p>First paragraph.</p><p>Second paragraph.</p>"
+    assert entry.content_text == "First paragraph.\nSecond paragraph."
+    assert entry.summary == "The short version."
+    assert entry.word_count == 4
+
+
+def test_summary_is_the_first_paragraph_when_the_item_has_none():
+    entry = norm(raw(summary=None, content="<p>One.</p><p>Two.</p><p>Read more</p>"))
+    assert (entry.summary, entry.content_text) == ("One.", "One.\nTwo.")
+
+
+def test_summary_only_item_is_cleaned_once_for_both():
+    entry = norm(raw(content=None, summary="<p>Only this.</p><p>Continue reading \u2192</p>"))
+    assert entry.summary == entry.content_text == "Only this."
+
+
+def feed_items(count: int = 6) -> list[RawEntry]:
+    return [
+        raw(
+            id=f"id-{n}",
+            summary=None,
+            content=(
+                "<p>[If the formatting looks odd, visit the original article]</p>"
+                f"<p>Story {n} says something of its own, in its own words.</p>"
+                "<h2>Introduction</h2>"
+                f"<p>More of story {n}.</p><p><a href='mailto:a@b.c'>Reply via email</a></p>"
+            ),
+        )
+        for n in range(count)
+    ]
+
+
+def test_learned_boilerplate_is_dropped_the_pipeline_way():
+    entries = [norm(item) for item in feed_items()]
+    learned = learn_boilerplate([entry.content_text for entry in entries])
+    assert learned == {
+        "[if the formatting looks odd, visit the original article]",
+        "introduction",
+        "reply via email",
+    }
+    cleaned = [drop_learned(entry, learned) for entry in entries]
+    first = cleaned[0]
+    assert first.content_text == (
+        "Story 0 says something of its own, in its own words.\nIntroduction\nMore of story 0."
+    )
+    assert first.content_html == (
+        "<p>Story 0 says something of its own, in its own words.</p><h2>Introduction</h2>"
+        "<p>More of story 0.</p>"
+    )
+    # The summary was the first paragraph, a learned line: now the story's first.
+    assert first.summary == "Story 0 says something of its own, in its own words."
+    assert first.word_count == 16
+    assert first.content_hash != entries[0].content_hash
+    # The same through normalize_entry's own parameter.
+    assert norm_with(feed_items()[0], boilerplate=learned) == first
+
+
+def norm_with(item: RawEntry, **options: Any):
+    return normalize_entry(
+        item, link="https://example.com/1", url="https://example.com/1", **options
+    )
+
+
+def test_drop_learned_leaves_other_entries_alone():
+    entry = norm(raw())
+    assert drop_learned(entry, frozenset({"reply via email"})) is entry
+    assert drop_learned(entry, frozenset()) is entry
+
+
+# -- language
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The council voted on Tuesday to close the old bridge for repairs next spring.", "en"),
+        ("Le conseil municipal a voté mardi la fermeture du vieux pont pour des travaux.", "fr"),
+        ("Der Stadtrat hat am Dienstag beschlossen, die alte Brücke zu sperren.", "de"),
+        ("El ayuntamiento votó el martes cerrar el puente viejo para repararlo.", "es"),
+        ("市議会は火曜日、古い橋を修理のために閉鎖することを決めました。", "ja"),
+        ("市议会周二投票决定关闭这座旧桥进行维修\uff0c工程将于明年春天开始。", "zh"),
+        ("Городской совет во вторник проголосовал за закрытие старого моста на ремонт.", "ru"),
+    ],
+)
+def test_language_from_the_text(text, expected):
+    assert detect_language(text) == expected
+    # The text wins over a feed that says otherwise.
+    assert detect_language(text, "pt-BR") == expected
+
+
+def test_short_texts_take_the_feeds_language():
+    assert detect_language("Photos", "de-DE") == "de"
+    assert detect_language("OK 2024", "en_US") == "en"
+    assert detect_language("Photos") is None
+    assert detect_language(None, "fr") == "fr"
+    assert detect_language("", None) is None
+
+
+@pytest.mark.parametrize(
+    ("tag", "code"),
+    [("en-US", "en"), ("EN", "en"), ("pt_br", "pt"), (" de ", "de"), ("fil", "fil"), ("x", None)],
+)
+def test_language_code(tag, code):
+    assert language_code(tag) == code
+
+
+def test_normalize_entry_language_uses_title_text_and_feed_hint():
+    entry = norm_with(
+        raw(title="Le pont ferme", content="<p>Les travaux commencent en mars prochain.</p>"),
+        feed_language="en",
+    )
+    assert entry.language == "fr"
+    assert (
+        norm_with(raw(title="Hi", content="<p>Ok</p>", summary=None), feed_language="nl").language
+        == "nl"
+    )
+
+
+# -- word count
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        (None, 0),
+        ("", 0),
+        ("one two  three", 3),
+        ("Don't stop: e-mail me.\nSecond line here", 7),
+        ("中文测试", 4),
+        ("日本語のテキスト", 8),
+        ("Python 3 と 中文 mixed", 6),
+        ("한국어 문장은 띄어쓰기를 합니다", 4),  # Hangul: spaces between words
+    ],
+)
+def test_word_count(text, count):
+    assert word_count(text) == count
+
+
+# -- enclosures
+
+
+def test_enclosures_are_absolute_http_and_typed():
+    item = raw(
+        extra=(
+            (
+                "enclosures",
+                (
+                    ("/media/ep1.mp3", "Audio/MPEG", "12345"),
+                    ("https://cdn.example.com/ep1.mp4", "video/mp4", 0),
+                    ("ftp://example.com/ep1.ogg", "audio/ogg", "1"),
+                    ("javascript:alert(1)", None, None),
+                    ("/media/ep1.mp3", "audio/mpeg", "999"),  # the same file again
+                    ("https://example.com/x.pdf", "", "n/a"),
+                    ("  ", None, None),
+                ),
+            ),
+        )
+    )
+    entry = normalize_entry(item, link=None, url=None, base_url="https://example.com/feed.xml")
+    assert entry.enclosures == (
+        Enclosure("https://example.com/media/ep1.mp3", "audio/mpeg", 12345),
+        Enclosure("https://cdn.example.com/ep1.mp4", "video/mp4", None),
+        Enclosure("https://example.com/x.pdf", None, None),
+    )
+
+
+def test_enclosures_from_rss_and_json_feed_bytes():
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>p</title><item>'
+        b"<title>Ep 1</title><guid>e1</guid>"
+        b'<enclosure url="https://example.com/ep1.mp3" type="audio/mpeg" length="34567"/>'
+        b"</item></channel></rss>"
+    )
+    json_feed = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "p", "items": [{"id": "1",'
+        b' "content_text": "x", "attachments": [{"url": "ep1.m4a", "mime_type": "audio/x-m4a",'
+        b' "size_in_bytes": 89012}]}]}'
+    )
+    base = "https://example.com/podcast/feed"
+    for body, expected in (
+        (rss, Enclosure("https://example.com/ep1.mp3", "audio/mpeg", 34567)),
+        (json_feed, Enclosure("https://example.com/podcast/ep1.m4a", "audio/x-m4a", 89012)),
+    ):
+        item = parse_feed(body, url=base).entries[0]
+        entry = normalize_entry(item, link=None, url=None, base_url=base)
+        assert entry.enclosures == (expected,)
