@@ -7,23 +7,35 @@ Rules, in order:
 1. The same guid earlier in this batch: skip (feeds do repeat items).
 2. The same guid already stored for this feed: skip if its content hash is
    unchanged, else update that article.
-3. The same canonical URL already stored (from any feed): link this feed to
-   that article; one story, one row.
+3. The same canonical URL, or the same long text (text hash), already stored
+   (from any feed): link this feed to that article; one story, one row. When
+   this copy is fuller (more words) than the stored one, it also enriches the
+   article: arrival order must not matter, and the thin copy (an applet's
+   title and one line) often comes first.
 4. Otherwise: insert a new article.
+
+Near-duplicates (the same story under another URL: syndication, republishing
+blogs, small edits) are separate rows; ``group_root`` picks the row the
+others point at with ``duplicate_of``: the earliest published.
 
 A canonical URL identifies a story only if it is not shared: when several
 items of one document (different guids) carry the same URL, or an item links
 to the feed's own home page, that URL is the site's, not the story's (podcast
 episodes that all link to the show's page, say), and rule 3 does not apply.
-Near-duplicate stories (same story, different URL) are the dedupe issue's.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
-from .types import Action, Entry, Intent, Known
+from .types import Action, Entry, Intent, Known, KnownArticle
+
+# An exact-text match needs this many words: short texts ("Read more",
+# "Photo of the day") are shared by different stories.
+MIN_TEXT_MATCH_WORDS = 50
 
 
 def shared_urls(entries: Iterable[Entry], site_url: str | None = None) -> frozenset[str]:
@@ -45,7 +57,8 @@ def decide(
     batch = tuple(entries)
     not_identity = shared_urls(batch, site_url)
     items = {item.guid: item for item in known.items}
-    urls = dict(known.urls)
+    by_url = {a.url: a for a in known.articles if a.url}
+    by_text = {a.text_hash: a for a in known.articles if a.text_hash}
     seen_guids: set[str] = set()
     intents: list[Intent] = []
     for entry in batch:
@@ -62,10 +75,35 @@ def decide(
                 intents.append(Intent(Action.UPDATE, entry, "content changed", stored.article_id))
             continue
 
-        if entry.url is not None and entry.url not in not_identity and entry.url in urls:
-            intents.append(
-                Intent(Action.LINK, entry, "same URL as a stored article", urls[entry.url])
-            )
+        same: KnownArticle | None = None
+        reason = ""
+        if entry.url is not None and entry.url not in not_identity and entry.url in by_url:
+            same, reason = by_url[entry.url], "same URL as a stored article"
+        elif text_key(entry) in by_text:
+            same, reason = by_text[text_key(entry) or ""], "same text as a stored article"
+        if same is not None:
+            if entry.word_count > same.word_count:
+                intents.append(Intent(Action.ENRICH, entry, f"{reason}, fuller", same.id))
+            else:
+                intents.append(Intent(Action.LINK, entry, reason, same.id))
             continue
         intents.append(Intent(Action.INSERT, entry, "new"))
     return tuple(intents)
+
+
+def text_hash(entry: Entry) -> str | None:
+    """A hash of the entry's text when it is long enough to identify a story."""
+    if entry.word_count < MIN_TEXT_MATCH_WORDS or not entry.content_text:
+        return None
+    return hashlib.sha256(entry.content_text.encode("utf-8")).hexdigest()[:32]
+
+
+def text_key(entry: Entry) -> str | None:
+    return entry.text_hash if entry.word_count >= MIN_TEXT_MATCH_WORDS else None
+
+
+def group_root(members: Iterable[tuple[int, datetime | None]]) -> int:
+    """The article near-duplicates point at: the earliest published (undated last),
+    the smallest id among equals. The same whatever order they arrived in."""
+    never = datetime.max.replace(tzinfo=UTC)
+    return min(members, key=lambda m: (m[1] or never, m[0]))[0]

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import dedupe, fetch, links, normalize, parse, schedule
+from . import dedupe, fetch, links, neardup, normalize, parse, schedule
 from .config import Config, LinksConfig
 from .errors import BlockedAddressError, FeeddError, FetchError, ParseError, StoreError
 from .store import DueFeed, Store
@@ -60,6 +60,10 @@ PERMANENT_REDIRECTS = frozenset({301, 308})
 # A feed's address changes only after this many fetches in a row were moved
 # (301/308) to the same URL: one misconfigured response must not lose a feed.
 MOVED_AFTER = 3
+# Near-duplicates are looked for among articles published this close: the
+# same story is republished within days; older look-alikes are other stories
+# (yearly lists, templated posts).
+NEAR_DUPLICATE_WINDOW = timedelta(days=7)
 
 
 def utcnow() -> datetime:
@@ -95,7 +99,8 @@ def entries_of(
         if target and resolved:
             target = resolved.get(target, target)
         url = links.canonical_url(target)
-        entries.append(normalize.normalize_entry(raw, link=link, url=url, base_url=base_url))
+        entry = normalize.normalize_entry(raw, link=link, url=url, base_url=base_url)
+        entries.append(dataclasses.replace(entry, text_hash=dedupe.text_hash(entry)))
     return tuple(entries)
 
 
@@ -468,7 +473,9 @@ class Pipeline:
                 )
             known = self.store.known(feed.id, entries)
             intents = dedupe.decide(known, entries, links.canonical_url(parsed.site_url))
-            counts = self.store.apply(feed.id, intents, language=parsed.language, now=now)
+            counts, written = self.store.apply(feed.id, intents, language=parsed.language, now=now)
+            for article_id, entry in written:
+                self.mark_near_duplicates(article_id, entry)
             dates = [e.published_at for e in entries if e.published_at is not None]
             interval = self._interval(feed, now, fetched.headers, ttl=parsed.ttl, dates=dates)
             skew = timedelta(seconds=schedule.CLOCK_SKEW)
@@ -511,6 +518,28 @@ class Pipeline:
             links_resolved=len(resolutions),
             links_failed=failed_links,
         )
+
+    def mark_near_duplicates(self, article_id: int, entry: Entry) -> None:
+        """Sign the article's text; if it is the same story as articles of other
+        feeds, put them in one group pointing at its earliest-published member
+        (db thread, inside the feed's transaction)."""
+        signature = neardup.signature(entry.content_text or "")
+        old = self.store.signature_of(article_id)
+        old_bands = neardup.band_keys(neardup.Signature.from_bytes(old)) if old else ()
+        bands = neardup.band_keys(signature) if signature else ()
+        self.store.save_signature(
+            article_id, signature.to_bytes() if signature else None, bands, old_bands
+        )
+        if signature is None:
+            return  # too short to judge: a thin item matches nothing
+        matches = [
+            other
+            for other, blob in self.store.near_candidates(article_id, bands, NEAR_DUPLICATE_WINDOW)
+            if neardup.is_near_duplicate(signature, neardup.Signature.from_bytes(blob))
+        ]
+        if matches:
+            members = self.store.duplicate_group([article_id, *matches])
+            self.store.point_group((m for m, _ in members), dedupe.group_root(members))
 
     def _failed(
         self, feed: DueFeed, exc: BaseException, started: float, status: int | None

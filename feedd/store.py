@@ -38,6 +38,7 @@ from .types import (
     FeedSource,
     Intent,
     Known,
+    KnownArticle,
     KnownItem,
     Relocation,
     Resolution,
@@ -268,8 +269,33 @@ SELECT
 FROM feeds f;
 """
 
+_SCHEMA_V5 = """
+-- Clean articles (issue 4): date sanity, size, enclosures, exact and near
+-- duplicates.
+-- date_flag: missing | too_old | future; then published_at is first_seen_at.
+ALTER TABLE articles ADD COLUMN date_flag TEXT;
+ALTER TABLE articles ADD COLUMN published_raw TEXT;   -- the item's own date string
+ALTER TABLE articles ADD COLUMN word_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE articles ADD COLUMN enclosures TEXT NOT NULL DEFAULT '[]';  -- [{url, type, length}]
+-- text_hash: of content_text, when long enough to identify a story
+ALTER TABLE articles ADD COLUMN text_hash TEXT;
+CREATE INDEX articles_text_hash ON articles (text_hash) WHERE text_hash IS NOT NULL;
+
+-- MinHash signatures (feedd/neardup.py) and their LSH band keys: a new
+-- article is compared only with articles sharing a band key.
+CREATE TABLE article_signatures (
+    article_id INTEGER PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    signature BLOB NOT NULL
+);
+CREATE TABLE article_bands (
+    band TEXT NOT NULL,
+    article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+    PRIMARY KEY (band, article_id)
+) WITHOUT ROWID;
+"""
+
 # MIGRATIONS[n] takes the schema from version n to n + 1. Append only.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4)
+MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -688,34 +714,50 @@ class Store:
     # -- articles
 
     def known(self, feed_id: int, entries: Sequence[Entry]) -> Known:
-        """What dedupe needs: this feed's stored items and any article with the same URL."""
+        """What dedupe needs: this feed's stored items, and the articles with the
+        same URL or the same text (from any feed)."""
         items = self._stored_items(feed_id, (e.guid for e in entries))
-        urls: list[tuple[str, int]] = []
-        wanted = list(dict.fromkeys(e.url for e in entries if e.url))
-        for chunk in _chunks(wanted):
-            marks = ",".join("?" * len(chunk))
-            urls.extend(
-                self.conn.execute(f"SELECT url, id FROM articles WHERE url IN ({marks})", chunk)
-            )
-        return Known(items=tuple(items), urls=tuple(urls))
+        found: dict[int, KnownArticle] = {}
+        for column, values in (
+            ("url", [e.url for e in entries if e.url]),
+            ("text_hash", [e.text_hash for e in entries if e.text_hash]),
+        ):
+            for chunk in _chunks(list(dict.fromkeys(values))):
+                marks = ",".join("?" * len(chunk))
+                for id_, url, text_hash, words in self.conn.execute(
+                    f"SELECT id, url, text_hash, word_count FROM articles "
+                    f"WHERE {column} IN ({marks})",
+                    chunk,
+                ):
+                    found[id_] = KnownArticle(id_, url, text_hash, words)
+        return Known(items=tuple(items), articles=tuple(found.values()))
 
     def apply(
         self, feed_id: int, intents: Iterable[Intent], *, language: str | None, now: datetime
-    ) -> Counts:
-        """Write the intents of one feed. Call inside transaction()."""
+    ) -> tuple[Counts, tuple[tuple[int, Entry], ...]]:
+        """Write the intents of one feed. Call inside transaction().
+
+        Returns the counts and the articles whose text was written (inserted,
+        updated, enriched), for near-duplicate detection.
+        """
         if not self.conn.in_transaction:
             raise StoreError("apply() must run inside a transaction")
         seen_at = format_timestamp(now)
         counts = dict.fromkeys(Action, 0)
+        written: list[tuple[int, Entry]] = []
         for intent in intents:
             entry = intent.entry
             if intent.action is Action.INSERT:
                 article_id = self._insert_article(entry, language, seen_at)
                 self._link(article_id, feed_id, entry, seen_at)
-            elif intent.action is Action.LINK:
+                written.append((article_id, entry))
+            elif intent.action in (Action.LINK, Action.ENRICH):
                 if intent.article_id is None:
                     raise StoreError(f"link without an article id: {entry.guid!r}")
                 self._link(intent.article_id, feed_id, entry, seen_at)
+                if intent.action is Action.ENRICH:
+                    self._update_article(intent.article_id, entry, seen_at)
+                    written.append((intent.article_id, entry))
             elif intent.action is Action.UPDATE:
                 if intent.article_id is None:
                     raise StoreError(f"update without an article id: {entry.guid!r}")
@@ -725,35 +767,50 @@ class Store:
                     "WHERE feed_id = ? AND guid = ?",
                     (entry.content_hash, entry.link, feed_id, entry.guid),
                 )
+                written.append((intent.article_id, entry))
             counts[intent.action] += 1
-        return Counts(
+        totals = Counts(
             new=counts[Action.INSERT],
-            updated=counts[Action.UPDATE],
-            linked=counts[Action.LINK],
+            updated=counts[Action.UPDATE] + counts[Action.ENRICH],
+            linked=counts[Action.LINK] + counts[Action.ENRICH],
             unchanged=counts[Action.SKIP],
         )
+        return totals, tuple(written)
+
+    def _article_values(self, entry: Entry, seen_at: str | None) -> dict[str, Any]:
+        return {
+            "title": entry.title,
+            "summary": entry.summary,
+            "content_text": entry.content_text,
+            "content_html": entry.content_html,
+            "author": entry.author,
+            # No usable date: the first-seen time stands in, and date_flag says so.
+            "published_at": format_timestamp(entry.published_at) or seen_at,
+            "updated_at": format_timestamp(entry.updated_at),
+            "tags": json.dumps(list(entry.tags), ensure_ascii=False),
+            "date_flag": entry.date_flag,
+            "published_raw": entry.published_raw,
+            "word_count": entry.word_count,
+            "enclosures": json.dumps(
+                [{"url": e.url, "type": e.type, "length": e.length} for e in entry.enclosures],
+                ensure_ascii=False,
+            ),
+            "text_hash": entry.text_hash,
+            "seen_at": seen_at,
+        }
 
     def _insert_article(self, entry: Entry, language: str | None, seen_at: str | None) -> int:
+        values = self._article_values(entry, seen_at)
         cursor = self.conn.execute(
             """
             INSERT INTO articles (url, title, summary, content_text, content_html, author,
-                published_at, updated_at, first_seen_at, modified_at, language, tags)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                published_at, updated_at, first_seen_at, modified_at, language, tags,
+                date_flag, published_raw, word_count, enclosures, text_hash)
+            VALUES (:url, :title, :summary, :content_text, :content_html, :author,
+                :published_at, :updated_at, :seen_at, :seen_at, :language, :tags,
+                :date_flag, :published_raw, :word_count, :enclosures, :text_hash)
             """,
-            (
-                entry.url,
-                entry.title,
-                entry.summary,
-                entry.content_text,
-                entry.content_html,
-                entry.author,
-                format_timestamp(entry.published_at),
-                format_timestamp(entry.updated_at),
-                seen_at,
-                seen_at,
-                language,
-                json.dumps(list(entry.tags), ensure_ascii=False),
-            ),
+            {**values, "url": entry.url, "language": entry.language or language},
         )
         if cursor.lastrowid is None:
             raise StoreError("INSERT INTO articles returned no rowid")
@@ -771,28 +828,135 @@ class Store:
     def _update_article(self, article_id: int, entry: Entry, seen_at: str | None) -> None:
         # The URL is the article's identity (and may come from link
         # resolution, which an update does not repeat): it never changes here.
+        # A date the new version lacks keeps the stored one.
         self.conn.execute(
             """
             UPDATE articles SET
                 title = :title, summary = :summary, content_text = :content_text,
-                content_html = :content_html, author = :author,
-                published_at = coalesce(:published_at, published_at),
-                updated_at = :updated_at, tags = :tags, modified_at = :seen_at
+                content_html = :content_html, author = coalesce(:author, author),
+                published_at = CASE WHEN :date_flag IS NULL THEN :published_at
+                                    ELSE published_at END,
+                date_flag = CASE WHEN :date_flag IS NULL THEN NULL ELSE date_flag END,
+                published_raw = coalesce(:published_raw, published_raw),
+                updated_at = :updated_at, tags = :tags, word_count = :word_count,
+                enclosures = :enclosures, text_hash = :text_hash,
+                language = coalesce(:language, language), modified_at = :seen_at
             WHERE id = :id
             """,
-            {
-                "id": article_id,
-                "title": entry.title,
-                "summary": entry.summary,
-                "content_text": entry.content_text,
-                "content_html": entry.content_html,
-                "author": entry.author,
-                "published_at": format_timestamp(entry.published_at),
-                "updated_at": format_timestamp(entry.updated_at),
-                "tags": json.dumps(list(entry.tags), ensure_ascii=False),
-                "seen_at": seen_at,
-            },
+            {**self._article_values(entry, seen_at), "id": article_id, "language": entry.language},
         )
+
+    # -- near-duplicates (the decisions are neardup's and dedupe's)
+
+    def signature_of(self, article_id: int) -> bytes | None:
+        row = self.conn.execute(
+            "SELECT signature FROM article_signatures WHERE article_id = ?", (article_id,)
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def save_signature(
+        self,
+        article_id: int,
+        signature: bytes | None,
+        bands: Sequence[str],
+        old_bands: Sequence[str] = (),
+    ) -> None:
+        """Replace an article's signature and band keys (old_bands: those it had)."""
+        for chunk in _chunks(list(old_bands)):
+            marks = ",".join("?" * len(chunk))
+            self.conn.execute(
+                f"DELETE FROM article_bands WHERE article_id = ? AND band IN ({marks})",
+                (article_id, *chunk),
+            )
+        if signature is None:
+            self.conn.execute("DELETE FROM article_signatures WHERE article_id = ?", (article_id,))
+            return
+        self.conn.execute(
+            "INSERT OR REPLACE INTO article_signatures (article_id, signature) VALUES (?, ?)",
+            (article_id, signature),
+        )
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO article_bands (band, article_id) VALUES (?, ?)",
+            [(band, article_id) for band in bands],
+        )
+
+    def near_candidates(
+        self, article_id: int, bands: Sequence[str], window: timedelta
+    ) -> tuple[tuple[int, bytes], ...]:
+        """Articles sharing a band key with this one, published within ``window`` of it,
+        that no feed of this article also carries (a feed's own items are its own
+        stories, however alike: templated posts). (id, signature) pairs."""
+        if not bands:
+            return ()
+        row = self.conn.execute(
+            "SELECT published_at FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        center = parse_timestamp(row[0]) if row else None
+        if center is None:
+            return ()
+        marks = ",".join("?" * len(bands))
+        rows = self.conn.execute(
+            f"""
+            SELECT DISTINCT s.article_id, s.signature
+            FROM article_bands b
+            JOIN article_signatures s ON s.article_id = b.article_id
+            JOIN articles a ON a.id = b.article_id
+            WHERE b.band IN ({marks}) AND b.article_id != ?
+              AND a.published_at BETWEEN ? AND ?
+              AND NOT EXISTS (
+                  SELECT 1 FROM article_feeds mine JOIN article_feeds theirs
+                      ON theirs.feed_id = mine.feed_id
+                  WHERE mine.article_id = ? AND theirs.article_id = a.id
+              )
+            """,
+            (
+                *bands,
+                article_id,
+                format_timestamp(center - window),
+                format_timestamp(center + window),
+                article_id,
+            ),
+        ).fetchall()
+        return tuple((id_, bytes(blob)) for id_, blob in rows)
+
+    def duplicate_group(
+        self, article_ids: Iterable[int]
+    ) -> tuple[tuple[int, datetime | None], ...]:
+        """Every article in the near-duplicate groups of these: them, the articles they
+        point at, and every article pointing at those. (id, published_at) pairs."""
+        ids = set(article_ids)
+        for chunk in _chunks(list(ids)):
+            marks = ",".join("?" * len(chunk))
+            ids.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT duplicate_of FROM articles WHERE id IN ({marks}) "
+                    "AND duplicate_of IS NOT NULL",
+                    chunk,
+                )
+            )
+        members: dict[int, datetime | None] = {}
+        for chunk in _chunks(list(ids)):
+            marks = ",".join("?" * len(chunk))
+            for id_, published in self.conn.execute(
+                f"SELECT id, published_at FROM articles WHERE id IN ({marks}) "
+                f"OR duplicate_of IN ({marks})",
+                (*chunk, *chunk),
+            ):
+                members[id_] = parse_timestamp(published)
+        return tuple(members.items())
+
+    def point_group(self, members: Iterable[int], root: int) -> None:
+        """Make root the group's original and every other member point at it."""
+        others = [m for m in members if m != root]
+        self.conn.execute("UPDATE articles SET duplicate_of = NULL WHERE id = ?", (root,))
+        for chunk in _chunks(others):
+            marks = ",".join("?" * len(chunk))
+            self.conn.execute(
+                f"UPDATE articles SET duplicate_of = ? WHERE id IN ({marks}) "
+                "AND duplicate_of IS NOT ?",
+                (root, *chunk, root),
+            )
 
     # -- maintenance and checks
 

@@ -225,11 +225,13 @@ class Entry:
     language: str | None = None  # ISO 639-1 ("en") from the text; short ones: the feed's
     word_count: int = 0  # words of content_text; each CJK character counts as a word
     enclosures: tuple[Enclosure, ...] = ()
+    text_hash: str | None = None  # sha256 of content_text: the same text under another URL
 
 
 class Action(StrEnum):
     INSERT = "insert"  # a new story
-    LINK = "link"  # a story already stored (same canonical URL), newly seen in this feed
+    LINK = "link"  # a story already stored (same canonical URL or text), newly seen in this feed
+    ENRICH = "enrich"  # as LINK, and this copy is fuller: it replaces the stored text
     UPDATE = "update"  # this feed's item changed since we stored it
     SKIP = "skip"  # nothing to do
 
@@ -254,11 +256,21 @@ class KnownItem:
 
 
 @dataclass(frozen=True, slots=True)
+class KnownArticle:
+    """A stored article that a batch's entry may be (same URL or same text)."""
+
+    id: int
+    url: str | None
+    text_hash: str | None
+    word_count: int
+
+
+@dataclass(frozen=True, slots=True)
 class Known:
     """The slice of the database dedupe needs to decide on one batch."""
 
     items: tuple[KnownItem, ...] = ()  # this feed's items, by guid
-    urls: tuple[tuple[str, int], ...] = ()  # canonical url -> article id, any feed
+    articles: tuple[KnownArticle, ...] = ()  # any feed's, by canonical URL or text hash
 
 
 class Status(StrEnum):

@@ -85,7 +85,7 @@ def write(store: Store, fid: int, entries: list[Entry], now: datetime = NOW):
     """What pipeline does for one feed: read Known, decide, apply, in one transaction."""
     with store.transaction():
         intents = dedupe.decide(store.known(fid, entries), entries)
-        counts = store.apply(fid, intents, language="en", now=now)
+        counts, _ = store.apply(fid, intents, language="en", now=now)
     return intents, counts
 
 

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from feedd.dedupe import decide, shared_urls
-from feedd.types import Action, Entry, Known, KnownItem
+from feedd.dedupe import MIN_TEXT_MATCH_WORDS, decide, group_root, shared_urls
+from feedd.types import Action, Entry, Known, KnownArticle, KnownItem
 
 
-def entry(guid: str, url: str | None = None, content_hash: str = "h1") -> Entry:
+def art(id_: int, url: str | None, text_hash: str | None = None, words: int = 0) -> KnownArticle:
+    return KnownArticle(id_, url, text_hash, words)
+
+
+def entry(
+    guid: str,
+    url: str | None = None,
+    content_hash: str = "h1",
+    *,
+    words: int = 0,
+    text_hash: str | None = None,
+) -> Entry:
     return Entry(
         guid=guid,
         link=url,
@@ -22,6 +35,8 @@ def entry(guid: str, url: str | None = None, content_hash: str = "h1") -> Entry:
         updated_at=None,
         tags=(),
         content_hash=content_hash,
+        word_count=words,
+        text_hash=text_hash,
     )
 
 
@@ -89,7 +104,7 @@ def test_rule2_comes_before_the_url_rule():
     """A stored guid whose URL belongs to another article is still this feed's item."""
     known = Known(
         items=(KnownItem("a", 7, "h1"),),
-        urls=(("https://x.example/shared", 9),),
+        articles=(art(9, "https://x.example/shared"),),
     )
     unchanged = entry("a", "https://x.example/shared", "h1")
     changed = entry("a", "https://x.example/shared", "h2")
@@ -101,7 +116,7 @@ def test_rule2_comes_before_the_url_rule():
 
 
 def test_rule3_url_already_stored_links_to_that_article():
-    known = Known(urls=(("https://x.example/story", 42),))
+    known = Known(articles=(art(42, "https://x.example/story"),))
     [intent] = decide(known, [entry("new-guid", "https://x.example/story")])
     assert (intent.action, intent.article_id) == (Action.LINK, 42)
     assert "stored" in intent.reason
@@ -116,14 +131,14 @@ def test_a_url_shared_by_items_of_one_document_is_not_an_identity():
 
 def test_a_shared_url_is_not_linked_to_a_stored_article_either():
     url = "https://x.example/show"
-    known = Known(urls=((url, 5),))
+    known = Known(articles=(art(5, url),))
     intents = decide(known, [entry("a", url), entry("b", url)])
     assert actions(intents) == [(Action.INSERT, None), (Action.INSERT, None)]
 
 
 def test_the_feeds_home_page_is_not_an_identity():
     home = "https://x.example/"
-    known = Known(urls=((home, 5),))
+    known = Known(articles=(art(5, home),))
     intents = decide(known, [entry("a", home)], site_url=home)
     assert actions(intents) == [(Action.INSERT, None)]
     assert decide(known, [entry("a", home)])[0].action == Action.LINK
@@ -157,7 +172,7 @@ def test_rule3_entries_without_url_are_never_linked():
 
 
 def test_rule4_new_entries_are_inserted():
-    known = Known(items=(KnownItem("old", 1, "h"),), urls=(("https://x.example/old", 1),))
+    known = Known(items=(KnownItem("old", 1, "h"),), articles=(art(1, "https://x.example/old"),))
     intents = decide(known, [entry("a", "https://x.example/a"), entry("b", "https://x.example/b")])
     assert actions(intents) == [(Action.INSERT, None), (Action.INSERT, None)]
     assert all(i.reason == "new" for i in intents)
@@ -166,14 +181,14 @@ def test_rule4_new_entries_are_inserted():
 @pytest.mark.parametrize("url", ["https://x.example/A", "http://x.example/a"])
 def test_urls_are_compared_exactly(url):
     """decide compares canonical URLs as given; canonicalizing is links' job."""
-    known = Known(urls=(("https://x.example/a", 1),))
+    known = Known(articles=(art(1, "https://x.example/a"),))
     assert decide(known, [entry("n", url)])[0].action == Action.INSERT
 
 
 def test_mixed_batch():
     known = Known(
         items=(KnownItem("same", 1, "h1"), KnownItem("edited", 2, "h1")),
-        urls=(("https://x.example/elsewhere", 3),),
+        articles=(art(3, "https://x.example/elsewhere"),),
     )
     batch = [
         entry("same", "https://x.example/same", "h1"),
@@ -191,3 +206,37 @@ def test_mixed_batch():
         (Action.INSERT, None),
         (Action.SKIP, None),
     ]
+
+
+# Enrichment: the same story arriving fuller replaces the stored text.
+
+
+def test_a_fuller_copy_of_a_stored_story_enriches_it():
+    known = Known(articles=(art(4, "https://x.example/story", None, 12),))
+    [intent] = decide(known, [entry("pub-1", "https://x.example/story", words=600)])
+    assert (intent.action, intent.article_id) == (Action.ENRICH, 4)
+    [thinner] = decide(known, [entry("ift-1", "https://x.example/story", words=12)])
+    assert (thinner.action, thinner.article_id) == (Action.LINK, 4)
+
+
+def test_the_same_long_text_under_another_url_is_the_same_story():
+    words = MIN_TEXT_MATCH_WORDS
+    known = Known(articles=(art(8, "https://a.example/1", "t1", words),))
+    [intent] = decide(known, [entry("b", "https://b.example/9", words=words, text_hash="t1")])
+    assert (intent.action, intent.article_id) == (Action.LINK, 8)
+    assert "same text" in intent.reason
+
+
+def test_a_short_text_is_no_identity():
+    known = Known(articles=(art(8, "https://a.example/1", "t1", 3),))
+    short = entry("b", "https://b.example/9", words=MIN_TEXT_MATCH_WORDS - 1, text_hash="t1")
+    assert decide(known, [short])[0].action == Action.INSERT
+
+
+def test_group_root_is_the_earliest_published_whatever_the_order():
+    early = datetime(2024, 1, 1, 9, tzinfo=UTC)
+    late = datetime(2024, 1, 1, 12, tzinfo=UTC)
+    members = [(5, late), (9, early), (2, None), (7, early)]
+    for order in (members, members[::-1], sorted(members)):
+        assert group_root(order) == 7  # the earliest; the smaller id among equals
+    assert group_root([(3, None), (1, None)]) == 1

@@ -1,0 +1,160 @@
+"""One story from three feeds, in every arrival order (issue 4).
+
+A publisher's feed with the full article, an applet feed with the title, one
+line and a short link to it, and a blog that republishes the text with a
+weather widget, a date line and a trailer around it, all served on
+127.0.0.1. Whatever order they answer in, the story is one article with the
+publisher's full text (the applet's item is linked to it), the blog's copy is
+its own row with ``duplicate_of`` pointing at it, and an unrelated story on
+the same topic is not marked.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from conftest import write_config
+from feedserver import FeedServer
+from integration_support import Item, rows, rss20
+
+from feedd.config import load_config
+from feedd.pipeline import fetch_once
+from feedd.store import Store
+
+TOPIC_TEXT = (
+    "the council voted on the new budget for the harbour district after a long debate "
+    "about housing transport schools water rents and the old shipyard which has been "
+    "empty for years"
+)
+TOPIC = TOPIC_TEXT.split()
+
+
+def story(seed: int, paragraphs: int = 6, words: int = 50) -> list[str]:
+    """Paragraphs of plausible text: the same topic words, in an order of its own."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible text, nothing secret
+    return [
+        " ".join(rng.choice(TOPIC) for _ in range(words)).capitalize() + "."
+        for _ in range(paragraphs)
+    ]
+
+
+def html(paragraphs: list[str]) -> str:
+    return "".join(f"<p>{p}</p>" for p in paragraphs)
+
+
+STORY = story(1)
+UNRELATED = story(2)
+PUBLISHED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+
+
+def date(offset: timedelta) -> str:
+    return format_datetime(PUBLISHED + offset, usegmt=True)
+
+
+class Scene:
+    """The four feeds and the article page, on one server."""
+
+    def __init__(self, server: FeedServer, publisher_latency: float = 0.0) -> None:
+        self.article = server.add(
+            "/news/harbour-budget", f"<html><body>{html(STORY)}</body></html>",
+            content_type="text/html",
+        )  # fmt: skip
+        self.short = f"http://localhost:{server.port}/s/hb1"
+        server.add("/s/hb1", status=301, location=self.article)
+        self.publisher = server.add(
+            "/publisher.xml",
+            rss20(Item("pub-1", "Council passes harbour budget", self.article, html(STORY),
+                       date(timedelta())), title="Publisher"),
+            latency=publisher_latency,
+        )  # fmt: skip
+        self.applet = server.add(
+            "/applet.xml",
+            rss20(Item("ift-1", "Council passes harbour budget", self.short,
+                       f"<p>{STORY[0][:80]}</p><p>{self.short}</p>", date(timedelta(minutes=5))),
+                  title="Applet"),
+        )  # fmt: skip
+        blog_html = (
+            "<p>Weather: 12°C, light rain. Wind 20 km/h.</p>"
+            f"<p>{PUBLISHED:%B %d, %Y at %I:%M%p}</p>"
+            + html(STORY)
+            + "<p>Read more: Council passes harbour budget</p>"
+            + "<p>from Publisher \u2013 Daily news</p>"
+        )
+        self.blog = server.add(
+            "/blog.xml",
+            rss20(Item("blog-1", "Council passes harbour budget", server.url("/blog/harbour"),
+                       blog_html, date(timedelta(hours=1))),
+                  title="Blog"),
+        )  # fmt: skip
+        self.other = server.add(
+            "/other.xml",
+            rss20(Item("other-1", "Harbour district: what the budget means", server.url("/o/1"),
+                       html(UNRELATED), date(timedelta(minutes=30))),
+                  title="Other"),
+        )  # fmt: skip
+
+    @property
+    def feeds(self) -> list[str]:
+        return [self.publisher, self.applet, self.blog, self.other]
+
+
+def config_for(tmp_path: Path, scene: Scene):
+    extra = '[links]\nresolve = "shorteners"\nshorteners = ["localhost"]\n'
+    return load_config(write_config(tmp_path, scene.feeds, extra))
+
+
+def articles(db: Path) -> list[dict[str, object]]:
+    return rows(
+        db,
+        "SELECT a.id, a.url, a.title, a.content_text, a.duplicate_of, "
+        "group_concat(f.url, ' ') AS feeds "
+        "FROM articles a JOIN article_feeds af ON af.article_id = a.id "
+        "JOIN feeds f ON f.id = af.feed_id GROUP BY a.id ORDER BY a.id",
+    )
+
+
+def check(db: Path, scene: Scene) -> None:
+    found = articles(db)
+    by_feed = {feed: a for a in found for feed in str(a["feeds"]).split()}
+    original = by_feed[scene.publisher]
+    # The applet's item is the same story (its short link leads to the article).
+    assert by_feed[scene.applet]["id"] == original["id"]
+    assert original["url"] == scene.article
+    # The publisher's full text, whichever item arrived first.
+    assert STORY[-1][:60] in str(original["content_text"])
+    assert original["duplicate_of"] is None
+    # The blog's copy: its own row, marked as a duplicate of the original.
+    copy = by_feed[scene.blog]
+    assert copy["id"] != original["id"]
+    assert copy["duplicate_of"] == original["id"]
+    # The unrelated story on the same topic is left alone.
+    assert by_feed[scene.other]["duplicate_of"] is None
+    assert len(found) == 3
+    with Store(db) as store:
+        assert store.integrity_problems() == []
+
+
+@pytest.mark.parametrize(
+    "order", list(itertools.permutations(["publisher", "applet", "blog"])), ids="-".join
+)
+async def test_every_arrival_order_gives_the_same_result(
+    server: FeedServer, tmp_path: Path, order: tuple[str, ...]
+):
+    scene = Scene(server)
+    config = config_for(tmp_path, scene)
+    await fetch_once(config, [scene.other])
+    for name in order:
+        await fetch_once(config, [getattr(scene, name)])
+    check(config.database, scene)
+
+
+async def test_concurrent_fetch_with_a_slow_publisher(server: FeedServer, tmp_path: Path):
+    scene = Scene(server, publisher_latency=1.0)
+    config = config_for(tmp_path, scene)
+    await fetch_once(config)  # the applet and the blog are stored before the publisher
+    check(config.database, scene)
