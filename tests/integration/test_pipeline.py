@@ -100,7 +100,7 @@ async def test_rss20_is_stored(server: FeedServer, tmp_path: Path, caplog):
     assert first["summary"] == "Hello world"
     assert first["content_text"] == "Hello world"
     assert first["content_html"] == "<p>Hello <b>world</b></p>"  # script removed
-    assert first["language"] == "en-gb"
+    assert first["language"] == "en"  # detected from the text; ISO 639-1
     assert second["published_at"] == "2024-01-03T00:00:00Z"
     assert second["content_text"] == "Zebras gallop\nacross the plain"
     assert second["summary"] == "Zebras gallop\nacross the plain"
@@ -140,8 +140,8 @@ async def test_rss10_is_stored(server: FeedServer, tmp_path: Path, caplog):
     assert article["summary"] == "An RDF description about lemurs"
     assert article["content_text"] == "An RDF description about lemurs"
     assert article["author"] == "Rita"
-    # The feed says fr, but the item is English: the text decides (issue 4).
-    assert article["language"] == "en"
+    # Too short to tell from the text: the feed's <language> answers.
+    assert article["language"] == "fr"
     assert feed_row(config, url)["title"] == "Example RDF"
     assert fts_titles(config, "lemurs") == ["RDF item"]
     no_errors_logged(caplog)
@@ -184,8 +184,8 @@ async def test_json_feed_is_stored(server: FeedServer, tmp_path: Path, caplog):
     assert article["content_html"] == "<p>JSON <i>body</i> about capybaras</p>"
     assert article["author"] == "Ann"
     assert article["tags"] == '["a", "b"]'
-    # The feed says de, but the item is English: the text decides (issue 4).
-    assert article["language"] == "en"
+    # Too short to tell from the text: the feed's language answers.
+    assert article["language"] == "de"
     feed = feed_row(config, url)
     assert (feed["title"], feed["site_url"]) == ("Example JSON", "https://json.example/")
     assert fts_titles(config, "capybaras") == ["JSON item"]
