@@ -64,6 +64,8 @@ DROP_WITH_CONTENT = frozenset(
         "style",
         "iframe",
         "noscript",
+        "noembed",  # raw text browsers never show; nh3 would keep it as visible text
+        "noframes",
         "object",
         "embed",
         "svg",
@@ -86,7 +88,9 @@ ALLOWED_TAGS = frozenset(nh3.ALLOWED_TAGS) - DROP_WITH_CONTENT | {
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
-    "source": {"src", "srcset", "type"},
+    # No srcset: nh3 checks the URL schemes of src and href, not of srcset
+    # (javascript:, data: would pass). <picture> falls back to its <img>.
+    "source": {"src", "type"},
     "video": {"src", "poster", "controls"},
     "audio": {"src", "controls"},
     "abbr": {"title"},

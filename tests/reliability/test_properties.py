@@ -543,12 +543,8 @@ def test_normalized_entry_is_clean(content, title, author, tags, link):
         assert text is None or "\x00" not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: normalize.ALLOWED_ATTRIBUTES allows srcset on <source>, but nh3 checks URL "
-    "schemes only for href/src-like attributes and _URL_ATTRIBUTE never sees srcset: "
-    "javascript:, data: and relative URLs pass as they are",
-)
+# Found by these tests: nh3 checks URL schemes of href/src, not of srcset;
+# normalize no longer allows srcset.
 @pytest.mark.parametrize(
     "fragment",
     [
@@ -562,12 +558,8 @@ def test_srcset_url_schemes_are_checked(fragment):
     assert not html_problems(cleaned), cleaned
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: <noembed> and <noframes> are raw-text elements that browsers do not show; "
-    "nh3 keeps their content as escaped text, so their markup ends up in content_html "
-    "(as visible text) and in the plain text (noscript, their sibling, is dropped)",
-)
+# Found by these tests: <noembed>/<noframes> are raw text browsers never show;
+# nh3 kept it as visible text. normalize now drops them with their content.
 @pytest.mark.parametrize("tag", ["noembed", "noframes"])
 def test_hidden_raw_text_is_not_plain_text(tag):
     fragment = f"<p>Video</p><{tag}><a href='https://example.com/'>Download</a></{tag}>"
