@@ -158,3 +158,46 @@ async def test_concurrent_fetch_with_a_slow_publisher(server: FeedServer, tmp_pa
     config = config_for(tmp_path, scene)
     await fetch_once(config)  # the applet and the blog are stored before the publisher
     check(config.database, scene)
+
+
+async def test_a_feed_that_restamps_its_items_at_each_fetch_is_not_updated(
+    server: FeedServer, tmp_path: Path
+):
+    def document(stamp: timedelta) -> bytes:
+        items = [
+            Item(f"g{n}", f"Story {n}", server.url(f"/s/{n}"), html(story(10 + n)), date(stamp))
+            for n in range(3)
+        ]
+        return rss20(*items, title="Restamper")
+
+    url = server.add("/restamp.xml", document(timedelta()))
+    config = load_config(write_config(tmp_path, [url]))
+    (first,) = await fetch_once(config)
+    assert first.new == 3
+    for minutes in (10, 20):
+        server.add("/restamp.xml", document(timedelta(minutes=minutes)))
+        (again,) = await fetch_once(config)
+        assert (again.new, again.updated, again.unchanged) == (0, 0, 3)
+
+
+async def test_an_edited_item_is_updated_in_place_with_its_search_index(
+    server: FeedServer, tmp_path: Path
+):
+    url = server.add(
+        "/edits.xml", rss20(Item("e1", "Draft title", server.url("/e/1"), html(story(20))))
+    )
+    config = load_config(write_config(tmp_path, [url]))
+    await fetch_once(config)
+    (before,) = articles(config.database)
+    edited = [*story(20)[:-1], "Correction: the vote was unanimous, zebras included."]
+    server.add("/edits.xml", rss20(Item("e1", "Final title", server.url("/e/1"), html(edited))))
+    (outcome,) = await fetch_once(config)
+    assert outcome.updated == 1
+    (after,) = articles(config.database)
+    assert after["id"] == before["id"]
+    assert after["title"] == "Final title"
+    hits = rows(
+        config.database,
+        "SELECT rowid FROM articles_fts WHERE articles_fts MATCH 'zebras'",
+    )
+    assert [h["rowid"] for h in hits] == [before["id"]]
