@@ -14,7 +14,7 @@ import shutil
 import signal
 import sqlite3
 import sys
-import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -437,16 +437,19 @@ def tail(
     except click.BadParameter as exc:
         _fail("tail", f"--interval: {exc.message}", EXIT_USAGE)
     filters = _filters("tail", **options)
-    stop = threading.Event()
+    # A plain flag, not a threading.Event: the handler runs in the main thread,
+    # and Event.set() would deadlock on the Event's own lock if the signal
+    # landed while Event.wait() held it (a hang seen under load).
+    stopped: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()  # only set a flag; the loop ends after the current poll
+        stopped.append(signum)  # the loop ends after the current poll
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with _database("tail", config_path) as (_config, conn):
             last = max_article_id(conn) if since_id is None else since_id
-            while not stop.is_set():
+            while not stopped:
                 rows = fetch_tail(conn, last, filters, TAIL_COLUMNS)
                 for row in rows:
                     last = max(last, int(row["id"]))
@@ -459,10 +462,17 @@ def tail(
                             )
                         )
                 sys.stdout.flush()
-                stop.wait(every)
+                _sleep_unless(stopped, every)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _sleep_unless(stopped: list[int], seconds: float) -> None:
+    """Sleep in short steps, so a stop request is seen within a tenth of a second."""
+    deadline = time.monotonic() + seconds
+    while not stopped and (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, 0.1))
 
 
 EXPORT_FORMATS = ("jsonl", "csv", "rss", "atom", "json-feed")
