@@ -3,8 +3,8 @@
     python bench/boilerplate_audit.py [--corpus PATH] [--sample N] [--seed S]
 
 Parses every realworld feed once (realworld/INDEX.tsv), then for each item
-runs the rule pass (feedd.boilerplate.strip_boilerplate) on its content and
-its summary, and the per-feed learner (learn_boilerplate over the document's
+runs the rules as normalize does (feedd.normalize.clean_fragment) on its
+content and its summary, and the per-feed learner (learn_boilerplate over the document's
 items, then normalize.drop_learned). Prints, per rule: removals, items and
 feeds touched, how many removals are long enough to be a real paragraph
 (>= 30 words: each one is printed, to be checked by eye), and a random sample
@@ -27,9 +27,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from feedd.boilerplate import Removal, line_key, strip_boilerplate, suspect  # noqa: E402
+from feedd.boilerplate import Removal, line_key, suspect  # noqa: E402
 from feedd.errors import ParseError  # noqa: E402
-from feedd.normalize import drop_learned, learn_boilerplate, normalize_entry  # noqa: E402
+from feedd.normalize import (  # noqa: E402
+    clean_fragment,
+    drop_learned,
+    learn_boilerplate,
+    normalize_entry,
+)
 from feedd.parse import parse_feed  # noqa: E402
 from feedd.types import ParsedFeed  # noqa: E402
 
@@ -96,10 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             fragments = {raw.content, raw.summary} - {None, ""}
             for fragment in fragments:
                 assert fragment is not None
-                if not suspect(fragment):
-                    continue
-                suspects += 1
-                for removal in strip_boilerplate(fragment).removed:
+                if suspect(fragment):
+                    suspects += 1
+                for removal in clean_fragment(fragment, url)[2]:
                     removals[removal.rule].append((name, removal))
                     items_by_rule[removal.rule].add((path, number))
             entries.append(normalize_entry(raw, link=raw.link, url=raw.link, base_url=url))
@@ -119,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 items_by_rule["learned"].add((path, number))
 
     print(f"corpus: {args.corpus} (realworld)")
-    print(f"feeds parsed: {len(feeds)}, items: {items}, fragments given the DOM pass: {suspects}")
+    print(f"feeds parsed: {len(feeds)}, items: {items}, fragments with a hint: {suspects}")
     print()
     print(f"{'rule':10} {'removed':>8} {'items':>6} {'feeds':>6} {'>=30 words':>11}")
     rng = random.Random(args.seed)

@@ -3,8 +3,10 @@
 Pure functions on HTML fragments and text, used by normalize (issue 4). Two
 kinds of evidence:
 
-**Rules** (``strip_boilerplate``), on the item's own HTML, before sanitizing
-(the class and id attributes are still there):
+**Rules** (``strip_boilerplate``), on the item's HTML. The first three need
+the raw fragment (the sanitizer drops class, id and style); the line rules
+work on any HTML, and normalize runs them on the sanitized HTML, only when
+the text shows a candidate (``has_line_boilerplate``):
 
 - ``box``: an element whose class names it a related-links, read-more, share,
   social, newsletter/sign-up, promo, sponsor or ad box (``CLASS_RULES``),
@@ -175,10 +177,12 @@ _TRAILER = re.compile(
     r")"
 )
 # A trailer link at the end of the last paragraph: "... the first lines. <a>Read more</a>".
-_TRAILER_LINK = re.compile(
-    r"(?i)(?:continue reading\b.{0,160}|read (?:more|on|the rest|full (?:article|story|post))"
+_TRAILER_LINK_TEXT = (
+    r"(?:continue reading\b.{0,160}|read (?:more|on|the rest|full (?:article|story|post))"
     rf"{_END}|more{_END}|(?:seguir|sigue) leyendo|leer más|weiterlesen|lire la suite|leia mais)"
 )
+_TRAILER_LINK = re.compile(f"(?i){_TRAILER_LINK_TEXT}")
+_TRAILER_LINK_END = re.compile(f"(?i){_TRAILER_LINK_TEXT}$")
 # "from <source> - <section>", no sentence (no final stop); the dashes are en, em and hyphen.
 _APPLET = re.compile("(?i)from \\S.{0,40}? [\u2013\u2014-] \\S.{0,40}(?<![.!?])")
 _APPLET_MAX = 60
@@ -215,23 +219,22 @@ _INVISIBLE = re.compile(r"[\u200b\ufeff]")
 # (the id one also matches "valid=": a hint may be a false alarm, never a miss).
 _CLASS_VALUE = re.compile(r"""class\s*=\s*["']?([^"'>]*)""")
 _ID_VALUE = re.compile(r"""id\s*=\s*["']?([^"'>]*)""")
-_BOX_WORD = re.compile(
-    r"relat|shar|social|sociable|newsletter|subscri|signup|promo|sponsor|advert|(?:^|[\s_-])ads?"
-    r"(?:$|[\s_-])|outbrain|taboola|flare|yarpp|a2a|read.?more|more-link|continue-reading"
-    r"|learn-more|mc_embed"
+_BOX_WORDS = (
+    *("relat", "shar", "social", "sociable", "newsletter", "subscri", "signup", "promo"),
+    *("sponsor", "advert", "outbrain", "taboola", "flare", "yarpp", "a2a", "more", "mc_embed"),
 )
+_AD_CLASS = re.compile(r"(?:^|[\s_-])ads?(?:$|[\s_-])")
 _PIXEL_HINTS = (
     *("feedburner.com/~", "pixel.wp.com", "stats.wordpress.com", "stats.wp.com"),
     *("feeds.wordpress.com", "feedsportal", "doubleclick", "google-analytics", "quantserve"),
     *("pheed", "feedblitz", "buysellads", "mf.feeds.reuters"),
 )
-_PIXEL_SIZE_HINT = re.compile(r"(?:width|height)\s*[=:]\s*[\"']?\s*[01](?:px)?\b")
+# A 1x1 image has a width of 0 or 1: looking for the width alone is enough for a hint.
+_PIXEL_SIZE_HINT = re.compile(r"width\s*[=:]\s*[\"']?\s*[01](?:px)?\b")
 _RELATED_HINTS = (
-    *("related:", "related<", "related posts", "related articles", "related stor"),
-    *("related coverage", "related content", "related reading", "related link", "read more"),
-    *("read also", "also read", "recommended", "also like", "also enjoy", "more on this"),
-    *("lee también", "lesen sie auch", "mehr zum thema", "lire aussi", "leia também"),
-    *("leggi anche",),
+    *("related", "read more", "read also", "also read", "recommended", "also like"),
+    *("also enjoy", "more on this", "lee también", "lesen sie auch", "mehr zum thema"),
+    *("lire aussi", "leia também", "leggi anche"),
 )
 _TRAILER_HINTS = (
     *("read more", "read the", "read full", "read on", "continue reading", "keep reading"),
@@ -270,14 +273,13 @@ def suspect(fragment: str) -> bool:
 
 
 def _box_hint(low: str) -> bool:
-    return any(
-        _BOX_WORD.search(value) for value in (*_CLASS_VALUE.findall(low), *_ID_VALUE.findall(low))
-    )
+    values = " ".join((*_CLASS_VALUE.findall(low), *_ID_VALUE.findall(low)))
+    return any(word in values for word in _BOX_WORDS) or _AD_CLASS.search(values) is not None
 
 
 def _pixel_hint(low: str) -> bool:
     return any(hint in low for hint in _PIXEL_HINTS) or (
-        ("width" in low or "height" in low) and _PIXEL_SIZE_HINT.search(low) is not None
+        "width" in low and _PIXEL_SIZE_HINT.search(low) is not None
     )
 
 
@@ -316,11 +318,44 @@ def droppable_learned(line: str) -> bool:
     return not line.rstrip().endswith((":", "\uff1a"))
 
 
+def has_line_boilerplate(text: str | None) -> bool:
+    """Whether a plain text (one paragraph per line) shows what the line rules
+    remove: a trailer among its last lines, a trailer link ending the last one,
+    an applet trailer, a related-links label. Exact on the text; the HTML pass
+    then decides with the links and the structure it sees."""
+    if not text:
+        return False
+    lines = text.split("\n")
+    last = lines[-1]
+    if len(last) <= _APPLET_MAX and _APPLET.fullmatch(last):
+        return True
+    if _TRAILER_LINK_END.search(last[-200:]):
+        return True
+    for line in lines[-_TAIL_LINES - 1 :]:
+        if len(line) <= _TRAILER_MAX and _TRAILER.fullmatch(line):
+            return True
+    return any(
+        len(line) <= _RELATED_MAX and (_RELATED_LINE.fullmatch(line) or _LABEL_LINE.fullmatch(line))
+        for line in lines
+    )
+
+
 def has_learned_lines(text: str | None, learned: frozenset[str]) -> bool:
-    """Whether a plain text (one paragraph per line) holds a learned line."""
+    """Whether a plain text (one paragraph per line) holds a learned line that
+    strip_boilerplate may drop: at the start or the end, or a sentence (the
+    same test as on the HTML's lines, less the headings, which text cannot show)."""
     if not text or not learned:
         return False
-    return any(line_key(line) in learned and droppable_learned(line) for line in text.split("\n"))
+    lines = text.split("\n")
+    repeated = [line_key(line) in learned and droppable_learned(line) for line in lines]
+    if not any(repeated):
+        return False
+    if repeated[0] or repeated[-1]:
+        return True
+    return any(
+        flag and len(line.split()) >= _SENTENCE_WORDS
+        for flag, line in zip(repeated, lines, strict=True)
+    )
 
 
 def drop_learned_lines(text: str | None, learned: frozenset[str]) -> str | None:
@@ -332,21 +367,34 @@ def drop_learned_lines(text: str | None, learned: frozenset[str]) -> str | None:
     return "\n".join(kept) if kept else None
 
 
-def strip_boilerplate(fragment: str, learned: frozenset[str] = frozenset()) -> Stripped:
+def strip_boilerplate(
+    fragment: str, learned: frozenset[str] = frozenset(), *, line_rules: bool | None = None
+) -> Stripped:
     """The fragment without the boilerplate the rules (and ``learned`` lines) find.
 
     Returns the fragment unchanged (the same string) when nothing is removed,
-    else the re-serialized HTML, which still needs the sanitizer.
+    else the re-serialized HTML, which still needs the sanitizer. Fragments
+    ``suspect`` clears are not even parsed, and each rule runs only where its
+    own hint is in the fragment. ``line_rules``: False leaves the line rules
+    (related, trailer, applet, learned) out, True runs them without a hint,
+    None (the default) runs them where a hint is.
     """
+    low = fragment.lower()
+    boxes, pixels = _box_hint(low), _pixel_hint(low)
+    if line_rules is None:
+        line_rules = bool(learned) or _line_hint(low)
+    if not (boxes or pixels or line_rules):
+        return Stripped(fragment, ())
     tree = LexborHTMLParser(fragment)
     body = tree.body
     if body is None:
         return Stripped(fragment, ())
     removed: list[Removal] = []
-    total = len(_text(body))
-    _remove_boxes(body, total, removed)
-    _remove_pixels_and_ad_links(body, removed)
-    lines = _lines(body) if learned or _line_hint(fragment.lower()) else []
+    if boxes:
+        _remove_boxes(body, len(_text(body)), removed)
+    if pixels:
+        _remove_pixels_and_ad_links(body, removed)
+    lines = _lines(body) if line_rules else []
     drops = _decide(lines, learned)
     for line, rule in drops:
         removed.append(Removal(rule, line.text))

@@ -50,7 +50,13 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 from dateutil import parser as dateutil_parser  # type: ignore[import-untyped]
 
-from .boilerplate import drop_learned_lines, has_learned_lines, strip_boilerplate
+from .boilerplate import (
+    Removal,
+    drop_learned_lines,
+    has_learned_lines,
+    has_line_boilerplate,
+    strip_boilerplate,
+)
 from .boilerplate import learn_boilerplate as learn_boilerplate  # for the pipeline
 from .types import Enclosure, Entry, RawEntry
 
@@ -234,11 +240,10 @@ def normalize_entry(
         extra=raw.extra,
     )
     link, url = scrub(link), scrub(url)
-    content_html = sanitize_html(_without_boilerplate(raw.content or raw.summary), base_url)
-    content_text = html_to_text(content_html)
+    content_html, content_text, _ = clean_fragment(raw.content or raw.summary, base_url)
     summary = None
     if raw.summary and raw.content:
-        summary = html_to_text(_without_boilerplate(raw.summary))
+        summary = clean_fragment(raw.summary)[1]
     elif raw.summary:
         summary = content_text  # the content is the summary: the same fragment, cleaned
     if summary is None and content_text:
@@ -277,8 +282,29 @@ def normalize_entry(
     return drop_learned(entry, boilerplate) if boilerplate else entry
 
 
-def _without_boilerplate(fragment: str | None) -> str | None:
-    return strip_boilerplate(fragment).html if fragment else fragment
+def clean_fragment(
+    fragment: str | None, base_url: str | None = None
+) -> tuple[str | None, str | None, tuple[Removal, ...]]:
+    """(sanitized HTML, plain text, what the boilerplate rules removed) of one fragment.
+
+    Two passes, each only where needed: boxes, pixels and ad links on the raw
+    fragment (their class names and sizes are gone after sanitizing); then,
+    when the text shows a trailer or a related-links line, the line rules on
+    the sanitized HTML.
+    """
+    if not fragment:
+        return None, None, ()
+    first = strip_boilerplate(fragment, line_rules=False)
+    html = sanitize_html(first.html, base_url)
+    text = html_to_text(html)
+    removed = first.removed
+    if html and has_line_boilerplate(text):
+        second = strip_boilerplate(html, line_rules=True)
+        if second.removed:
+            html = sanitize_html(second.html)
+            text = html_to_text(html)
+            removed += second.removed
+    return html, text, removed
 
 
 def first_paragraph(text: str | None) -> str | None:
