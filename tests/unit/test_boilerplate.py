@@ -6,12 +6,13 @@ import pytest
 
 from feedd.boilerplate import (
     drop_learned_lines,
+    has_line_boilerplate,
     learn_boilerplate,
     line_key,
     strip_boilerplate,
     suspect,
 )
-from feedd.normalize import html_to_text, sanitize_html
+from feedd.normalize import clean_fragment, html_to_text, sanitize_html
 
 STORY = "<p>The council voted on Tuesday to close the old bridge for repairs.</p>"
 MORE = "<p>Work starts in March and should last until the autumn, officials said.</p>"
@@ -346,3 +347,36 @@ def test_drop_learned_lines_on_plain_text():
 
 def test_line_key():
     assert line_key("  Reply   VIA\temail ") == "reply via email"
+
+
+# -- the text-side check normalize uses before a second pass
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Story.\nContinue reading...",
+        "Story.\nThe post X appeared first on Y.\nComments",
+        "Story ends here \u2026 Read more",
+        "Story.\nfrom RT \u2013 Daily news",
+        "Story.\nRelated: Another story\nMore story.",
+        "Story.\nRead more\nA headline\nMore story.",
+    ],
+)
+def test_has_line_boilerplate_sees_candidates(text):
+    assert has_line_boilerplate(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [None, "", STORY_TEXT, "Read more about the bridge in the archive of the city council.\nEnd."],
+)
+def test_has_line_boilerplate_lets_plain_stories_through(text):
+    assert not has_line_boilerplate(text)
+
+
+def test_a_bare_more_link_is_found_through_normalize():
+    fragment = STORY + '<p>Work starts soon. <a href="/s">More \u00bb</a></p>'
+    _, text, removed = clean_fragment(fragment)
+    assert text == STORY_TEXT.split("\n")[0] + "\nWork starts soon."
+    assert [r.rule for r in removed] == ["trailer"]
