@@ -379,7 +379,7 @@ def content_hash(
         author,
         "\x1e".join(tags),
     ]
-    if enclosures:  # only then: items without any keep the hash they always had
+    if enclosures:  # only then: an item without enclosures hashes as its other parts say
         parts.append(
             "\x1e".join(f"{e.url}\x1d{e.type or ''}\x1d{e.length or ''}" for e in enclosures)
         )
