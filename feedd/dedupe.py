@@ -79,8 +79,8 @@ def decide(
         reason = ""
         if entry.url is not None and entry.url not in not_identity and entry.url in by_url:
             same, reason = by_url[entry.url], "same URL as a stored article"
-        elif text_key(entry) in by_text:
-            same, reason = by_text[text_key(entry) or ""], "same text as a stored article"
+        elif entry.word_count >= MIN_TEXT_MATCH_WORDS and entry.text_hash in by_text:
+            same, reason = by_text[entry.text_hash], "same text as a stored article"
         if same is not None:
             if entry.word_count > same.word_count:
                 intents.append(Intent(Action.ENRICH, entry, f"{reason}, fuller", same.id))
@@ -96,10 +96,6 @@ def text_hash(entry: Entry) -> str | None:
     if entry.word_count < MIN_TEXT_MATCH_WORDS or not entry.content_text:
         return None
     return hashlib.sha256(entry.content_text.encode("utf-8")).hexdigest()[:32]
-
-
-def text_key(entry: Entry) -> str | None:
-    return entry.text_hash if entry.word_count >= MIN_TEXT_MATCH_WORDS else None
 
 
 def group_root(members: Iterable[tuple[int, datetime | None]]) -> int:

@@ -1,4 +1,4 @@
-"""When to poll a feed next (pure; imports only the standard library).
+"""When to poll a feed next (pure).
 
 The policy, in the order the daemon applies it:
 
@@ -24,6 +24,8 @@ import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+
+from .types import header_value
 
 JITTER = 0.10
 MAX_BACKOFF = 24 * 3600.0
@@ -131,10 +133,6 @@ def _http_date(value: str | None) -> datetime | None:
         return None
 
 
-def _header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
-    return next((value for key, value in headers if key == name), None)
-
-
 def _cache_hint(headers: tuple[tuple[str, str], ...], now: datetime) -> float | None:
     """Freshness lifetime in seconds from Cache-Control max-age, else Expires.
 
@@ -158,10 +156,10 @@ def _cache_hint(headers: tuple[tuple[str, str], ...], now: datetime) -> float | 
         max_age = _delta_seconds(directives["max-age"] or "")
         if max_age is not None:
             return float(max_age)
-    expires = _http_date(_header(headers, "expires"))
+    expires = _http_date(header_value(headers, "expires"))
     if expires is None:
         return None  # absent, or "0"/"-1"/garbage: already expired, no hint
-    date = _http_date(_header(headers, "date")) or _utc(now)
+    date = _http_date(header_value(headers, "date")) or _utc(now)
     return (expires - date).total_seconds()
 
 
