@@ -1,0 +1,589 @@
+"""feedd's performance benchmark: the real feedd against a local feed server, beside reader.
+
+    python bench/perf.py [--runs 3] [--scale 1000,10000,50000] [--tick-seconds 60]
+                         [--reader-python PATH] [--json FILE]
+
+Every scenario runs the real ``feedd`` as a subprocess (full pipeline: fetch,
+parse, links offline, normalize, dedupe, store, FTS) against bench/perf_server.py,
+a server in its own process serving the real-world corpus from memory:
+
+ 1. cold      ``feedd fetch`` into an empty database (the 261 real-world feeds)
+ 2. all-304   ``feedd fetch`` again: every feed answers 304 to its validators
+ 3. same-body ``feedd fetch`` again, the server ignoring validators (same bodies)
+ 4. 5%-new    ``feedd fetch`` again, 5% of the feeds with one new item (others 304)
+ 5. tick      ``feedd run`` for --tick-seconds with N feeds (copies of the set;
+              --scale), from an empty database: feeds polled/s, CPU %, peak RSS
+ 6. latency   cold and all-304 again with 100 ms added to every answer
+
+Scenarios 1-3 also run with reader (lemon24/reader) in its own venv
+(--reader-python, default /work/reader-venv/bin/python or $FEEDD_BENCH_READER_PYTHON;
+see bench/perf_reader.py) against the same server in the same run. Figures per
+scenario: wall time, feeds/s, new entries/s, CPU seconds (user + system, from the
+child's rusage), peak RSS, database size; medians of --runs runs.
+
+Needs the shared corpus (../shared/corpus beside the checkout, or --corpus /
+$FEEDD_CORPUS); exits with a message when it is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CORPUS = Path(os.environ.get("FEEDD_CORPUS", ROOT.parent / "shared" / "corpus"))
+DEFAULT_READER = os.environ.get("FEEDD_BENCH_READER_PYTHON", "/work/reader-venv/bin/python")
+FEEDD = [sys.executable, "-m", "feedd"]
+
+
+@dataclass(frozen=True)
+class Figures:
+    scenario: str
+    tool: str
+    feeds: int
+    wall: float  # seconds
+    cpu: float  # seconds, user + system
+    peak_rss_mb: float
+    new_entries: int
+    db_mb: float
+    poll_wall: float | None = None  # the poll phase alone, without start-up
+
+    @property
+    def feeds_per_s(self) -> float:
+        return self.feeds / (self.poll_wall or self.wall)
+
+    @property
+    def entries_per_s(self) -> float:
+        return self.new_entries / (self.poll_wall or self.wall)
+
+
+class Server:
+    """bench/perf_server.py in its own process."""
+
+    def __init__(self, corpus: Path, folder: Path, copies: int = 1, hosts: int = 256) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.urls_file = folder / f"urls-{copies}.txt"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "bench" / "perf_server.py"),
+                "--corpus",
+                str(corpus),
+                "--copies",
+                str(copies),
+                "--hosts",
+                str(hosts),
+                "--urls-out",
+                str(self.urls_file),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        started = json.loads(self.process.stdout.readline())
+        self.port = started["port"]
+        self.urls = self.urls_file.read_text(encoding="utf-8").split()
+
+    def control(self, action: str, **query: object) -> dict[str, object]:
+        params = "&".join(f"{k}={v}" for k, v in query.items())
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{self.port}/_ctl/{action}?{params}", timeout=10
+        ) as answer:
+            result: dict[str, object] = json.loads(answer.read())
+            return result
+
+    def close(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=10)
+
+
+def write_config(folder: Path, urls: list[str], *, concurrency: int = 16) -> Path:
+    lines = [
+        'database = "feedd.db"',
+        "",
+        "[fetch]",
+        "allow_private_networks = true",  # the server is on loopback
+        'timeout = "60s"',
+        f"concurrency = {concurrency}",
+        "",
+        # The corpus's links point at the real internet: links are made canonical
+        # offline (tracking parameters, feedburner origLink...) but not followed.
+        "[links]",
+        'resolve = "off"',
+        "",
+        "[log]",
+        'level = "warning"',
+        "",
+    ]
+    for url in urls:
+        lines += ["[[feeds]]", f'url = "{url}"', ""]
+    path = folder / "feedd.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class Child:
+    wall: float
+    cpu: float  # user + system seconds of the process and every process it started
+    peak_rss_mb: float  # the highest sum of the PSS of the process and its descendants
+    main_rss_mb: float  # the process's own peak RSS
+    status: int
+    output: str
+
+
+def become_subreaper() -> None:
+    """Descendants whose parent exits are re-parented to this process (Linux), so that
+    reaping them adds their CPU time to RUSAGE_CHILDREN: feedd's worker processes are
+    children of multiprocessing's fork server, not of feedd."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_child_subreaper = 36
+    libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+
+
+def session_rss_mb(session: int) -> tuple[float, list[int]]:
+    """Memory of every process of a session (MB), and their pids (from /proc).
+
+    The sum of their PSS (proportional set size: a page shared by n processes
+    counts 1/n in each), so that the worker processes' shared libraries are not
+    counted once per process as a sum of RSS would.
+    """
+    total, pids = 0, []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) != session or fields[0] == "Z":  # field 6: the session id
+                continue
+            for line in Path(entry.path, "smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+        except (OSError, IndexError, ValueError):
+            continue
+        pids.append(int(entry.name))
+    return total / 2**20, pids
+
+
+def run_measured(
+    command: list[str],
+    *,
+    seconds: float | None = None,
+    sample: Callable[[float], None] | None = None,
+) -> Child:
+    """Run a command (with SIGTERM after `seconds`, if given) and every process it starts,
+    to their end: wall time, CPU time of the whole tree, peak RSS of the tree."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        peak = main_peak = 0.0
+        next_sample = started + 1.0
+        next_scan, rss = started, 0.0
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            now = time.perf_counter()
+            if now >= next_scan:  # a scan of /proc costs the driver CPU: 4 a second
+                rss, _ = session_rss_mb(process.pid)
+                peak = max(peak, rss)
+                next_scan = now + 0.25
+            if seconds is not None and now - started > seconds:
+                process.send_signal(signal.SIGTERM)
+                seconds = None
+            if sample is not None and now >= next_sample:
+                sample(rss)
+                next_sample += 1.0
+            time.sleep(0.02)
+        wall = time.perf_counter() - started
+        main_peak = usage.ru_maxrss / 1024
+        # The fork server and the workers outlive feedd by a moment: reap them too.
+        deadline = time.perf_counter() + 10
+        while session_rss_mb(process.pid)[1] and time.perf_counter() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass
+            time.sleep(0.02)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out.seek(0)
+        return Child(
+            wall,
+            (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+            peak,
+            main_peak,
+            os.waitstatus_to_exitcode(status),
+            out.read(),
+        )
+
+
+def counts(db: Path) -> tuple[int, int]:
+    """(articles, items) in a feedd database."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+        items = conn.execute("SELECT count(*) FROM article_feeds").fetchone()[0]
+    return articles, items
+
+
+def db_size(path: Path) -> float:
+    total = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    return total / 2**20
+
+
+def poll_seconds(output: str) -> float | None:
+    """The poll phase of ``feedd fetch`` (its totals line: '... in 1.23 s')."""
+    for line in reversed(output.splitlines()):
+        if " feeds: " in line and line.endswith(" s") and " in " in line:
+            return float(line.rsplit(" in ", 1)[1].removesuffix(" s"))
+    return None
+
+
+class Feedd:
+    """One feedd database and config against one server."""
+
+    def __init__(self, folder: Path, urls: list[str]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.config = write_config(folder, urls)
+        self.db = folder / "feedd.db"
+        self.feeds = len(urls)
+
+    def fetch(self, scenario: str) -> Figures:
+        before = counts(self.db)[1] if self.db.exists() else 0
+        child = run_measured([*FEEDD, "fetch", "-c", str(self.config)])
+        if child.status not in (0, 1):
+            raise SystemExit(f"feedd fetch failed ({child.status}):\n{child.output[-3000:]}")
+        after = counts(self.db)[1]
+        polled = poll_seconds(child.output)
+        return Figures(
+            scenario,
+            "feedd",
+            self.feeds,
+            child.wall,
+            child.cpu,
+            child.peak_rss_mb,
+            after - before,
+            db_size(self.db),
+            poll_wall=polled,
+        )
+
+
+def reader_pass(python: str, folder: Path, urls_file: Path, scenario: str) -> Figures:
+    db = folder / "reader.sqlite"
+    child = run_measured(
+        [
+            python,
+            str(ROOT / "bench" / "perf_reader.py"),
+            "--urls",
+            str(urls_file),
+            "--db",
+            str(db),
+            "--workers",
+            "4",  # reader parses and stores on one thread; more workers gain nothing here
+            "--search",
+        ]
+    )
+    if child.status != 0:
+        raise SystemExit(f"reader failed ({child.status}):\n{child.output[-3000:]}")
+    report = json.loads(child.output.strip().splitlines()[-1])
+    # reader maintains its search index in a separate call: both count, as feedd's
+    # FTS is kept in the same transaction as the articles.
+    wall = report["update_s"] + (report.get("search_s") or 0)
+    return Figures(
+        scenario,
+        "reader",
+        report["feeds"],
+        child.wall,
+        child.cpu,
+        child.peak_rss_mb,
+        report["entries_new"],
+        report["db_bytes"] / 2**20,
+        poll_wall=wall,
+    )
+
+
+def realworld_round(
+    corpus: Path, folder: Path, run: int, reader_python: str | None
+) -> list[Figures]:
+    """Scenarios 1-4 and 6 on the real-world set, and 1-3 with reader."""
+    figures = []
+    server = Server(corpus, folder)
+    try:
+        feedd = Feedd(folder / "feedd", server.urls)
+        figures.append(feedd.fetch("1 cold"))
+        figures.append(feedd.fetch("2 all-304"))
+        server.control("validators", on=0)
+        figures.append(feedd.fetch("3 same-body"))
+        server.control("validators", on=1)
+        server.control("bump", fraction=0.05, seed=run)
+        figures.append(feedd.fetch("4 5%-new"))
+        if reader_python:
+            # A fresh server state for reader: no new items, validators on.
+            server.close()
+            server = Server(corpus, folder)
+            for name in ("1 cold", "2 all-304"):
+                figures.append(reader_pass(reader_python, folder, server.urls_file, name))
+            server.control("validators", on=0)
+            figures.append(reader_pass(reader_python, folder, server.urls_file, "3 same-body"))
+            server.control("validators", on=1)
+        server.control("latency", ms=100)
+        slow = Feedd(folder / "feedd-latency", server.urls)
+        figures.append(slow.fetch("6 cold +100ms"))
+        figures.append(slow.fetch("6 all-304 +100ms"))
+    finally:
+        server.close()
+    return figures
+
+
+def tick_round(corpus: Path, folder: Path, feeds: int, seconds: float) -> dict[str, object]:
+    """Scenario 5: ``feedd run`` with `feeds` feeds for `seconds`, from an empty database."""
+    copies = -(-feeds // 261)
+    server = Server(corpus, folder, copies=copies)
+    try:
+        feedd = Feedd(folder / f"tick-{feeds}", server.urls[:feeds])
+        started = time.perf_counter()
+        samples: list[tuple[float, float, int]] = []  # (seconds, tree RSS MB, feeds polled)
+
+        def sample(rss_mb: float) -> None:
+            samples.append((time.perf_counter() - started, rss_mb, polled(feedd.db)))
+
+        child = run_measured(
+            [*FEEDD, "run", "-c", str(feedd.config)], seconds=seconds, sample=sample
+        )
+        done = polled(feedd.db)
+        articles, items = counts(feedd.db)
+        # Steady rate: from the first sample with a poll done to the end (start-up
+        # reads the config and writes N feed rows first).
+        first = next(((t, n) for t, _, n in samples if n), (child.wall, 0))
+        steady = (done - first[1]) / (seconds - first[0]) if seconds > first[0] else 0.0
+        return {
+            "feeds": feeds,
+            "seconds": round(seconds, 1),
+            "startup_seconds": round(first[0], 1),
+            "polled": done,
+            "polled_per_s": round(steady, 1),
+            "items": items,
+            "articles": articles,
+            "items_per_s": round(items / max(seconds - first[0], 1e-9), 1),
+            "cpu_seconds": round(child.cpu, 1),
+            "cpu_percent_of_one_core": round(100 * child.cpu / child.wall),
+            "peak_rss_mb": round(child.peak_rss_mb, 1),
+            "main_rss_mb": round(child.main_rss_mb, 1),
+            "rss_mb_by_second": [round(rss) for _, rss, _ in samples],
+            "polled_by_second": [n for _, _, n in samples],
+            "exit": child.status,
+            "db_mb": round(db_size(feedd.db), 1),
+        }
+    finally:
+        server.close()
+
+
+def polled(db: Path) -> int:
+    """Feeds fetched at least once (0 while the database is not there yet)."""
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            row = conn.execute("SELECT count(*) FROM feeds WHERE last_fetched_at IS NOT NULL")
+            return int(row.fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0  # the schema is being created
+
+
+def tick_claim(folder: Path, feeds: int, calls: int = 200) -> dict[str, float]:
+    """The daemon's claim query (Store.due_feeds) on a database of `feeds` feeds:
+    all due (a fresh start) and 1% due (steady state). Milliseconds per call."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from feedd.config import load_config
+    from feedd.store import Store, format_timestamp
+
+    config_path = write_config(
+        folder / f"claim-{feeds}", [f"http://f{n}.example/" for n in range(feeds)]
+    )
+    config = load_config(config_path)
+    store = Store(config.database)
+    now = datetime.now(UTC)
+    store.sync_feeds(config.feeds, now)
+    results = {}
+    rng = random.Random(1)
+    for case in ("all due", "1% due"):
+        if case == "1% due":
+            with store.transaction():
+                store.conn.executemany(
+                    "UPDATE feeds SET next_fetch_at = ? WHERE id = ?",
+                    (
+                        (
+                            format_timestamp(
+                                now + timedelta(seconds=-1 if rng.random() < 0.01 else 3600)
+                            ),
+                            n,
+                        )
+                        for n in range(1, feeds + 1)
+                    ),
+                )
+        timings = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            store.due_feeds(now, 16, ())
+            timings.append((time.perf_counter() - started) * 1000)
+        results[case] = round(statistics.median(timings), 3)
+    store.close()
+    return results
+
+
+def medians(figures: list[Figures]) -> list[Figures]:
+    """One Figures per (scenario, tool): the median of each figure over the runs."""
+    groups: dict[tuple[str, str], list[Figures]] = {}
+    for figure in figures:
+        groups.setdefault((figure.scenario, figure.tool), []).append(figure)
+    merged = []
+    for (scenario, tool), group in groups.items():
+        polls = [f.poll_wall for f in group if f.poll_wall is not None]
+        merged.append(
+            Figures(
+                scenario,
+                tool,
+                group[0].feeds,
+                statistics.median(f.wall for f in group),
+                statistics.median(f.cpu for f in group),
+                statistics.median(f.peak_rss_mb for f in group),
+                int(statistics.median(f.new_entries for f in group)),
+                statistics.median(f.db_mb for f in group),
+                statistics.median(polls) if polls else None,
+            )
+        )
+    return merged
+
+
+def table(figures: list[Figures]) -> str:
+    lines = [
+        "| scenario | tool | feeds | wall s | poll s | feeds/s | new entries | entries/s "
+        "| CPU s | peak RSS MB | DB MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for f in sorted(figures, key=lambda f: (f.scenario, f.tool)):
+        lines.append(
+            f"| {f.scenario} | {f.tool} | {f.feeds} | {f.wall:.2f} | "
+            f"{f.poll_wall if f.poll_wall is not None else float('nan'):.2f} | "
+            f"{f.feeds_per_s:,.0f} | {f.new_entries:,} | {f.entries_per_s:,.0f} | "
+            f"{f.cpu:.2f} | {f.peak_rss_mb:.0f} | {f.db_mb:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def ratios(figures: list[Figures]) -> str:
+    by = {(f.scenario, f.tool): f for f in figures}
+    lines = [
+        "| scenario | feedd/reader feeds/s | feedd/reader entries/s | reader/feedd CPU s |",
+        "|---|---:|---:|---:|",
+    ]
+    for scenario in ("1 cold", "2 all-304", "3 same-body"):
+        ours, theirs = by.get((scenario, "feedd")), by.get((scenario, "reader"))
+        if ours is None or theirs is None:
+            continue
+        entries = (
+            f"{ours.entries_per_s / theirs.entries_per_s:.1f}x" if theirs.entries_per_s else "-"
+        )
+        lines.append(
+            f"| {scenario} | {ours.feeds_per_s / theirs.feeds_per_s:.1f}x | {entries} | "
+            f"{theirs.cpu / ours.cpu:.1f}x |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--runs", type=int, default=3, help="runs per scenario (medians)")
+    parser.add_argument(
+        "--scale",
+        default="1000,10000,50000",
+        help="feed counts for the tick-loop scenario, comma-separated ('' for none)",
+    )
+    parser.add_argument("--tick-seconds", type=float, default=60.0)
+    parser.add_argument("--claim-feeds", type=int, default=100_000)
+    parser.add_argument("--reader-python", default=DEFAULT_READER)
+    parser.add_argument("--no-reader", action="store_true")
+    parser.add_argument("--json", type=Path, help="write every figure there")
+    args = parser.parse_args(argv)
+    become_subreaper()
+    if not (args.corpus / "realworld" / "INDEX.tsv").exists():
+        print(f"perf: no corpus at {args.corpus} (pass --corpus or set FEEDD_CORPUS)")
+        return 2
+    reader_python = (
+        None if args.no_reader or not Path(args.reader_python).exists() else args.reader_python
+    )
+    if reader_python is None and not args.no_reader:
+        print(
+            f"perf: no reader interpreter at {args.reader_python}: feedd only (see perf_reader.py)"
+        )
+    report: dict[str, object] = {"machine": machine()}
+    with tempfile.TemporaryDirectory(prefix="feedd-perf-") as tmp:
+        folder = Path(tmp)
+        everything: list[Figures] = []
+        for run in range(1, args.runs + 1):
+            round_figures = realworld_round(args.corpus, folder / f"run{run}", run, reader_python)
+            everything += round_figures
+            print(f"run {run}/{args.runs}:\n{table(round_figures)}\n", flush=True)
+        merged = medians(everything)
+        print(f"medians of {args.runs} runs:\n{table(merged)}\n\n{ratios(merged)}\n", flush=True)
+        report["runs"] = [asdict(f) for f in everything]
+        report["medians"] = [asdict(f) for f in merged]
+        ticks = []
+        for feeds in [int(n) for n in args.scale.split(",") if n]:
+            result = tick_round(args.corpus, folder / f"tick{feeds}", feeds, args.tick_seconds)
+            ticks.append(result)
+            shown = {k: v for k, v in result.items() if not k.endswith("by_second")}
+            print(f"5 tick loop: {json.dumps(shown)}", flush=True)
+        report["tick"] = ticks
+        if args.claim_feeds:
+            claim = tick_claim(folder, args.claim_feeds)
+            report["claim_ms"] = claim
+            print(f"tick claim at {args.claim_feeds:,} feeds (median ms): {claim}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return 0
+
+
+def machine() -> dict[str, object]:
+    import platform
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "memory_gb": round(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
