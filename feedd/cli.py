@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +94,9 @@ def _summary_line(outcome: Outcome) -> str:
 def fetch(config_path: str, feed_urls: tuple[str, ...], verbose: int, quiet: int) -> None:
     """Poll every enabled feed once, now, whatever the schedule, and exit.
 
-    Prints one line per feed and the totals. Exits 0 when every feed was
-    fetched and parsed, 1 when at least one failed (the others are still
-    stored), 2 for a usage or config error.
+    Prints one line per feed and the totals with the time the polls took.
+    Exits 0 when every feed was fetched and parsed, 1 when at least one
+    failed (the others are still stored), 2 for a usage or config error.
     """
     config = load_or_exit(config_path)
     # The summary is the output; the log only says what went wrong (-v for more).
@@ -111,9 +112,11 @@ def fetch(config_path: str, feed_urls: tuple[str, ...], verbose: int, quiet: int
 
     show_bar = sys.stderr.isatty()
     bar: Any = None
+    poll_started = time.monotonic()
 
     def on_start(total: int) -> None:
-        nonlocal bar
+        nonlocal bar, poll_started
+        poll_started = time.monotonic()  # the polls, after start-up (config, schema, sync)
         if show_bar and total:
             bar = click.progressbar(length=total, label="fetching", file=sys.stderr)
             bar.__enter__()
@@ -142,7 +145,7 @@ def fetch(config_path: str, feed_urls: tuple[str, ...], verbose: int, quiet: int
         f"{sum(o.updated for o in outcomes)} updated, "
         f"{sum(o.linked for o in outcomes)} already stored from another feed, "
         f"{sum(o.status is Status.NOT_MODIFIED for o in outcomes)} not modified, "
-        f"{failed} failed"
+        f"{failed} failed, in {time.monotonic() - poll_started:.2f} s"
     )
     sys.exit(EXIT_FEED_FAILED if failed else 0)
 
