@@ -4,7 +4,7 @@
                          [--max-seeds N] [--max-len BYTES] [--corpus PATH] [--out DIR]
 
 The target is what the daemon does with a body: ``parse.parse_feed`` (with a
-Content-Type picked from the input's last byte), then ``pipeline.entries_of``
+Content-Type picked from the input's last byte), then ``digest.entries_of``
 (links + normalize). ParseError is an expected answer; anything else raised,
 and any sanitized ``content_html`` that still holds <script>/<style>/<iframe>,
 an on*= attribute or a javascript:/vbscript:/data: URL, is a finding.
@@ -159,7 +159,7 @@ class UnsafeHTML(Exception):
 def _modules() -> tuple[Callable[..., object], type[Exception], Callable[..., tuple[object, ...]]]:
     from feedd.errors import ParseError
     from feedd.parse import parse_feed
-    from feedd.pipeline import entries_of
+    from feedd.digest import entries_of
 
     return parse_feed, ParseError, entries_of
 

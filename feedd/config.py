@@ -123,6 +123,26 @@ def _positive_int(value: object) -> int:
     return int(number)
 
 
+def _workers(value: object) -> int:
+    number = _typed(int, "an integer")(value)
+    if not 0 <= number <= 64:
+        raise ValueError(f"must be between 0 and 64, got {number}")
+    return int(number)
+
+
+def default_workers() -> int:
+    """One worker process per CPU core this process may use, at most 4."""
+    return max(
+        1,
+        min(
+            4,
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1,
+        ),
+    )
+
+
 def _non_empty_str(value: object) -> str:
     text = _typed(str, "a string")(value)
     if not text.strip():
@@ -343,6 +363,14 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "2",
         ),
         Key(
+            "workers",
+            _workers,
+            None,
+            "Processes that parse and clean fetched feeds beside the one that fetches and "
+            "stores (default: one per CPU core, at most 4; 0: all in one process).",
+            "2",
+        ),
+        Key(
             "max_body_size",
             parse_size,
             16 * 1024 * 1024,
@@ -521,6 +549,7 @@ class FetchConfig:
     allowed_networks: tuple[str, ...]
     concurrency: int
     per_host: int
+    workers: int | None  # None: default_workers()
     max_body_size: int
     user_agent: str
 

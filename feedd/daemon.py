@@ -4,9 +4,11 @@ reload, housekeeping and systemd notifications.
 The only module that imports apscheduler. Jobs:
 - the tick, every TICK_SECONDS (max_instances=1, coalesced): asks the
   database which feeds are due (feeds.next_fetch_at, so the schedule survives
-  restarts) and starts a task for each, never more than the worker pool can
-  take; it also tells systemd the daemon is alive (WATCHDOG=1), so a stuck
-  tick is a missed watchdog;
+  restarts) and starts a task for each, never more than [fetch] concurrency
+  in flight; it also tells systemd the daemon is alive (WATCHDOG=1), so a stuck
+  tick is a missed watchdog. Between ticks, when half of the polls in flight
+  have ended, the same claim runs again: a backlog (a first start, a long
+  stop) drains at the speed of the polls, not of the tick;
 - housekeeping, every HOUSEKEEPING_SECONDS: WAL checkpoint, PRAGMA optimize,
   retention.
 
@@ -35,6 +37,7 @@ import signal
 import socket
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -43,7 +46,7 @@ from .errors import ConfigError, StoreError
 from .logs import outcome_fields, setup_logging
 from .metrics import Metrics
 from .metrics import serve as serve_metrics
-from .pipeline import Pipeline, make_client, make_guard, open_store, utcnow
+from .pipeline import Pipeline, make_client, make_digesters, make_guard, open_store, utcnow
 from .store import WAL_LIMIT, DueFeed
 from .types import Outcome, Status
 
@@ -106,6 +109,9 @@ class Daemon:
         self.in_flight: dict[int, asyncio.Task[Outcome]] = {}
         self.workers = asyncio.Semaphore(config.fetch.concurrency)
         self.last_tick_at: datetime | None = None
+        self.claim_lock = asyncio.Lock()
+        self.claim_again = False  # a poll ended during a refill: it claims once more
+        self.refill: asyncio.Task[None] | None = None
         # feed id -> time.monotonic() before which it is not polled again
         # (failed polls; the database has the real schedule when it could be written)
         self.held_back: dict[int, float] = {}
@@ -124,7 +130,8 @@ class Daemon:
         store = open_store(self.config)
         guard = make_guard(self.config)
         client = make_client(self.config, guard)
-        self.pipeline = Pipeline(self.config, store, client, guard)
+        # Worker processes: [fetch] workers is read at start (a reload keeps them).
+        self.pipeline = Pipeline(self.config, store, client, guard, make_digesters(self.config))
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, self.request_stop, signum)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
@@ -165,7 +172,9 @@ class Daemon:
             sd_notify("STOPPING=1")
             scheduler.shutdown(wait=False)
             await self._close_http()
-            tasks = list(self.in_flight.values())
+            tasks: list[asyncio.Task[Any]] = list(self.in_flight.values())
+            if self.refill is not None:
+                tasks.append(self.refill)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -238,6 +247,25 @@ class Daemon:
         self.last_tick_at = utcnow()
         self.metrics.observe_tick(time.time())
         sd_notify("WATCHDOG=1")
+        await self.claim()
+
+    async def claim(self) -> None:
+        """Start polls for due feeds, up to [fetch] concurrency in flight."""
+        async with self.claim_lock:  # one claim at a time: each sees the last one's tasks
+            self.claim_again = False
+            await self._claim_once()
+
+    async def _refill(self) -> None:
+        try:
+            await self.claim()
+            while self.claim_again and not self.stopping.is_set():
+                await self.claim()
+        except RuntimeError:
+            # The pipeline was closed under us (shutdown): nothing more to claim.
+            if not self.pipeline.closed:
+                raise
+
+    async def _claim_once(self) -> None:
         room = self.config.fetch.concurrency - len(self.in_flight)
         if room <= 0:
             return
@@ -248,7 +276,7 @@ class Daemon:
         try:
             due = await self.pipeline.run_in_db(
                 self.pipeline.store.due_feeds,
-                self.last_tick_at,
+                utcnow(),
                 room,
                 (*self.in_flight, *self.held_back),
             )
@@ -265,6 +293,14 @@ class Daemon:
 
     def _done(self, feed_id: int, _task: asyncio.Task[Outcome]) -> None:
         self.in_flight.pop(feed_id, None)
+        # Half the slots free: claim more now rather than at the next tick
+        # (one claim per half batch, not one per poll).
+        if self.stopping.is_set() or len(self.in_flight) > self.config.fetch.concurrency // 2:
+            return
+        if self.refill is None or self.refill.done():
+            self.refill = asyncio.create_task(self._refill(), name="claim")
+        else:
+            self.claim_again = True  # the running refill looks once more
 
     async def _poll(self, feed: DueFeed) -> Outcome:
         async with self.workers:

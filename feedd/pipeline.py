@@ -1,18 +1,20 @@
 """Run the stages for one feed: fetch -> parse -> links -> normalize -> dedupe -> store.
 
 The only module that puts stages together. Network work is async (many feeds
-and links in flight on one client); everything else runs on a single worker
-thread that holds the only write connection, so parsing never blocks the
-event loop and writes never contend with each other.
+and links in flight on one client); parsing and normalizing run in worker
+processes (digest.Digesters), so they use every core and never block the event
+loop; the database is written by a single thread that holds the only write
+connection, so writes never contend with each other.
 
 One feed, one poll:
 1. fetch the feed (async);
-2. prepare (db thread): parse, find each item's link (absolute, unwrapped
-   offline), and which links need following: new items only, on the feed's
-   resolve mode, not fresh in the links cache;
-3. resolve those links hop by hop (async; links decides, fetch requests);
-4. finish (db thread), in one transaction: cache the resolutions, normalize,
-   dedupe, store the items and the feed's new validators.
+2. digest (a worker process): parse, find each item's link (absolute,
+   unwrapped offline), normalize, sign the texts (digest.digest);
+3. prepare (db thread): which links need following: new items only, on the
+   feed's resolve mode, not fresh in the links cache;
+4. resolve those links hop by hop (async; links decides, fetch requests);
+5. finish (db thread), in one transaction: cache the resolutions, dedupe,
+   store the items and the feed's new validators.
 
 Errors become Outcome values: one bad feed never stops the batch.
 """
@@ -27,26 +29,23 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
-from . import dedupe, fetch, links, neardup, normalize, parse, schedule
-from .config import Config, LinksConfig
+from . import dedupe, digest, fetch, links, neardup, schedule
+from .config import Config, LinksConfig, default_workers
 from .errors import BlockedAddressError, FeeddError, FetchError, ParseError, StoreError
 from .store import DueFeed, Store
 from .types import (
     CachedLink,
-    Entry,
     FeedSource,
     Fetched,
     Hop,
     NotModified,
     Outcome,
-    ParsedFeed,
     Probe,
-    RawEntry,
     Relocation,
     Resolution,
     Status,
@@ -64,6 +63,8 @@ MOVED_AFTER = 3
 # same story is republished within days; older look-alikes are other stories
 # (yearly lists, templated posts).
 NEAR_DUPLICATE_WINDOW = timedelta(days=7)
+# `feedd fetch` of fewer feeds digests them in its own process.
+WORKERS_FROM_FEEDS = 16
 
 
 def utcnow() -> datetime:
@@ -75,42 +76,6 @@ def open_store(config: Config) -> Store:
     store = Store(config.database)
     store.sync_feeds(config.feeds, utcnow())
     return store
-
-
-def item_links(raw: RawEntry, base_url: str) -> tuple[str | None, str | None]:
-    """(the item link made absolute, the link to follow: feedburner's origLink or the
-    item link, with redirect wrappers unwrapped offline)."""
-    link = links.absolute_url(raw.link, base_url)
-    origin = links.absolute_url(dict(raw.extra).get("feedburner_origlink"), base_url)
-    target = origin or link
-    return link, links.unwrap(target) if target else None
-
-
-def entries_of(
-    parsed: ParsedFeed, base_url: str, resolved: Mapping[str, str] | None = None
-) -> tuple[Entry, ...]:
-    """links + normalize for every item of a parsed feed (pure).
-
-    ``resolved`` maps links to where link resolution found they lead.
-    """
-    entries = []
-    for raw in parsed.entries:
-        link, target = item_links(raw, base_url)
-        if target and resolved:
-            target = resolved.get(target, target)
-        url = links.canonical_url(target)
-        entries.append(
-            normalize.normalize_entry(
-                raw, link=link, url=url, base_url=base_url, feed_language=parsed.language
-            )
-        )
-    # Lines the feed repeats in most of its items (a signature, a widget) are its
-    # boilerplate, not the stories'.
-    learned = normalize.learn_boilerplate([entry.content_text for entry in entries])
-    return tuple(
-        dataclasses.replace(cleaned, text_hash=dedupe.text_hash(cleaned))
-        for cleaned in (normalize.drop_learned(entry, learned) for entry in entries)
-    )
 
 
 def relocate(feed: DueFeed, moved_to: str | None) -> Relocation:
@@ -234,9 +199,9 @@ class LinkResolver:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A parsed feed, and the links it needs followed before it is stored."""
+    """A digested feed, and the links it needs followed before it is stored."""
 
-    parsed: ParsedFeed
+    digested: digest.Digest
     cached: Mapping[str, CachedLink]
     to_resolve: tuple[str, ...]
 
@@ -250,8 +215,11 @@ class Pipeline:
         store: Store,
         client: httpx.AsyncClient,
         guard: fetch.Guard | None = None,
+        digesters: digest.Digesters | None = None,
     ) -> None:
         self.config = config
+        # None: in this process, on the database thread (tests, small `feedd fetch`).
+        self.digesters = digesters
         self.store = store
         self.client = client
         self.guard = guard  # the client's; updated on reconfigure
@@ -260,6 +228,7 @@ class Pipeline:
         self.host_slots: dict[str, asyncio.Semaphore] = {}
         # One thread: the only one that touches the write connection.
         self.db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedd-db")
+        self.closed = False
 
     def reconfigure(self, config: Config) -> None:
         """Take a reloaded config; applies from the next poll (same database)."""
@@ -307,7 +276,18 @@ class Pipeline:
             return await self.run_in_db(
                 self.guarded, feed, started, self._record, feed, result, started
             )
-        prepared = await self.run_in_db(self.guarded, feed, started, self.prepare, feed, result)
+        digested: digest.Digest | None = None
+        if self.digesters is not None:
+            try:
+                digested = await self.digesters.digest(
+                    result.body, result.final_url, result.header("content-type")
+                )
+            except Exception as exc:
+                # Recorded on the database thread like every other failure.
+                return await self.run_in_db(self.guarded, feed, started, _raise_for, result, exc)
+        prepared = await self.run_in_db(
+            self.guarded, feed, started, self.prepare, feed, result, digested
+        )
         if isinstance(prepared, Outcome):
             return prepared
         resolutions = await self.resolver.resolve_all(prepared.to_resolve)
@@ -419,26 +399,28 @@ class Pipeline:
             )
         return move
 
-    def prepare(self, feed: DueFeed, fetched: Fetched) -> Prepared:
-        """Parse; find the links of new items that need following (db thread)."""
-        try:
-            parsed = parse.parse_feed(
-                fetched.body, url=fetched.final_url, content_type=fetched.header("content-type")
-            )
-        except ParseError as exc:
-            exc.status = fetched.status
-            raise
+    def prepare(
+        self, feed: DueFeed, fetched: Fetched, digested: digest.Digest | None = None
+    ) -> Prepared:
+        """Find the links of new items that need following (db thread); digest the
+        body here first when no worker did."""
+        if digested is None:
+            try:
+                digested = digest.digest(
+                    fetched.body, fetched.final_url, fetched.header("content-type")
+                )
+            except Exception as exc:
+                _raise_for(fetched, exc)
         settings = self.settings.get(feed.url)
         mode = settings.resolve if settings else self.config.links.resolve
         if mode == "off":
-            return Prepared(parsed, {}, ())
+            return Prepared(digested, {}, ())
         wanted: dict[str, str] = {}  # guid -> link to follow
-        for raw in parsed.entries:
-            link, target = item_links(raw, fetched.final_url)
+        for entry, target in zip(digested.entries, digested.targets, strict=True):
             if target and links.needs_resolution(target, mode, self.config.links.shorteners):
-                wanted[normalize.entry_key(raw, link)] = target
+                wanted[entry.guid] = target
         if not wanted:
-            return Prepared(parsed, {}, ())
+            return Prepared(digested, {}, ())
         # An item already stored is never resolved again.
         stored = self.store.stored_guids(feed.id, tuple(wanted))
         targets = [target for guid, target in wanted.items() if guid not in stored]
@@ -447,7 +429,7 @@ class Pipeline:
         to_resolve = tuple(
             dict.fromkeys(t for t in targets if t not in cached or cached[t].expires_at <= now)
         )
-        return Prepared(parsed, cached, to_resolve)
+        return Prepared(digested, cached, to_resolve)
 
     def finish(
         self,
@@ -461,8 +443,9 @@ class Pipeline:
         now = utcnow()
         resolved = {url: cached.resolved_url for url, cached in prepared.cached.items()}
         resolved.update((r.url, r.resolved_url) for r in resolutions)
-        parsed = prepared.parsed
-        entries = entries_of(parsed, fetched.final_url, resolved)
+        parsed = prepared.digested.feed
+        entries = digest.with_resolved(prepared.digested, resolved)
+        signatures = dict(zip((e.guid for e in entries), prepared.digested.signatures, strict=True))
         with self.store.transaction():
             for resolution in resolutions:
                 previous = prepared.cached.get(resolution.url)
@@ -484,7 +467,7 @@ class Pipeline:
             intents = dedupe.decide(known, entries, links.canonical_url(parsed.site_url))
             counts, written = self.store.apply(feed.id, intents, language=parsed.language, now=now)
             for article_id, entry in written:
-                self.mark_near_duplicates(article_id, entry)
+                self.mark_near_duplicates(article_id, signatures.get(entry.guid))
             dates = [e.published_at for e in entries if e.published_at is not None]
             interval = self._interval(feed, now, fetched.headers, ttl=parsed.ttl, dates=dates)
             skew = timedelta(seconds=schedule.CLOCK_SKEW)
@@ -528,17 +511,15 @@ class Pipeline:
             links_failed=failed_links,
         )
 
-    def mark_near_duplicates(self, article_id: int, entry: Entry) -> None:
-        """Sign the article's text; if it is the same story as articles of other
-        feeds, put them in one group pointing at its earliest-published member
+    def mark_near_duplicates(self, article_id: int, signed: bytes | None) -> None:
+        """Keep the article's text signature; if it is the same story as articles of
+        other feeds, put them in one group pointing at its earliest-published member
         (db thread, inside the feed's transaction)."""
-        signature = neardup.signature(entry.content_text or "")
+        signature = neardup.Signature.from_bytes(signed) if signed else None
         old = self.store.signature_of(article_id)
         old_bands = neardup.band_keys(neardup.Signature.from_bytes(old)) if old else ()
         bands = neardup.band_keys(signature) if signature else ()
-        self.store.save_signature(
-            article_id, signature.to_bytes() if signature else None, bands, old_bands
-        )
+        self.store.save_signature(article_id, signed, bands, old_bands)
         if signature is None:
             return  # too short to judge: a thin item matches nothing
         matches = [
@@ -587,8 +568,18 @@ class Pipeline:
         )
 
     def close(self) -> None:
-        """Wait for the write in progress (if any) to commit."""
+        """Wait for the write in progress (if any) to commit; stop the workers."""
+        self.closed = True
         self.db_thread.shutdown(wait=True, cancel_futures=True)
+        if self.digesters is not None:
+            self.digesters.close()
+
+
+def _raise_for(fetched: Fetched, exc: BaseException) -> NoReturn:
+    """Raise a digest's failure as the feed's (a ParseError carries the HTTP status)."""
+    if isinstance(exc, ParseError):
+        exc.status = fetched.status
+    raise exc
 
 
 def _since(started: float) -> float:
@@ -614,14 +605,24 @@ async def fetch_once(
         if on_start is not None:
             on_start(len(feeds))
         guard = make_guard(config)
+        # A handful of feeds is parsed here: starting worker processes would cost more.
+        digesters = make_digesters(config) if len(feeds) >= WORKERS_FROM_FEEDS else None
         async with make_client(config, guard) as client:
-            pipeline = Pipeline(config, store, client, guard)
+            pipeline = Pipeline(config, store, client, guard, digesters)
             try:
                 return await pipeline.poll_many(feeds, on_outcome)
             finally:
                 pipeline.close()
     finally:
         store.close()
+
+
+def make_digesters(config: Config) -> digest.Digesters | None:
+    """Worker processes for parsing and normalizing ([fetch] workers), None for none."""
+    processes = config.fetch.workers
+    if processes is None:
+        processes = default_workers()
+    return digest.Digesters(processes) if processes else None
 
 
 def make_guard(config: Config) -> fetch.Guard:

@@ -508,16 +508,27 @@ class Store:
     ) -> tuple[DueFeed, ...]:
         """Enabled feeds whose next_fetch_at has come (never-fetched feeds first)."""
         skip = set(exclude)
+        wanted = limit + len(skip)
+        # Two index range scans (feeds_due: enabled, next_fetch_at), never a sort of
+        # every feed: never-fetched feeds first, then the most overdue.
         rows = self.conn.execute(
             f"""
             SELECT {self._DUE_COLUMNS} FROM feeds
-            WHERE enabled = 1 AND (next_fetch_at IS NULL OR next_fetch_at <= ?)
-                AND state != 'gone'
-            ORDER BY next_fetch_at IS NOT NULL, next_fetch_at
+            WHERE enabled = 1 AND next_fetch_at IS NULL AND state != 'gone'
             LIMIT ?
             """,
-            (format_timestamp(now), limit + len(skip)),
+            (wanted,),
         ).fetchall()
+        if len(rows) < wanted:
+            rows += self.conn.execute(
+                f"""
+                SELECT {self._DUE_COLUMNS} FROM feeds
+                WHERE enabled = 1 AND next_fetch_at <= ? AND state != 'gone'
+                ORDER BY next_fetch_at
+                LIMIT ?
+                """,
+                (format_timestamp(now), wanted - len(rows)),
+            ).fetchall()
         return tuple(self._due_feed(r) for r in rows if r[0] not in skip)[:limit]
 
     def feeds_by_url(self, urls: Iterable[str]) -> tuple[DueFeed, ...]:

@@ -26,7 +26,12 @@ def server() -> Iterator[FeedServer]:
 
 
 def write_config(tmp_path: Path, feeds: list[str], extra: str = "", **feed_options: str) -> Path:
-    """A config in tmp_path for the given feed URLs, with private networks allowed."""
+    """A config in tmp_path for the given feed URLs, with private networks allowed.
+
+    Without worker processes unless ``extra`` sets ``workers``: they have their own
+    tests (integration/test_workers.py, and the reliability suite runs feedd's
+    defaults); elsewhere they would add their start-up to every daemon a test starts.
+    """
     lines = [
         'database = "feedd.db"',
         "",
@@ -34,6 +39,7 @@ def write_config(tmp_path: Path, feeds: list[str], extra: str = "", **feed_optio
         "allow_private_networks = true",
         'timeout = "10s"',
         extra,
+        "" if "workers" in extra else "workers = 0",
         "",
     ]
     for url in feeds:

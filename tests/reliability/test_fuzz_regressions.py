@@ -1,7 +1,7 @@
 """Replay every input bench/fuzz.py saved (tests/data/fuzz-regressions/).
 
 Each file is a feed body. It goes through what the daemon does with a body,
-parse_feed then pipeline.entries_of (links + normalize), once with each
+parse_feed then digest.entries_of (links + normalize), once with each
 Content-Type a server might send: ParseError is a fine answer, any other
 exception is a bug, and so is sanitized HTML that still holds something
 unsafe (<script>, on*=, a javascript: URL...).
@@ -25,7 +25,7 @@ from test_properties import html_problems
 
 from feedd.errors import ParseError
 from feedd.parse import parse_feed
-from feedd.pipeline import entries_of
+from feedd.digest import entries_of
 
 REGRESSIONS = Path(__file__).parents[1] / "data" / "fuzz-regressions"
 URL = "https://feeds.example.net/dir/feed.xml"

@@ -2,7 +2,7 @@
 
 - parse: any bytes, XML-ish documents and JSON Feed-ish objects give a
   ParsedFeed or raise ParseError, never another exception; what parses goes
-  through links + normalize (pipeline.entries_of) without an exception either.
+  through links + normalize (digest.entries_of) without an exception either.
 - normalize: sanitized HTML has no <script>, <style> or <iframe>, no on*=
   attribute, no javascript:/vbscript:/data: URL; plain text has no markup tag
   (when the source's own text holds no escaped "<") and no NUL.
@@ -31,7 +31,7 @@ from feedd.errors import ParseError
 from feedd.links import absolute_url, canonical_url, unwrap
 from feedd.normalize import html_to_text, normalize_entry, sanitize_html
 from feedd.parse import parse_feed
-from feedd.pipeline import entries_of
+from feedd.digest import entries_of
 from feedd.types import ParsedFeed, RawEntry
 
 PROPERTY = settings(

@@ -249,7 +249,7 @@ def test_atom10_sample_feed():
 
 def test_atom_relative_links_resolved_against_feed_url():
     # parse keeps links as the feed gave them; links + normalize make them absolute.
-    from feedd.pipeline import entries_of
+    from feedd.digest import entries_of
 
     body = atom(
         '<entry><id>urn:x:1</id><link href="posts/1"/>'

@@ -1,7 +1,7 @@
 """Each sample feed in tests/data next to its expected result (STYLE.md, habit 4).
 
 For a sample feed X, X.expected.json holds the feed URL it is parsed as, a few feed
-fields, and for each entry the values that parse_feed + pipeline.entries_of should give.
+fields, and for each entry the values that parse_feed + digest.entries_of should give.
 content_text is compared on its first 100 characters.
 To add a regression test for a parsing bug, add the feed and its expected file.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from feedd.parse import parse_feed
-from feedd.pipeline import entries_of
+from feedd.digest import entries_of
 from feedd.types import format_timestamp
 
 DATA = Path(__file__).parents[1] / "data"

@@ -1,0 +1,159 @@
+"""What a fetched body needs before the database: parse -> links (offline) ->
+normalize -> sign. Pure and CPU-bound, so the daemon runs it in worker processes
+(``Digesters``) while its event loop fetches and its database thread stores.
+
+Link resolution over the network comes later (it needs the database's cache and
+the network); ``with_resolved`` then gives each entry the canonical URL of where
+its link leads. Nothing else an entry holds depends on that URL (the content
+hash leaves it out), so the rest is computed here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from . import dedupe, links, neardup, normalize, parse
+from .types import Entry, ParsedFeed, RawEntry
+
+log = logging.getLogger(__name__)
+
+PARENT_CHECK_SECONDS = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A parsed and normalized document."""
+
+    feed: ParsedFeed  # the document's own fields; its raw entries are left out
+    entries: tuple[Entry, ...]  # normalized; ``url`` from the link before resolution
+    targets: tuple[str | None, ...]  # per entry: the link to follow, unwrapped offline
+    signatures: tuple[bytes | None, ...]  # per entry: MinHash of the text (neardup)
+
+
+def item_links(raw: RawEntry, base_url: str) -> tuple[str | None, str | None]:
+    """(the item link made absolute, the link to follow: feedburner's origLink or the
+    item link, with redirect wrappers unwrapped offline)."""
+    link = links.absolute_url(raw.link, base_url)
+    origin = links.absolute_url(dict(raw.extra).get("feedburner_origlink"), base_url)
+    target = origin or link
+    return link, links.unwrap(target) if target else None
+
+
+def entries_of(
+    parsed: ParsedFeed, base_url: str, resolved: Mapping[str, str] | None = None
+) -> tuple[Entry, ...]:
+    """links + normalize for every item of a parsed feed.
+
+    ``resolved`` maps links to where link resolution found they lead.
+    """
+    entries = []
+    for raw in parsed.entries:
+        link, target = item_links(raw, base_url)
+        if target and resolved:
+            target = resolved.get(target, target)
+        url = links.canonical_url(target)
+        entries.append(
+            normalize.normalize_entry(
+                raw, link=link, url=url, base_url=base_url, feed_language=parsed.language
+            )
+        )
+    # Lines the feed repeats in most of its items (a signature, a widget) are its
+    # boilerplate, not the stories'.
+    learned = normalize.learn_boilerplate([entry.content_text for entry in entries])
+    return tuple(
+        dataclasses.replace(cleaned, text_hash=dedupe.text_hash(cleaned))
+        for cleaned in (normalize.drop_learned(entry, learned) for entry in entries)
+    )
+
+
+def digest(body: bytes, url: str, content_type: str | None) -> Digest:
+    """Parse and normalize a fetched body (raises ParseError)."""
+    parsed = parse.parse_feed(body, url=url, content_type=content_type)
+    entries = entries_of(parsed, url)
+    signatures = []
+    for entry in entries:
+        signature = neardup.signature(entry.content_text or "")
+        signatures.append(signature.to_bytes() if signature else None)
+    return Digest(
+        dataclasses.replace(parsed, entries=()),
+        entries,
+        tuple(item_links(raw, url)[1] for raw in parsed.entries),
+        tuple(signatures),
+    )
+
+
+def with_resolved(digested: Digest, resolved: Mapping[str, str]) -> tuple[Entry, ...]:
+    """The entries, each with the canonical URL of where its link was found to lead."""
+    if not resolved:
+        return digested.entries
+    entries = []
+    for entry, target in zip(digested.entries, digested.targets, strict=True):
+        if target and target in resolved:
+            entry = dataclasses.replace(entry, url=links.canonical_url(resolved[target]))
+        entries.append(entry)
+    return tuple(entries)
+
+
+def _start_worker(parent: int) -> None:
+    """Each worker: never outlive the daemon, then load the language model."""
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    normalize.detect_language("a warm-up text for the language model", None)
+
+
+def _watch_parent(parent: int) -> None:
+    # A daemon killed with SIGKILL cannot stop its workers, and they would wait
+    # for work forever: re-parented, they see it and leave.
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
+
+
+class Digesters:
+    """A pool of worker processes running ``digest``; with 0 processes, a thread.
+
+    The processes start on the first body (a run of 304s never starts them),
+    spawned: forking the daemon, with its threads, is unsafe, and a fork
+    server's children would not be the daemon's (they could not see it die).
+    A worker that dies (OOM killer) breaks the pool: it is replaced and the
+    body digested in a thread instead.
+    """
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self.pool is None:
+            self.pool = concurrent.futures.ProcessPoolExecutor(
+                self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
+            )
+        return self.pool
+
+    async def digest(self, body: bytes, url: str, content_type: str | None) -> Digest:
+        loop = asyncio.get_running_loop()
+        if not self.processes:
+            return await loop.run_in_executor(None, digest, body, url, content_type)
+        try:
+            return await loop.run_in_executor(self._pool(), digest, body, url, content_type)
+        except BrokenProcessPool:
+            log.warning("a worker process died; starting new ones")
+            self.close()
+            return await loop.run_in_executor(None, digest, body, url, content_type)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None

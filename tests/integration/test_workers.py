@@ -1,0 +1,126 @@
+"""The worker processes (digest.Digesters): the same results as this process, a dead
+worker replaced, and no worker outliving a daemon killed with SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import write_config
+from integration_support import Item, rss20
+
+from feedd import digest
+from feedd.store import Store
+
+FEEDD = str(Path(sys.executable).parent / "feedd")
+FEED_URL = "https://blog.example/feed.xml"
+
+
+def document(n: int, words: int = 80) -> bytes:
+    text = " ".join(f"word{(n * 7 + i) % 997}" for i in range(words))
+    return rss20(
+        *(
+            Item(
+                title=f"Story {n}-{i}",
+                link=f"/posts/{n}/{i}?utm_source=rss",
+                description=f"<p>{text} <img src='/pixel.gif' width='1' height='1'></p>",
+                guid=f"g-{n}-{i}",
+            )
+            for i in range(5)
+        )
+    )
+
+
+async def test_workers_digest_as_this_process_does():
+    digesters = digest.Digesters(2)
+    try:
+        for n in range(4):
+            body = document(n)
+            here = digest.digest(body, FEED_URL, "application/rss+xml")
+            there = await digesters.digest(body, FEED_URL, "application/rss+xml")
+            assert there == here
+            assert there.entries[0].url == f"https://blog.example/posts/{n}/0"
+            assert all(s is not None for s in there.signatures)
+    finally:
+        digesters.close()
+
+
+async def test_a_parse_error_comes_back_from_the_worker():
+    digesters = digest.Digesters(1)
+    try:
+        try:
+            await digesters.digest(b"<html><body>no feed</body></html>", FEED_URL, "text/html")
+        except Exception as exc:  # noqa: BLE001 - the type is what is checked
+            assert type(exc).__name__ == "ParseError"
+        else:
+            raise AssertionError("no ParseError")
+    finally:
+        digesters.close()
+
+
+async def test_a_killed_worker_is_replaced():
+    digesters = digest.Digesters(1)
+    try:
+        await digesters.digest(document(1), FEED_URL, None)
+        assert digesters.pool is not None
+        for pid in list(digesters.pool._processes):  # noqa: SLF001 - the test kills them
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+        # This body is digested in a thread; the next one by new workers.
+        first = await digesters.digest(document(2), FEED_URL, None)
+        second = await digesters.digest(document(3), FEED_URL, None)
+        assert len(first.entries) == len(second.entries) == 5
+        assert digesters.pool is not None
+    finally:
+        digesters.close()
+
+
+def session_processes(session: int) -> list[int]:
+    """Live (not zombie) processes of a session."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) == session:
+            found.append(int(entry.name))
+    return found
+
+
+def test_no_worker_outlives_a_killed_daemon(server, tmp_path):
+    urls = [server.add(f"/f{n}.xml", document(n)) for n in range(24)]
+    config = write_config(tmp_path, urls, "workers = 2")
+    daemon = subprocess.Popen(
+        [FEEDD, "run", "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if (tmp_path / "feedd.db").exists():
+                store = Store(tmp_path / "feedd.db")
+                try:
+                    stored = store.count("articles")
+                finally:
+                    store.close()
+                if stored and len(session_processes(daemon.pid)) > 2:
+                    break
+            time.sleep(0.1)
+        workers = [p for p in session_processes(daemon.pid) if p != daemon.pid]
+        assert len(workers) >= 2, "the workers did not start"
+    finally:
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait()
+    deadline = time.monotonic() + 10
+    while session_processes(daemon.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert session_processes(daemon.pid) == []
