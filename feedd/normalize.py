@@ -117,8 +117,11 @@ _CELL = re.compile(r"</t[dh]\s*>", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u2028\u2029]+")
 _INVISIBLE = re.compile(r"[\u200b\ufeff]")  # zero-width space, stray byte-order marks
 _PRE = re.compile(r"(<pre\b[^>]*>.*?</pre\s*>)", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[a-zA-Z][^>]*>")  # in nh3's output, text never holds a raw "<"
+# In nh3's output, text never holds a raw "<" and attribute values are double-quoted
+# (they may hold a ">").
+_URL_TAG = re.compile(r'<[a-zA-Z][^>]*\s(?:href|src|poster)="[^>]*>')
 _URL_ATTRIBUTE = re.compile(r'\s(href|src|poster)="([^"]*)"')
+_ANY_TAG = re.compile(r'</?[a-zA-Z][^>"]*(?:"[^"]*"[^>"]*)*>')
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
@@ -138,7 +141,7 @@ def sanitize_html(fragment: str | None, base_url: str | None = None) -> str | No
         link_rel="noopener noreferrer nofollow",
     ).strip()
     if base_url and cleaned:
-        cleaned = _TAG.sub(
+        cleaned = _URL_TAG.sub(
             lambda tag: _URL_ATTRIBUTE.sub(lambda m: _absolute_attribute(m, base_url), tag[0]),
             cleaned,
         )
@@ -157,11 +160,19 @@ def _absolute_attribute(match: re.Match[str], base_url: str) -> str:
     return f' {match[1]}="{html.escape(absolute, quote=True)}"'
 
 
-def html_to_text(fragment: str | None) -> str | None:
-    """Plain text: one paragraph per line, entities decoded, whitespace collapsed."""
+def html_to_text(fragment: str | None, *, sanitized: bool = False) -> str | None:
+    """Plain text: one paragraph per line, entities decoded, whitespace collapsed.
+
+    ``sanitized``: the fragment is sanitize_html's output, not cleaned again.
+    """
     if not fragment:
         return None
-    safe = nh3.clean(fragment, tags=set(ALLOWED_TAGS), clean_content_tags=set(DROP_WITH_CONTENT))
+    if sanitized:
+        safe = fragment
+    else:
+        safe = nh3.clean(
+            fragment, tags=set(ALLOWED_TAGS), clean_content_tags=set(DROP_WITH_CONTENT)
+        )
     # Newlines in the source are spaces, except inside <pre>; tags make the lines.
     pieces = _PRE.split(safe)
     safe = "".join(
@@ -169,8 +180,8 @@ def html_to_text(fragment: str | None) -> str | None:
         for index, piece in enumerate(pieces)
     )
     marked = _CELL.sub(" ", _BLOCK.sub("\n", safe))
-    # nh3 with no tags allowed strips the rest and leaves text escaped.
-    text = html.unescape(nh3.clean(marked, tags=set(), clean_content_tags=set(DROP_WITH_CONTENT)))
+    # What is left of the markup is nh3's: well-formed tags around escaped text.
+    text = html.unescape(_ANY_TAG.sub("", marked))
     text = _INVISIBLE.sub("", text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     joined = "\n".join(line for line in lines if line)
@@ -179,6 +190,9 @@ def html_to_text(fragment: str | None) -> str | None:
 
 def one_line(fragment: str | None) -> str | None:
     """A title: text on one line."""
+    if fragment and "<" not in fragment and "&" not in fragment:
+        # Most titles are plain text: nothing for a parser to do.
+        return " ".join(_INVISIBLE.sub("", fragment).split()) or None
     text = html_to_text(fragment)
     return " ".join(text.split()) if text else None
 
@@ -296,13 +310,13 @@ def clean_fragment(
         return None, None, ()
     first = strip_boilerplate(fragment, line_rules=False)
     html = sanitize_html(first.html, base_url)
-    text = html_to_text(html)
+    text = html_to_text(html, sanitized=True)
     removed = first.removed
     if html and has_line_boilerplate(text):
         second = strip_boilerplate(html, line_rules=True)
         if second.removed:
             html = sanitize_html(second.html)
-            text = html_to_text(html)
+            text = html_to_text(html, sanitized=True)
             removed += second.removed
     return html, text, removed
 
@@ -326,7 +340,7 @@ def drop_learned(entry: Entry, boilerplate: frozenset[str]) -> Entry:
         stripped = strip_boilerplate(content_html, boilerplate)
         if stripped.removed:
             content_html = sanitize_html(stripped.html)
-            content_text = html_to_text(content_html)
+            content_text = html_to_text(content_html, sanitized=True)
     summary = entry.summary
     if in_summary and summary:
         kept = drop_learned_lines(summary, boilerplate)
