@@ -157,9 +157,9 @@ class UnsafeHTML(Exception):
 
 
 def _modules() -> tuple[Callable[..., object], type[Exception], Callable[..., tuple[object, ...]]]:
+    from feedd.digest import entries_of
     from feedd.errors import ParseError
     from feedd.parse import parse_feed
-    from feedd.digest import entries_of
 
     return parse_feed, ParseError, entries_of
 

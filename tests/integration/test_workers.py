@@ -54,7 +54,7 @@ async def test_a_parse_error_comes_back_from_the_worker():
     try:
         try:
             await digesters.digest(b"<html><body>no feed</body></html>", FEED_URL, "text/html")
-        except Exception as exc:  # noqa: BLE001 - the type is what is checked
+        except Exception as exc:
             assert type(exc).__name__ == "ParseError"
         else:
             raise AssertionError("no ParseError")
@@ -67,7 +67,7 @@ async def test_a_killed_worker_is_replaced():
     try:
         await digesters.digest(document(1), FEED_URL, None)
         assert digesters.pool is not None
-        for pid in list(digesters.pool._processes):  # noqa: SLF001 - the test kills them
+        for pid in list(digesters.pool._processes):
             os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)
         # This body is digested in a thread; the next one by new workers.

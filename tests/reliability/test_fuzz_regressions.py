@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 from test_properties import html_problems
 
+from feedd.digest import entries_of
 from feedd.errors import ParseError
 from feedd.parse import parse_feed
-from feedd.digest import entries_of
 
 REGRESSIONS = Path(__file__).parents[1] / "data" / "fuzz-regressions"
 URL = "https://feeds.example.net/dir/feed.xml"

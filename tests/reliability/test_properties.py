@@ -27,11 +27,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from feedd.digest import entries_of
 from feedd.errors import ParseError
 from feedd.links import absolute_url, canonical_url, unwrap
 from feedd.normalize import html_to_text, normalize_entry, sanitize_html
 from feedd.parse import parse_feed
-from feedd.digest import entries_of
 from feedd.types import ParsedFeed, RawEntry
 
 PROPERTY = settings(

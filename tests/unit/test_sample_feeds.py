@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from feedd.parse import parse_feed
 from feedd.digest import entries_of
+from feedd.parse import parse_feed
 from feedd.types import format_timestamp
 
 DATA = Path(__file__).parents[1] / "data"
