@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = Path(os.environ.get("FEEDD_CORPUS", ROOT.parent / "shared" / "corpus"))
 DEFAULT_READER = os.environ.get("FEEDD_BENCH_READER_PYTHON", "/work/reader-venv/bin/python")
 FEEDD = [sys.executable, "-m", "feedd"]
+CHILD_ENV = dict(os.environ)  # --feedd-src puts another checkout first on PYTHONPATH
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,12 @@ class Figures:
     tool: str
     feeds: int
     wall: float  # seconds
-    cpu: float  # seconds, user + system
-    peak_rss_mb: float
+    cpu: float  # seconds, user + system, the process and its workers
+    peak_rss_mb: float  # the main process's (ru_maxrss)
     new_entries: int
     db_mb: float
     poll_wall: float | None = None  # the poll phase alone, without start-up
+    tree_mb: float = 0.0  # peak PSS of the process and its workers (sampled 4/s)
 
     @property
     def feeds_per_s(self) -> float:
@@ -195,7 +197,12 @@ def run_measured(
     with tempfile.TemporaryFile("w+") as out:
         started = time.perf_counter()
         process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=CHILD_ENV,
+            cwd=tempfile.gettempdir(),  # not a checkout: `-m feedd` must import the chosen one
         )
         peak = main_peak = 0.0
         next_sample = started + 1.0
@@ -280,10 +287,11 @@ class Feedd:
             self.feeds,
             child.wall,
             child.cpu,
-            child.peak_rss_mb,
+            child.main_rss_mb,
             after - before,
             db_size(self.db),
             poll_wall=polled,
+            tree_mb=child.peak_rss_mb,
         )
 
 
@@ -314,10 +322,11 @@ def reader_pass(python: str, folder: Path, urls_file: Path, scenario: str) -> Fi
         report["feeds"],
         child.wall,
         child.cpu,
-        child.peak_rss_mb,
+        child.main_rss_mb,
         report["entries_new"],
         report["db_bytes"] / 2**20,
         poll_wall=wall,
+        tree_mb=child.peak_rss_mb,
     )
 
 
@@ -418,6 +427,7 @@ def tick_claim(folder: Path, feeds: int, calls: int = 200) -> dict[str, float]:
     from feedd.config import load_config
     from feedd.store import Store, format_timestamp
 
+    (folder / f"claim-{feeds}").mkdir(parents=True, exist_ok=True)
     config_path = write_config(
         folder / f"claim-{feeds}", [f"http://f{n}.example/" for n in range(feeds)]
     )
@@ -471,6 +481,7 @@ def medians(figures: list[Figures]) -> list[Figures]:
                 int(statistics.median(f.new_entries for f in group)),
                 statistics.median(f.db_mb for f in group),
                 statistics.median(polls) if polls else None,
+                statistics.median(f.tree_mb for f in group),
             )
         )
     return merged
@@ -479,15 +490,15 @@ def medians(figures: list[Figures]) -> list[Figures]:
 def table(figures: list[Figures]) -> str:
     lines = [
         "| scenario | tool | feeds | wall s | poll s | feeds/s | new entries | entries/s "
-        "| CPU s | peak RSS MB | DB MB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| CPU s | peak RSS MB | with workers MB | DB MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for f in sorted(figures, key=lambda f: (f.scenario, f.tool)):
         lines.append(
             f"| {f.scenario} | {f.tool} | {f.feeds} | {f.wall:.2f} | "
             f"{f.poll_wall if f.poll_wall is not None else float('nan'):.2f} | "
             f"{f.feeds_per_s:,.0f} | {f.new_entries:,} | {f.entries_per_s:,.0f} | "
-            f"{f.cpu:.2f} | {f.peak_rss_mb:.0f} | {f.db_mb:.1f} |"
+            f"{f.cpu:.2f} | {f.peak_rss_mb:.0f} | {f.tree_mb:.0f} | {f.db_mb:.1f} |"
         )
     return "\n".join(lines)
 
@@ -526,8 +537,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reader-python", default=DEFAULT_READER)
     parser.add_argument("--no-reader", action="store_true")
     parser.add_argument("--json", type=Path, help="write every figure there")
+    parser.add_argument(
+        "--feedd-src",
+        type=Path,
+        help="run the feedd package of this checkout (e.g. a git worktree of an older commit)",
+    )
     args = parser.parse_args(argv)
     become_subreaper()
+    if args.feedd_src:
+        CHILD_ENV["PYTHONPATH"] = str(args.feedd_src.resolve())
     if not (args.corpus / "realworld" / "INDEX.tsv").exists():
         print(f"perf: no corpus at {args.corpus} (pass --corpus or set FEEDD_CORPUS)")
         return 2

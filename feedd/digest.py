@@ -121,15 +121,20 @@ def _watch_parent(parent: int) -> None:
 class Digesters:
     """A pool of worker processes running ``digest``; with 0 processes, a thread.
 
-    The processes start on the first body (a run of 304s never starts them),
+    The processes start with the first body (a run of 304s never starts them),
+    or after ``start_after`` bodies,
     spawned: forking the daemon, with its threads, is unsafe, and a fork
     server's children would not be the daemon's (they could not see it die).
     A worker that dies (OOM killer) breaks the pool: it is replaced and the
     body digested in a thread instead.
     """
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, *, start_after: int = 0) -> None:
         self.processes = processes
+        # Bodies digested in a thread before the workers start: a `feedd fetch`
+        # that gets only a few bodies (the rest 304s) does not pay for starting them.
+        self.start_after = start_after
+        self.bodies = 0
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
 
     def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
@@ -144,7 +149,8 @@ class Digesters:
 
     async def digest(self, body: bytes, url: str, content_type: str | None) -> Digest:
         loop = asyncio.get_running_loop()
-        if not self.processes:
+        self.bodies += 1
+        if not self.processes or self.bodies <= self.start_after:
             return await loop.run_in_executor(None, digest, body, url, content_type)
         try:
             return await loop.run_in_executor(self._pool(), digest, body, url, content_type)

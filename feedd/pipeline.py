@@ -63,8 +63,8 @@ MOVED_AFTER = 3
 # same story is republished within days; older look-alikes are other stories
 # (yearly lists, templated posts).
 NEAR_DUPLICATE_WINDOW = timedelta(days=7)
-# `feedd fetch` of fewer feeds digests them in its own process.
-WORKERS_FROM_FEEDS = 16
+# `feedd fetch` starts its worker processes when it has this many bodies to parse.
+WORKERS_AFTER_BODIES = 8
 
 
 def utcnow() -> datetime:
@@ -605,8 +605,8 @@ async def fetch_once(
         if on_start is not None:
             on_start(len(feeds))
         guard = make_guard(config)
-        # A handful of feeds is parsed here: starting worker processes would cost more.
-        digesters = make_digesters(config) if len(feeds) >= WORKERS_FROM_FEEDS else None
+        # A handful of bodies is parsed here: starting worker processes would cost more.
+        digesters = make_digesters(config, start_after=WORKERS_AFTER_BODIES)
         async with make_client(config, guard) as client:
             pipeline = Pipeline(config, store, client, guard, digesters)
             try:
@@ -617,12 +617,12 @@ async def fetch_once(
         store.close()
 
 
-def make_digesters(config: Config) -> digest.Digesters | None:
-    """Worker processes for parsing and normalizing ([fetch] workers), None for none."""
+def make_digesters(config: Config, start_after: int = 0) -> digest.Digesters:
+    """Worker processes for parsing and normalizing ([fetch] workers; 0: a thread)."""
     processes = config.fetch.workers
     if processes is None:
         processes = default_workers()
-    return digest.Digesters(processes) if processes else None
+    return digest.Digesters(processes, start_after=start_after)
 
 
 def make_guard(config: Config) -> fetch.Guard:
