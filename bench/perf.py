@@ -12,7 +12,9 @@ a server in its own process serving the real-world corpus from memory:
  3. same-body ``feedd fetch`` again, the server ignoring validators (same bodies)
  4. 5%-new    ``feedd fetch`` again, 5% of the feeds with one new item (others 304)
  5. tick      ``feedd run`` for --tick-seconds with N feeds (copies of the set;
-              --scale), from an empty database: feeds polled/s, CPU %, peak RSS
+              --scale), from an empty database: feeds polled/s, CPU %, peak RSS;
+              then again with the server answering 304 to everything (the sweep
+              of N unchanged feeds, without ingesting N feeds first)
  6. latency   cold and all-304 again with 100 ms added to every answer
 
 Scenarios 1-3 also run with reader (lemon24/reader) in its own venv
@@ -61,7 +63,7 @@ class Figures:
     new_entries: int
     db_mb: float
     poll_wall: float | None = None  # the poll phase alone, without start-up
-    tree_mb: float = 0.0  # peak PSS of the process and its workers (sampled 4/s)
+    tree_mb: float = 0.0  # peak memory of the process and its workers (session_rss_mb, 4/s)
 
     @property
     def feeds_per_s(self) -> float:
@@ -141,7 +143,7 @@ def write_config(folder: Path, urls: list[str], *, concurrency: int = 16) -> Pat
 class Child:
     wall: float
     cpu: float  # user + system seconds of the process and every process it started
-    peak_rss_mb: float  # the highest sum of the PSS of the process and its descendants
+    peak_rss_mb: float  # the most memory of the process and its descendants (session_rss_mb)
     main_rss_mb: float  # the process's own peak RSS
     status: int
     output: str
@@ -161,11 +163,13 @@ def become_subreaper() -> None:
 def session_rss_mb(session: int) -> tuple[float, list[int]]:
     """Memory of every process of a session (MB), and their pids (from /proc).
 
-    The sum of their PSS (proportional set size: a page shared by n processes
-    counts 1/n in each), so that the worker processes' shared libraries are not
-    counted once per process as a sum of RSS would.
+    The private pages of each process plus one copy of the pages they share
+    (libraries), from /proc/PID/statm: a sum of RSS would count the worker
+    processes' libraries once per process. (smaps_rollup's PSS would be exact,
+    but walking a process's page tables four times a second slowed the daemon
+    measurably.)
     """
-    total, pids = 0, []
+    private, shared, pids = 0, 0, []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -173,14 +177,15 @@ def session_rss_mb(session: int) -> tuple[float, list[int]]:
             fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
             if int(fields[3]) != session or fields[0] == "Z":  # field 6: the session id
                 continue
-            for line in Path(entry.path, "smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-                    break
+            resident, in_files = (
+                int(x) for x in Path(entry.path, "statm").read_text().split()[1:3]
+            )
         except (OSError, IndexError, ValueError):
             continue
+        private += resident - in_files
+        shared = max(shared, in_files)
         pids.append(int(entry.name))
-    return total / 2**20, pids
+    return (private + shared) * os.sysconf("SC_PAGE_SIZE") / 2**20, pids
 
 
 def run_measured(
@@ -363,10 +368,16 @@ def realworld_round(
     return figures
 
 
-def tick_round(corpus: Path, folder: Path, feeds: int, seconds: float) -> dict[str, object]:
-    """Scenario 5: ``feedd run`` with `feeds` feeds for `seconds`, from an empty database."""
+def tick_round(
+    corpus: Path, folder: Path, feeds: int, seconds: float, *, unchanged: bool = False
+) -> dict[str, object]:
+    """Scenario 5: ``feedd run`` with `feeds` feeds for `seconds`, from an empty database;
+    `unchanged`: the server answers 304 to every request (the sweep of a daemon whose
+    feeds have not changed, without ingesting them first)."""
     copies = -(-feeds // 261)
     server = Server(corpus, folder, copies=copies)
+    if unchanged:
+        server.control("unchanged", on=1)
     try:
         feedd = Feedd(folder / f"tick-{feeds}", server.urls[:feeds])
         started = time.perf_counter()
@@ -386,6 +397,7 @@ def tick_round(corpus: Path, folder: Path, feeds: int, seconds: float) -> dict[s
         steady = (done - first[1]) / (seconds - first[0]) if seconds > first[0] else 0.0
         return {
             "feeds": feeds,
+            "server": "304 to everything" if unchanged else "real-world copies",
             "seconds": round(seconds, 1),
             "startup_seconds": round(first[0], 1),
             "polled": done,
@@ -570,10 +582,17 @@ def main(argv: list[str] | None = None) -> int:
         report["medians"] = [asdict(f) for f in merged]
         ticks = []
         for feeds in [int(n) for n in args.scale.split(",") if n]:
-            result = tick_round(args.corpus, folder / f"tick{feeds}", feeds, args.tick_seconds)
-            ticks.append(result)
-            shown = {k: v for k, v in result.items() if not k.endswith("by_second")}
-            print(f"5 tick loop: {json.dumps(shown)}", flush=True)
+            for unchanged in (False, True):
+                result = tick_round(
+                    args.corpus,
+                    folder / f"tick{feeds}-{unchanged}",
+                    feeds,
+                    args.tick_seconds,
+                    unchanged=unchanged,
+                )
+                ticks.append(result)
+                shown = {k: v for k, v in result.items() if not k.endswith("by_second")}
+                print(f"5 tick loop: {json.dumps(shown)}", flush=True)
         report["tick"] = ticks
         if args.claim_feeds:
             claim = tick_claim(folder, args.claim_feeds)

@@ -16,6 +16,9 @@ ETag and a Last-Modified; a matching If-None-Match or If-Modified-Since gets a 3
 unless validators are switched off. Control requests (from the driver):
 
     GET /_ctl/validators?on=0|1   answer 304s or always send the body
+    GET /_ctl/unchanged?on=1      answer 304 to every feed request, validators or not
+                                  (the daemon's tick loop over N feeds that have not
+                                  changed, without first ingesting N feeds)
     GET /_ctl/latency?ms=100      wait that long before every answer
     GET /_ctl/bump?fraction=0.05&seed=1   that share of feeds gets one new item
     GET /_ctl/stats               requests served, 304s, bytes, CPU seconds
@@ -78,6 +81,7 @@ class State:
     originals: list[Original]
     copies: int
     validators: bool = True
+    unchanged: bool = False
     latency: float = 0.0
     generation: dict[int, int] = field(default_factory=dict)  # feed number -> new items
     requests: int = 0
@@ -271,9 +275,15 @@ class Http(asyncio.Protocol):
         etag = b'"%d-%d"' % (number, generation)
         modified = formatdate(BASE_TIME + generation * 3600, usegmt=True).encode()
         validators = [b"ETag: %s\r\n" % etag, b"Last-Modified: %s\r\n" % modified]
-        if self.state.validators and (
-            headers.get(b"if-none-match") == etag
-            or (b"if-none-match" not in headers and headers.get(b"if-modified-since") == modified)
+        if self.state.unchanged or (
+            self.state.validators
+            and (
+                headers.get(b"if-none-match") == etag
+                or (
+                    b"if-none-match" not in headers
+                    and headers.get(b"if-modified-since") == modified
+                )
+            )
         ):
             self.state.not_modified += 1
             return b"304 Not Modified", validators, b""
@@ -288,6 +298,8 @@ class Http(asyncio.Protocol):
         answer: dict[str, object] = {}
         if action == "validators":
             state.validators = query.get("on", "1") == "1"
+        elif action == "unchanged":
+            state.unchanged = query.get("on", "1") == "1"
         elif action == "latency":
             state.latency = float(query.get("ms", "0")) / 1000
         elif action == "bump":
