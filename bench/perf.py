@@ -251,7 +251,9 @@ def run_measured(
 
 def counts(db: Path) -> tuple[int, int]:
     """(articles, items) in a feedd database."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+    # closing(): a connection's own context manager does not close it, and an open
+    # reader would hold a WAL snapshot that the daemon's checkpoints wait for.
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
         items = conn.execute("SELECT count(*) FROM article_feeds").fetchone()[0]
     return articles, items
@@ -394,7 +396,9 @@ def tick_round(
         # Steady rate: from the first sample with a poll done to the end (start-up
         # reads the config and writes N feed rows first).
         first = next(((t, n) for t, _, n in samples if n), (child.wall, 0))
-        steady = (done - first[1]) / (seconds - first[0]) if seconds > first[0] else 0.0
+        # ... to the end, or to the sample that saw every feed polled.
+        last = next(((t, n) for t, _, n in samples if n >= feeds), (seconds, done))
+        steady = (last[1] - first[1]) / (last[0] - first[0]) if last[0] > first[0] else 0.0
         return {
             "feeds": feeds,
             "server": "304 to everything" if unchanged else "real-world copies",
@@ -423,7 +427,7 @@ def polled(db: Path) -> int:
     if not db.exists():
         return 0
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
             row = conn.execute("SELECT count(*) FROM feeds WHERE last_fetched_at IS NOT NULL")
             return int(row.fetchone()[0])
     except sqlite3.OperationalError:

@@ -119,14 +119,14 @@ def _watch_parent(parent: int) -> None:
 
 
 class Digesters:
-    """A pool of worker processes running ``digest``; with 0 processes, a thread.
+    """A pool of worker processes running ``digest``.
 
     The processes start with the first body (a run of 304s never starts them),
     or after ``start_after`` bodies,
     spawned: forking the daemon, with its threads, is unsafe, and a fork
     server's children would not be the daemon's (they could not see it die).
     A worker that dies (OOM killer) breaks the pool: it is replaced and the
-    body digested in a thread instead.
+    body digested by the caller instead.
     """
 
     def __init__(self, processes: int, *, start_after: int = 0) -> None:
@@ -147,17 +147,20 @@ class Digesters:
             )
         return self.pool
 
-    async def digest(self, body: bytes, url: str, content_type: str | None) -> Digest:
-        loop = asyncio.get_running_loop()
+    async def digest(self, body: bytes, url: str, content_type: str | None) -> Digest | None:
+        """The body digested by a worker; None when the caller should digest it
+        itself (no workers, before ``start_after`` bodies, a worker died): on
+        one thread, as feedparser is not known to be thread-safe."""
         self.bodies += 1
         if not self.processes or self.bodies <= self.start_after:
-            return await loop.run_in_executor(None, digest, body, url, content_type)
+            return None
+        loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._pool(), digest, body, url, content_type)
         except BrokenProcessPool:
             log.warning("a worker process died; starting new ones")
             self.close()
-            return await loop.run_in_executor(None, digest, body, url, content_type)
+            return None
 
     def close(self) -> None:
         if self.pool is not None:

@@ -617,12 +617,13 @@ async def fetch_once(
         store.close()
 
 
-def make_digesters(config: Config, start_after: int = 0) -> digest.Digesters:
-    """Worker processes for parsing and normalizing ([fetch] workers; 0: a thread)."""
+def make_digesters(config: Config, start_after: int = 0) -> digest.Digesters | None:
+    """Worker processes for parsing and normalizing ([fetch] workers); None for none
+    (the database thread digests, as before workers existed)."""
     processes = config.fetch.workers
     if processes is None:
         processes = default_workers()
-    return digest.Digesters(processes, start_after=start_after)
+    return digest.Digesters(processes, start_after=start_after) if processes else None
 
 
 def make_guard(config: Config) -> fetch.Guard:

@@ -38,8 +38,8 @@ def write_config(tmp_path: Path, feeds: list[str], extra: str = "", **feed_optio
         "[fetch]",
         "allow_private_networks = true",
         'timeout = "10s"',
-        extra,
         "" if "workers" in extra else "workers = 0",
+        extra,  # may open other tables: last
         "",
     ]
     for url in feeds:
