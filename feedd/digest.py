@@ -122,16 +122,16 @@ class Digesters:
     """A pool of worker processes running ``digest``.
 
     The processes start with the first body (a run of 304s never starts them),
-    or after ``start_after`` bodies,
-    spawned: forking the daemon, with its threads, is unsafe, and a fork
-    server's children would not be the daemon's (they could not see it die).
+    or after ``start_after`` bodies. They are spawned: forking the daemon, with
+    its threads, is unsafe, and a fork server's children would not be the
+    daemon's (they could not see it die).
     A worker that dies (OOM killer) breaks the pool: it is replaced and the
     body digested by the caller instead.
     """
 
     def __init__(self, processes: int, *, start_after: int = 0) -> None:
         self.processes = processes
-        # Bodies digested in a thread before the workers start: a `feedd fetch`
+        # Bodies left to the caller before the workers start: a `feedd fetch`
         # that gets only a few bodies (the rest 304s) does not pay for starting them.
         self.start_after = start_after
         self.bodies = 0

@@ -8,8 +8,8 @@ connection, so writes never contend with each other.
 
 One feed, one poll:
 1. fetch the feed (async);
-2. digest (a worker process): parse, find each item's link (absolute,
-   unwrapped offline), normalize, sign the texts (digest.digest);
+2. digest (a worker process, else the db thread): parse, find each item's
+   link (absolute, unwrapped offline), normalize, sign the texts;
 3. prepare (db thread): which links need following: new items only, on the
    feed's resolve mode, not fresh in the links cache;
 4. resolve those links hop by hop (async; links decides, fetch requests);
