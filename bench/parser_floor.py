@@ -56,7 +56,6 @@ Without the corpus (a clone without ../shared) the script says so and exits
 from __future__ import annotations
 
 import argparse
-import calendar
 import csv
 import dataclasses
 import gc
@@ -86,6 +85,7 @@ from feedd.parse import (
     PLAIN_TYPES,
     _capped,
     _join,
+    _struct_to_datetime,
     feed_ttl,
     parse_feed,
     parse_json_feed,
@@ -181,15 +181,6 @@ def _iso_datetime(value: object) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
-
-
-def _struct_datetime(value: time.struct_time | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
-    except (OverflowError, ValueError, OSError):
-        return None
 
 
 _FFP_TYPES = {"html": "text/html", "xhtml": "application/xhtml+xml", "text": "text/plain"}
@@ -316,8 +307,8 @@ def rs_entry(entry: Any, *, atom: bool) -> RawEntry:
         summary=summary or _copied_summary(blocks),
         content=_first_content(blocks),
         author=entry.get("author") or None,
-        published=_struct_datetime(entry.get("published_parsed")),
-        updated=_struct_datetime(updated),
+        published=_struct_to_datetime(entry.get("published_parsed")),
+        updated=_struct_to_datetime(updated),
         published_raw=entry.get("published") or None,
         updated_raw=updated_raw,
         tags=tuple(
