@@ -132,15 +132,11 @@ def _workers(value: object) -> int:
 
 def default_workers() -> int:
     """One worker process per CPU core this process may use, at most 4."""
-    return max(
-        1,
-        min(
-            4,
-            len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else os.cpu_count() or 1,
-        ),
-    )
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
 
 
 def _non_empty_str(value: object) -> str:

@@ -49,46 +49,48 @@ def item_links(raw: RawEntry, base_url: str) -> tuple[str | None, str | None]:
     return link, links.unwrap(target) if target else None
 
 
-def entries_of(
-    parsed: ParsedFeed, base_url: str, resolved: Mapping[str, str] | None = None
-) -> tuple[Entry, ...]:
-    """links + normalize for every item of a parsed feed.
+def entries_of(parsed: ParsedFeed, base_url: str) -> tuple[Entry, ...]:
+    """links (offline) + normalize for every item of a parsed feed."""
+    return _normalized(parsed, base_url)[0]
 
-    ``resolved`` maps links to where link resolution found they lead.
-    """
-    entries = []
+
+def _normalized(
+    parsed: ParsedFeed, base_url: str
+) -> tuple[tuple[Entry, ...], tuple[str | None, ...]]:
+    """The normalized entries, and each one's link to follow."""
+    entries, targets = [], []
     for raw in parsed.entries:
         link, target = item_links(raw, base_url)
-        if target and resolved:
-            target = resolved.get(target, target)
-        url = links.canonical_url(target)
+        targets.append(target)
         entries.append(
             normalize.normalize_entry(
-                raw, link=link, url=url, base_url=base_url, feed_language=parsed.language
+                raw,
+                link=link,
+                url=links.canonical_url(target),
+                base_url=base_url,
+                feed_language=parsed.language,
             )
         )
     # Lines the feed repeats in most of its items (a signature, a widget) are its
     # boilerplate, not the stories'.
     learned = normalize.learn_boilerplate([entry.content_text for entry in entries])
-    return tuple(
-        dataclasses.replace(cleaned, text_hash=dedupe.text_hash(cleaned))
-        for cleaned in (normalize.drop_learned(entry, learned) for entry in entries)
+    cleaned = tuple(
+        dataclasses.replace(entry, text_hash=dedupe.text_hash(entry))
+        for entry in (normalize.drop_learned(entry, learned) for entry in entries)
     )
+    return cleaned, tuple(targets)
 
 
 def digest(body: bytes, url: str, content_type: str | None) -> Digest:
     """Parse and normalize a fetched body (raises ParseError)."""
     parsed = parse.parse_feed(body, url=url, content_type=content_type)
-    entries = entries_of(parsed, url)
-    signatures = []
-    for entry in entries:
-        signature = neardup.signature(entry.content_text or "")
-        signatures.append(signature.to_bytes() if signature else None)
+    entries, targets = _normalized(parsed, url)
+    signatures = (neardup.signature(entry.content_text or "") for entry in entries)
     return Digest(
         dataclasses.replace(parsed, entries=()),
         entries,
-        tuple(item_links(raw, url)[1] for raw in parsed.entries),
-        tuple(signatures),
+        targets,
+        tuple(signature.to_bytes() if signature else None for signature in signatures),
     )
 
 

@@ -284,14 +284,19 @@ def _struct_to_datetime(value: time.struct_time | None) -> datetime | None:
         return None
 
 
-def _raw_entry(entry: Any) -> RawEntry:
-    tags = tuple(
+def entry_tags(entry: Any) -> tuple[str, ...]:
+    """A feedparser-shaped entry's categories (term, else label), once each, in order."""
+    return tuple(
         dict.fromkeys(
             str(t.get("term") or t.get("label")).strip()
             for t in entry.get("tags") or []
             if (t.get("term") or t.get("label"))
         )
     )
+
+
+def _raw_entry(entry: Any) -> RawEntry:
+    tags = entry_tags(entry)
     extra: list[tuple[str, Any]] = []
     origlink = entry.get("feedburner_origlink")
     if isinstance(origlink, str) and origlink:  # as an attribute it arrives as a dict

@@ -218,7 +218,7 @@ class Pipeline:
         digesters: digest.Digesters | None = None,
     ) -> None:
         self.config = config
-        # None: in this process, on the database thread (tests, small `feedd fetch`).
+        # None ([fetch] workers = 0, tests): the database thread digests.
         self.digesters = digesters
         self.store = store
         self.client = client
