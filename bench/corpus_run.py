@@ -111,7 +111,9 @@ def serve(server: FeedServer, docs: Sequence[Document], corpus: Path) -> dict[st
     return urls
 
 
-def write_config(folder: Path, urls: Sequence[str], concurrency: int) -> Path:
+def write_config(
+    folder: Path, urls: Sequence[str], concurrency: int, log_level: str | None = None
+) -> Path:
     lines = [
         'database = "feedd.db"',
         "",
@@ -125,6 +127,7 @@ def write_config(folder: Path, urls: Sequence[str], concurrency: int) -> Path:
         "[links]",
         'resolve = "off"',
         "",
+        *(["[log]", f'level = "{log_level}"', ""] if log_level else []),
     ]
     for url in urls:
         lines += ["[[feeds]]", f'url = "{url}"', ""]

@@ -77,6 +77,9 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
+
+# The corpus and the Content-Types a typical server would send, as corpus_run.py.
+from corpus_run import CONTENT_TYPES, DEFAULT_CORPUS
 from feedparser.mixin import _FeedParserMixin
 
 from feedd import links, normalize
@@ -86,6 +89,7 @@ from feedd.parse import (
     _capped,
     _join,
     _struct_to_datetime,
+    entry_tags,
     feed_ttl,
     parse_feed,
     parse_json_feed,
@@ -109,16 +113,6 @@ try:
 except ImportError:
     etree = None
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-# What a typical server would send, by INDEX.tsv format prefix (as corpus_run.py).
-CONTENT_TYPES = (
-    ("jsonfeed", "application/feed+json"),
-    ("json", "application/json"),
-    ("atom", "application/atom+xml"),
-    ("rss1.0", "application/rdf+xml"),
-    ("rss", "application/rss+xml"),
-    ("html", "text/html; charset=utf-8"),
-)
 EXAMPLES = 5  # examples kept per difference kind
 SHOWN = 100  # characters of a value shown in an example
 
@@ -250,13 +244,7 @@ def ffp_entry(entry: dict[str, Any]) -> RawEntry:
         updated=_iso_datetime(entry.get("updated")),
         published_raw=entry.get("published") or None,
         updated_raw=entry.get("updated") or None,
-        tags=tuple(
-            dict.fromkeys(
-                str(t.get("term") or t.get("label")).strip()
-                for t in entry.get("tags") or []
-                if t.get("term") or t.get("label")
-            )
-        ),
+        tags=entry_tags(entry),
         extra=tuple(extra),
     )
 
@@ -311,13 +299,7 @@ def rs_entry(entry: Any, *, atom: bool) -> RawEntry:
         updated=_struct_to_datetime(updated),
         published_raw=entry.get("published") or None,
         updated_raw=updated_raw,
-        tags=tuple(
-            dict.fromkeys(
-                str(t.get("term") or t.get("label")).strip()
-                for t in entry.get("tags") or []
-                if t.get("term") or t.get("label")
-            )
-        ),
+        tags=entry_tags(entry),
         extra=tuple(extra),
     )
 

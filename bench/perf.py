@@ -45,8 +45,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = Path(os.environ.get("FEEDD_CORPUS", ROOT.parent / "shared" / "corpus"))
+import corpus_run
+from corpus_run import DEFAULT_CORPUS, ROOT
+
 DEFAULT_READER = os.environ.get("FEEDD_BENCH_READER_PYTHON", "/work/reader-venv/bin/python")
 FEEDD = [sys.executable, "-m", "feedd"]
 CHILD_ENV = dict(os.environ)  # --feedd-src puts another checkout first on PYTHONPATH
@@ -114,29 +115,10 @@ class Server:
         self.process.wait(timeout=10)
 
 
-def write_config(folder: Path, urls: list[str], *, concurrency: int = 16) -> Path:
-    lines = [
-        'database = "feedd.db"',
-        "",
-        "[fetch]",
-        "allow_private_networks = true",  # the server is on loopback
-        'timeout = "60s"',
-        f"concurrency = {concurrency}",
-        "",
-        # The corpus's links point at the real internet: links are made canonical
-        # offline (tracking parameters, feedburner origLink...) but not followed.
-        "[links]",
-        'resolve = "off"',
-        "",
-        "[log]",
-        'level = "warning"',
-        "",
-    ]
-    for url in urls:
-        lines += ["[[feeds]]", f'url = "{url}"', ""]
-    path = folder / "feedd.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+def write_config(folder: Path, urls: list[str]) -> Path:
+    """corpus_run's config (loopback allowed, links not followed over the network),
+    feedd's default concurrency, and only warnings logged by the daemon."""
+    return corpus_run.write_config(folder, urls, concurrency=16, log_level="warning")
 
 
 @dataclass(frozen=True)
