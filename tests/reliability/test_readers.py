@@ -486,10 +486,7 @@ def run_readers(
     from conftest import write_config
 
     publisher = Publisher(server, feeds, changing, publish_every)
-    # Worker processes as by default on 2 cores: the readers see what they write.
-    extra = (
-        'workers = 2\nadaptive = false\ninterval = "2s"\nper_host = 8\n\n[links]\nresolve = "off"'
-    )
+    extra = 'adaptive = false\ninterval = "2s"\nper_host = 8\n\n[links]\nresolve = "off"'
     config = write_config(folder, [publisher.url(n) for n in range(feeds)], extra)
     db = folder / "feedd.db"
     log_path = folder / "daemon.log"
