@@ -112,7 +112,11 @@ def serve(server: FeedServer, docs: Sequence[Document], corpus: Path) -> dict[st
 
 
 def write_config(
-    folder: Path, urls: Sequence[str], concurrency: int, log_level: str | None = None
+    folder: Path,
+    urls: Sequence[str],
+    concurrency: int,
+    log_level: str | None = None,
+    workers: int = 0,
 ) -> Path:
     lines = [
         'database = "feedd.db"',
@@ -121,6 +125,7 @@ def write_config(
         "allow_private_networks = true",
         'timeout = "60s"',
         f"concurrency = {concurrency}",
+        f"workers = {workers}",
         "",
         # The corpus's item links point at the real internet, which a benchmark
         # must not reach (and this machine cannot): no network link resolution.
