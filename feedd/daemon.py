@@ -247,7 +247,14 @@ class Daemon:
         self.last_tick_at = utcnow()
         self.metrics.observe_tick(time.time())
         sd_notify("WATCHDOG=1")
-        await self.claim()
+        try:
+            await self.claim()
+        except asyncio.CancelledError:
+            # The scheduler cancels a tick still waiting for the claim lock when
+            # it shuts down: that is the stop, not a failure to log.
+            if self.stopping.is_set():
+                return
+            raise
 
     async def claim(self) -> None:
         """Start polls for due feeds, up to [fetch] concurrency in flight."""

@@ -235,3 +235,27 @@ def test_json_logs(server, tmp_path, notify):
     assert by_feed[bad]["level"] == "warning"
     assert by_feed[bad]["http_status"] == 404
     assert "traceback" not in by_feed[bad]
+
+
+async def test_a_tick_cancelled_by_the_stop_is_not_an_error(tmp_path):
+    """At a stop the scheduler cancels a tick still waiting for the claim lock
+    (held by a refill); that tick ends quietly instead of reaching apscheduler's
+    "raised an exception" log (seen in test_readers). Outside a stop, a
+    cancellation still propagates."""
+    import asyncio
+
+    from feedd.config import load_config
+    from feedd.daemon import Daemon
+
+    daemon = Daemon(load_config(write_config(tmp_path, [])))
+    async with daemon.claim_lock:
+        waiting = asyncio.create_task(daemon.tick())
+        await asyncio.sleep(0.01)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        waiting = asyncio.create_task(daemon.tick())
+        await asyncio.sleep(0.01)
+        daemon.stopping.set()
+        waiting.cancel()
+        assert await waiting is None
