@@ -112,11 +112,7 @@ def serve(server: FeedServer, docs: Sequence[Document], corpus: Path) -> dict[st
 
 
 def write_config(
-    folder: Path,
-    urls: Sequence[str],
-    concurrency: int,
-    log_level: str | None = None,
-    workers: int = 0,
+    folder: Path, urls: Sequence[str], concurrency: int, log_level: str | None = None
 ) -> Path:
     lines = [
         'database = "feedd.db"',
@@ -125,7 +121,6 @@ def write_config(
         "allow_private_networks = true",
         'timeout = "60s"',
         f"concurrency = {concurrency}",
-        f"workers = {workers}",
         "",
         # The corpus's item links point at the real internet, which a benchmark
         # must not reach (and this machine cannot): no network link resolution.

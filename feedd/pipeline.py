@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from . import dedupe, digest, fetch, links, neardup, schedule
-from .config import Config, LinksConfig
+from .config import Config, LinksConfig, default_workers
 from .errors import BlockedAddressError, FeeddError, FetchError, ParseError, StoreError
 from .store import DueFeed, Store
 from .types import (
@@ -621,6 +621,8 @@ def make_digesters(config: Config, start_after: int = 0) -> digest.Digesters | N
     """Worker processes for parsing and normalizing ([fetch] workers); None for none
     (the database thread digests, as before workers existed)."""
     processes = config.fetch.workers
+    if processes is None:
+        processes = default_workers()
     return digest.Digesters(processes, start_after=start_after) if processes else None
 
 
