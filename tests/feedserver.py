@@ -3,6 +3,7 @@
     server = FeedServer()            # binds 127.0.0.1:0, serves from a thread
     server.add("/feed.xml", body=b"...", content_type="application/rss+xml", etag='"v1"')
     server.url("/feed.xml")           # http://127.0.0.1:PORT/feed.xml
+    FeedServer(tls=context)           # the same over HTTPS (https://...)
     server.requests                   # [(path, headers dict)] seen, in order
     server.close()
 
@@ -17,6 +18,7 @@ route, so a test can change a feed between polls.
 from __future__ import annotations
 
 import gzip
+import ssl
 import sys
 import threading
 import time
@@ -171,7 +173,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class FeedServer:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.methods: list[tuple[str, str]] = []  # (path, HTTP method), in order
@@ -180,6 +182,9 @@ class FeedServer:
         self.max_in_flight = 0  # the most answered at once
         self.lock = threading.Lock()
         self._server = _Server((host, 0), _Handler)
+        if tls is not None:  # HTTPS: the handshake happens as a connection is accepted
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self.scheme = "https" if tls is not None else "http"
         self.host = host
         self._server.owner = self
         self.port = self._server.server_address[1]
@@ -190,7 +195,7 @@ class FeedServer:
         self._thread.start()
 
     def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def add(self, path: str, body: bytes | str = b"", **options: object) -> str:
         if isinstance(body, str):

@@ -1,0 +1,166 @@
+"""The connections under fetch: HTTPS, reuse, servers that close idle ones.
+
+feedd's client dials through its own network backend (fetch.AsyncioBackend,
+under the address guard); these tests drive it against real servers on
+127.0.0.1: an HTTPS one with a certificate from a throwaway CA (trustme), and
+a bare socket server that closes each connection after one answer without
+saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import trustme
+from feedserver import FeedServer
+from integration_support import RSS20_FIRST, rss20
+
+from feedd import fetch
+from feedd.errors import FetchError
+from feedd.types import FeedSource, Fetched, NotModified
+
+BODY = rss20(RSS20_FIRST)
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def tls_server(ca: trustme.CA, *names: str) -> FeedServer:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*names).configure_cert(context)
+    return FeedServer(tls=context)
+
+
+def make_client(ssl_context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
+    return fetch.make_client(
+        user_agent="feedd-tests/{version}",
+        timeout=5.0,
+        concurrency=4,
+        guard=fetch.Guard(allow_private=True),
+        ssl_context=ssl_context,
+    )
+
+
+def trusting(ca: trustme.CA) -> ssl.SSLContext:
+    context = httpx.create_ssl_context(trust_env=False)
+    ca.configure_trust(context)
+    return context
+
+
+@pytest.fixture
+def https(ca: trustme.CA) -> Iterator[FeedServer]:
+    server = tls_server(ca, "127.0.0.1")
+    yield server
+    server.close()
+
+
+async def get(client: httpx.AsyncClient, url: str, etag: str | None = None):
+    return await fetch.fetch_feed(
+        client, FeedSource(url, etag), deadline=5.0, max_body_size=1_000_000
+    )
+
+
+async def test_https_feed_with_a_trusted_certificate(https: FeedServer, ca: trustme.CA):
+    url = https.add("/feed.xml", BODY, etag='"v1"')
+    assert url.startswith("https://127.0.0.1:")
+    async with make_client(trusting(ca)) as client:
+        first = await get(client, url)
+        assert isinstance(first, Fetched)
+        assert first.body == BODY and first.etag == '"v1"'
+        again = await get(client, url, etag='"v1"')
+        assert isinstance(again, NotModified) and again.status == 304
+    assert https.hits("/feed.xml")[1]["if-none-match"] == '"v1"'
+    assert https.connections == 1  # the TLS connection was kept and reused
+
+
+async def test_https_with_an_untrusted_certificate_fails(https: FeedServer):
+    url = https.add("/feed.xml", BODY)
+    async with make_client() as client:  # certifi's roots: the test CA is not one
+        with pytest.raises(FetchError, match="CERTIFICATE_VERIFY_FAILED"):
+            await get(client, url)
+
+
+async def test_https_with_a_certificate_for_another_name_fails(ca: trustme.CA):
+    server = tls_server(ca, "feeds.example.org")
+    try:
+        url = server.add("/feed.xml", BODY)
+        async with make_client(trusting(ca)) as client:
+            with pytest.raises(FetchError, match=r"CERTIFICATE_VERIFY_FAILED|match"):
+                await get(client, url)
+    finally:
+        server.close()
+
+
+class ClosingServer:
+    """Answers one request per connection with a keep-alive 200, then closes the
+    connection without a ``Connection: close``: what servers do to idle
+    connections (their keep-alive timeout)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    request += chunk
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+                )
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def closing() -> Iterator[ClosingServer]:
+    server = ClosingServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client() as http_client:
+        yield http_client
+
+
+async def test_a_connection_the_server_closed_is_not_reused(
+    closing: ClosingServer, client: httpx.AsyncClient
+):
+    url = f"http://127.0.0.1:{closing.port}/feed.xml"
+    for _ in range(3):
+        result = await get(client, url)
+        assert isinstance(result, Fetched) and result.body == BODY
+        await asyncio.sleep(0.2)  # idle: the server's close arrives meanwhile
+    # Each fetch found the last connection closed (readable: at its end) and dialled anew.
+    assert closing.connections == 3
+
+
+async def test_plain_http_connections_are_reused(server: FeedServer, client: httpx.AsyncClient):
+    url = server.add("/feed.xml", BODY)
+    for _ in range(5):
+        assert isinstance(await get(client, url), Fetched)
+    assert server.connections == 1
