@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import http.cookiejar
 import ipaddress
 import select
 import socket
@@ -280,6 +281,9 @@ def make_client(
         # Proxies from the environment are not used: a proxy would hide the
         # real destination from the guard.
         trust_env=False,
+        # No cookies kept or sent: a feed poll is not a session, and a jar
+        # filled by thousands of sites would grow for as long as the daemon runs.
+        cookies=http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
     )
 
 

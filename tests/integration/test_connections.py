@@ -164,3 +164,11 @@ async def test_plain_http_connections_are_reused(server: FeedServer, client: htt
     for _ in range(5):
         assert isinstance(await get(client, url), Fetched)
     assert server.connections == 1
+
+
+async def test_cookies_are_neither_kept_nor_sent(server: FeedServer, client: httpx.AsyncClient):
+    url = server.add("/feed.xml", BODY, headers={"Set-Cookie": "session=abc; Path=/"})
+    for _ in range(2):
+        assert isinstance(await get(client, url), Fetched)
+    assert "cookie" not in server.hits("/feed.xml")[1]
+    assert not client.cookies
