@@ -386,6 +386,8 @@ class Daemon:
 
     async def trim_wal(self) -> None:
         """Keep the WAL from growing while readers never leave it (Store.trim_wal)."""
+        if time.monotonic() < self.wal_retry_at or self.pipeline.store.wal_size() <= WAL_LIMIT:
+            return  # most polls: nothing to do, and no trip to the database thread
         try:
             await self.pipeline.run_in_db(self._trim_wal)
         except Exception as exc:

@@ -1025,6 +1025,13 @@ class Store:
         self.conn.execute("PRAGMA optimize")
         return deleted
 
+    def wal_size(self) -> int:
+        """Bytes of the -wal file (0 when there is none). Reads no table: any thread."""
+        try:
+            return Path(f"{self.path}-wal").stat().st_size
+        except FileNotFoundError:
+            return 0
+
     def trim_wal(self, limit: int = WAL_LIMIT) -> bool | None:
         """Checkpoint the whole WAL and truncate it once its file is over ``limit`` bytes.
 
@@ -1032,11 +1039,7 @@ class Store:
         holds an older snapshot after WAL_WAIT_MS (the frames before it are
         checkpointed; call again later). Call between transactions.
         """
-        try:
-            size = Path(f"{self.path}-wal").stat().st_size
-        except FileNotFoundError:
-            return None
-        if size <= limit:
+        if self.wal_size() <= limit:
             return None
         # The checkpoint waits for readers through the busy handler: briefly,
         # as this thread is the one that writes the feeds.
