@@ -36,6 +36,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -98,6 +99,23 @@ def log_outcome(outcome: Outcome) -> None:
         )
 
 
+def _quiet_at_stop(job: Callable[[Daemon], Awaitable[None]]) -> Callable[[Daemon], Awaitable[None]]:
+    """A scheduled job that the scheduler cancels at the stop (a tick waiting for
+    the claim lock, housekeeping waiting for the database thread) ends quietly:
+    apscheduler would log the cancellation as an error with a traceback."""
+
+    @functools.wraps(job)
+    async def run(daemon: Daemon) -> None:
+        try:
+            await job(daemon)
+        except asyncio.CancelledError:
+            if daemon.stopping.is_set():
+                return
+            raise
+
+    return run
+
+
 class Daemon:
     def __init__(self, config: Config, *, verbose: int = 0, quiet: int = 0) -> None:
         self.config = config
@@ -115,7 +133,7 @@ class Daemon:
         # feed id -> time.monotonic() before which it is not polled again
         # (failed polls; the database has the real schedule when it could be written)
         self.held_back: dict[int, float] = {}
-        self.wal_retry_at = 0.0  # time.monotonic(); read and set on the db thread
+        self.wal_retry_at = 0.0  # time.monotonic(); set on the db thread
 
     def request_stop(self, signum: int) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
@@ -241,20 +259,14 @@ class Daemon:
         sd_notify("READY=1\nSTATUS=running")
         return True
 
+    @_quiet_at_stop
     async def tick(self) -> None:
         if self.stopping.is_set():
             return
         self.last_tick_at = utcnow()
         self.metrics.observe_tick(time.time())
         sd_notify("WATCHDOG=1")
-        try:
-            await self.claim()
-        except asyncio.CancelledError:
-            # The scheduler cancels a tick still waiting for the claim lock when
-            # it shuts down: that is the stop, not a failure to log.
-            if self.stopping.is_set():
-                return
-            raise
+        await self.claim()
 
     async def claim(self) -> None:
         """Start polls for due feeds, up to [fetch] concurrency in flight."""
@@ -365,6 +377,7 @@ class Daemon:
         self.metrics.set_feed_states(states)
         self.metrics.set_articles_total(articles)
 
+    @_quiet_at_stop
     async def housekeeping(self) -> None:
         """Checkpoint the WAL, let SQLite optimize, apply retention (on the db thread)."""
         retention = self.config.retention

@@ -239,9 +239,10 @@ def test_json_logs(server, tmp_path, notify):
 
 async def test_a_tick_cancelled_by_the_stop_is_not_an_error(tmp_path):
     """At a stop the scheduler cancels a tick still waiting for the claim lock
-    (held by a refill); that tick ends quietly instead of reaching apscheduler's
-    "raised an exception" log (seen in test_readers). Outside a stop, a
-    cancellation still propagates."""
+    (held by a refill); that tick ends quietly (as housekeeping does: both are
+    daemon._quiet_at_stop) instead of reaching apscheduler's "raised an
+    exception" log (seen in test_readers). Outside a stop, a cancellation
+    still propagates."""
     import asyncio
 
     from feedd.config import load_config
