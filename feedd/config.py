@@ -131,12 +131,41 @@ def _workers(value: object) -> int:
 
 
 def default_workers() -> int:
-    """One worker process per CPU core this process may use, at most 4."""
+    """One worker process per CPU core this process may use, at most 4; none on
+    one core (a worker would add memory, not speed)."""
+    return workers_for(usable_cores())
+
+
+def workers_for(cores: int) -> int:
+    return 0 if cores < 2 else min(4, cores)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity), fewer when its cgroup
+    has a CPU quota (systemd's CPUQuota=, docker run --cpus)."""
     if hasattr(os, "sched_getaffinity"):
         cores = len(os.sched_getaffinity(0))
     else:
         cores = os.cpu_count() or 1
-    return max(1, min(4, cores))
+    quota = None
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            # cgroup v2: "0::/system.slice/feedd.service"; "0::/" inside a container.
+            if line.startswith("0::"):
+                cpu_max = Path("/sys/fs/cgroup", line[3:].lstrip("/"), "cpu.max")
+                quota = quota_cores(cpu_max.read_text())
+    except (OSError, ValueError):
+        pass  # no cgroup v2 CPU controller here: the affinity alone
+    return min(cores, quota) if quota is not None else cores
+
+
+def quota_cores(cpu_max: str) -> int | None:
+    """Whole cores in a cgroup v2 ``cpu.max`` ("quota period", "max period" for
+    none), at least 1; None without a quota."""
+    quota, period = cpu_max.split()  # ValueError when it is not two fields
+    if quota == "max":
+        return None
+    return max(1, int(quota) // int(period))
 
 
 def _non_empty_str(value: object) -> str:
@@ -363,7 +392,8 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             _workers,
             None,
             "Processes that parse and clean fetched feeds beside the one that fetches and "
-            "stores (default: one per CPU core, at most 4; 0: all in one process).",
+            "stores (default: one per CPU core the process may use, cgroup CPU quota "
+            "included, at most 4, none on one core; 0: all in one process).",
             "2",
         ),
         Key(

@@ -18,7 +18,10 @@ from feedd.config import (
     parse_config,
     parse_duration,
     parse_size,
+    quota_cores,
     render_reference,
+    usable_cores,
+    workers_for,
 )
 
 CONFIG_PATH = Path("/srv/feedd/feedd.toml")
@@ -675,3 +678,32 @@ def test_bad_credentials_and_headers(fields, problem, monkeypatch):
     problems = problems_of(one_feed(**fields))
     assert len(problems) == 1
     assert problems[0].startswith(problem), problems
+
+
+# -- the default number of worker processes
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "cores"),
+    [("max 100000", None), ("200000 100000", 2), ("150000 100000", 1), ("50000 100000", 1)],
+)
+def test_a_cgroup_cpu_quota_in_whole_cores(cpu_max: str, cores: int | None):
+    assert quota_cores(cpu_max + "\n") == cores
+
+
+@pytest.mark.parametrize("cpu_max", ["", "max", "1 2 3", "x 100000"])
+def test_an_unreadable_cpu_quota_is_a_value_error(cpu_max: str):
+    with pytest.raises(ValueError):
+        quota_cores(cpu_max)
+
+
+@pytest.mark.parametrize(("cores", "workers"), [(1, 0), (2, 2), (3, 3), (4, 4), (16, 4)])
+def test_workers_per_core(cores: int, workers: int):
+    """None on one core: a worker would add memory and no speed."""
+    assert workers_for(cores) == workers
+
+
+def test_usable_cores_is_within_the_affinity():
+    import os
+
+    assert 1 <= usable_cores() <= len(os.sched_getaffinity(0))
