@@ -16,6 +16,9 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 
+import h2.config
+import h2.connection
+import h2.events
 import httpx
 import pytest
 import trustme
@@ -213,3 +216,86 @@ async def test_cookies_are_neither_kept_nor_sent(server: FeedServer, client: htt
         assert isinstance(await get(client, url), Fetched)
     assert "cookie" not in server.hits("/feed.xml")[1]
     assert not client.cookies
+
+
+class H2Server:
+    """HTTP/2 over TLS (ALPN "h2" only) on 127.0.0.1, with the h2 library's
+    server side: what most large feed hosts speak. Answers every request with
+    BODY and an ETag, or 304 to a matching If-None-Match."""
+
+    def __init__(self, ca: trustme.CA) -> None:
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(self.context)
+        self.context.set_alpn_protocols(["h2"])
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.requests: list[dict[str, str]] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"https://127.0.0.1:{self.port}{path}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                raw, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
+
+    def _serve(self, raw: socket.socket) -> None:
+        with self.context.wrap_socket(raw, server_side=True) as conn:
+            if conn.selected_alpn_protocol() != "h2":
+                return  # HTTP/1.1 is not spoken here
+            h2conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+            h2conn.initiate_connection()
+            conn.sendall(h2conn.data_to_send())
+            while data := conn.recv(65535):
+                for event in h2conn.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        headers = {
+                            (k.decode() if isinstance(k, bytes) else k).lower(): (
+                                v.decode() if isinstance(v, bytes) else v
+                            )
+                            for k, v in event.headers
+                        }
+                        self.requests.append(headers)
+                        self._answer(h2conn, event.stream_id, headers)
+                conn.sendall(h2conn.data_to_send())
+
+    def _answer(self, h2conn: h2.connection.H2Connection, stream: int, headers: dict) -> None:
+        if headers.get("if-none-match") == '"h2"':
+            h2conn.send_headers(stream, [(":status", "304"), ("etag", '"h2"')], end_stream=True)
+            return
+        h2conn.send_headers(
+            stream,
+            [
+                (":status", "200"),
+                ("content-type", "application/rss+xml"),
+                ("content-length", str(len(BODY))),
+                ("etag", '"h2"'),
+            ],
+        )
+        h2conn.send_data(stream, BODY, end_stream=True)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+async def test_http2_feed(ca: trustme.CA):
+    """HTTP/2, negotiated over TLS, through feedd's own transports: a body, then
+    a 304, on one connection."""
+    server = H2Server(ca)
+    try:
+        async with make_client(trusting(ca)) as client:
+            first = await get(client, server.url("/feed.xml"))
+            assert isinstance(first, Fetched) and first.body == BODY
+            again = await get(client, server.url("/feed.xml"), etag='"h2"')
+            assert isinstance(again, NotModified) and again.status == 304
+    finally:
+        server.close()
+    assert [r[":path"] for r in server.requests] == ["/feed.xml", "/feed.xml"]
+    assert server.requests[1]["if-none-match"] == '"h2"'
+    assert server.connections == 1
