@@ -137,3 +137,18 @@ async def test_without_workers_or_before_start_after_the_caller_digests():
         assert await digesters.digest(document(3), FEED_URL, None) is not None
     finally:
         digesters.close()
+
+
+def test_a_spawned_worker_does_not_import_the_cli():
+    """A spawned process runs the main script's top level again (as __mp_main__,
+    multiprocessing.spawn): the `feedd` script must leave the CLI (httpx, click,
+    apscheduler; ~12 MB) out of every worker. Done here as spawn does it."""
+    code = (
+        "import runpy, sys; runpy.run_path(sys.argv[1], run_name='__mp_main__'); "
+        "print(sorted(m for m in ('apscheduler', 'click', 'feedd.cli', 'httpx') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, FEEDD], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stdout
