@@ -140,23 +140,33 @@ def workers_for(cores: int) -> int:
     return 0 if cores < 2 else min(4, cores)
 
 
-def usable_cores() -> int:
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def usable_cores(cgroups: Path = Path("/proc/self/cgroup"), root: Path = CGROUP_ROOT) -> int:
     """The cores this process may run on (its affinity), fewer when its cgroup
-    has a CPU quota (systemd's CPUQuota=, docker run --cpus)."""
+    or a parent has a CPU quota (systemd's CPUQuota=, docker run --cpus).
+    The paths are parameters for the tests."""
     if hasattr(os, "sched_getaffinity"):
         cores = len(os.sched_getaffinity(0))
     else:
         cores = os.cpu_count() or 1
-    quota = None
+    quotas = []
     try:
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
+        for line in cgroups.read_text().splitlines():
             # cgroup v2: "0::/system.slice/feedd.service"; "0::/" inside a container.
             if line.startswith("0::"):
-                cpu_max = Path("/sys/fs/cgroup", line[3:].lstrip("/"), "cpu.max")
-                quota = quota_cores(cpu_max.read_text())
+                group = root / line[3:].lstrip("/")
+                # A quota may sit on a parent (a slice with CPUQuota=): the smallest.
+                for folder in (group, *group.parents):
+                    if not folder.is_relative_to(root):
+                        break
+                    if (folder / "cpu.max").is_file():
+                        quota = quota_cores((folder / "cpu.max").read_text())
+                        quotas += [quota] if quota is not None else []
     except (OSError, ValueError):
         pass  # no cgroup v2 CPU controller here: the affinity alone
-    return min(cores, quota) if quota is not None else cores
+    return min([cores, *quotas])
 
 
 def quota_cores(cpu_max: str) -> int | None:

@@ -118,9 +118,12 @@ def _digest_in_worker(body: bytes, url: str, content_type: str | None) -> Digest
 
 def _libc_trim() -> Callable[[int], int] | None:
     try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):
         return None  # not glibc (musl, macOS): nothing to call
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
 
 
 _MALLOC_TRIM = _libc_trim()

@@ -174,9 +174,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 await self.connection.writable.wait()
         except TimeoutError:
             raise httpcore.WriteTimeout("write timed out") from None
-        if self.connection.error is not None:
+        if self.connection.lost.is_set():  # while the bytes waited: they are gone
             error = self.connection.error
-            raise httpcore.WriteError(str(error) or type(error).__name__)
+            raise httpcore.WriteError(str(error) if error else "the connection was closed")
 
     async def aclose(self) -> None:
         # At once, as httpcore's own backends do: no waiting for queued bytes or
@@ -198,12 +198,16 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 tls = await loop.start_tls(
                     self.transport, self.connection, ssl_context, server_hostname=server_hostname
                 )
-        except TimeoutError:
+        except BaseException as exc:  # a timeout, a refused certificate, a cancellation
+            # A handshake cut short is not reported to this protocol by asyncio's
+            # TLS layer: mark the connection lost here, or aclose would wait forever.
             self.transport.abort()
-            raise httpcore.ConnectTimeout("TLS handshake timed out") from None
-        except OSError as exc:  # ssl.SSLError included
-            self.transport.abort()
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+            self.connection.connection_lost(None)
+            if isinstance(exc, TimeoutError):
+                raise httpcore.ConnectTimeout("TLS handshake timed out") from None
+            if isinstance(exc, OSError):  # ssl.SSLError included
+                raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+            raise
         self.connection.transport = cast(asyncio.Transport, tls)
         return self
 
@@ -250,9 +254,12 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectTimeout(f"connecting to {host} timed out") from None
         except OSError as exc:
             raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        sock = transport.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
+        try:
+            for option in socket_options or ():
+                transport.get_extra_info("socket").setsockopt(*option)
+        except OSError as exc:
+            transport.abort()
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
         return AsyncioStream(connection)
 
     async def sleep(self, seconds: float) -> None:

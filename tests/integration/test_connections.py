@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 import h2.config
 import h2.connection
 import h2.events
+import httpcore
 import httpx
 import pytest
 import trustme
@@ -299,3 +300,19 @@ async def test_http2_feed(ca: trustme.CA):
     assert [r[":path"] for r in server.requests] == ["/feed.xml", "/feed.xml"]
     assert server.requests[1]["if-none-match"] == '"h2"'
     assert server.connections == 1
+
+
+async def test_a_tls_handshake_cut_short_leaves_a_stream_that_closes():
+    """A server that takes the connection and never answers the handshake: the
+    timeout is a ConnectTimeout, and closing the stream afterwards returns
+    (asyncio's TLS layer does not report such a loss to the protocol)."""
+    silent = socket.create_server(("127.0.0.1", 0))  # the kernel accepts; nobody answers
+    try:
+        backend = fetch.AsyncioBackend()
+        stream = await backend.connect_tcp("127.0.0.1", silent.getsockname()[1], timeout=2)
+        with pytest.raises(httpcore.ConnectTimeout):
+            await stream.start_tls(ssl.create_default_context(), "127.0.0.1", timeout=0.2)
+        await asyncio.wait_for(stream.aclose(), 2)
+        assert stream.get_extra_info("is_readable")  # never reused
+    finally:
+        silent.close()

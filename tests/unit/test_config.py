@@ -707,3 +707,20 @@ def test_usable_cores_is_within_the_affinity():
     import os
 
     assert 1 <= usable_cores() <= len(os.sched_getaffinity(0))
+
+
+def test_the_smallest_cpu_quota_of_the_cgroup_and_its_parents(tmp_path: Path):
+    import os
+
+    root = tmp_path / "cgroup"
+    service = root / "system.slice" / "feedd.service"
+    service.mkdir(parents=True)
+    (service / "cpu.max").write_text("max 100000\n")
+    (root / "system.slice" / "cpu.max").write_text("100000 100000\n")  # CPUQuota=100%
+    cgroups = tmp_path / "self-cgroup"
+    cgroups.write_text("0::/system.slice/feedd.service\n")
+    assert usable_cores(cgroups, root) == 1
+    (root / "system.slice" / "cpu.max").write_text("max 100000\n")
+    assert usable_cores(cgroups, root) == len(os.sched_getaffinity(0))
+    cgroups.write_text("12:cpu,cpuacct:/\n")  # cgroup v1 only: the affinity alone
+    assert usable_cores(cgroups, root) == len(os.sched_getaffinity(0))
