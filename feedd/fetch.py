@@ -160,7 +160,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return chunk
         if connection.error is not None:
             error = connection.error
-            raise httpcore.ReadError(str(error) or type(error).__name__)
+            raise httpcore.ReadError(_reason(error))
         return b""  # the end: the server closed the connection
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -206,7 +206,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             if isinstance(exc, TimeoutError):
                 raise httpcore.ConnectTimeout("TLS handshake timed out") from None
             if isinstance(exc, OSError):  # ssl.SSLError included
-                raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+                raise httpcore.ConnectError(_reason(exc)) from exc
             raise
         self.connection.transport = cast(asyncio.Transport, tls)
         return self
@@ -221,6 +221,10 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return _readable(self.transport.get_extra_info("socket"))
         name = {"client_addr": "sockname", "server_addr": "peername"}.get(info, info)
         return self.transport.get_extra_info(name)
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
 
 
 def _readable(sock: socket.socket | None) -> bool:
@@ -253,13 +257,13 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"connecting to {host} timed out") from None
         except OSError as exc:
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+            raise httpcore.ConnectError(_reason(exc)) from exc
         try:
             for option in socket_options or ():
                 transport.get_extra_info("socket").setsockopt(*option)
         except OSError as exc:
             transport.abort()
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+            raise httpcore.ConnectError(_reason(exc)) from exc
         return AsyncioStream(connection)
 
     async def sleep(self, seconds: float) -> None:

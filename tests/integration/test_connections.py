@@ -38,10 +38,15 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
-def tls_server(ca: trustme.CA, *names: str) -> FeedServer:
+def server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
+    """A server's TLS context with a certificate for ``names`` from the test CA."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert(*names).configure_cert(context)
-    return FeedServer(tls=context)
+    return context
+
+
+def tls_server(ca: trustme.CA, *names: str) -> FeedServer:
+    return FeedServer(tls=server_context(ca, *names))
 
 
 def make_client(ssl_context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
@@ -104,24 +109,15 @@ async def test_https_with_a_certificate_for_another_name_fails(ca: trustme.CA):
         server.close()
 
 
-class RawServer:
-    """Answers one request per connection with a keep-alive 200, then either
-    closes the connection without a ``Connection: close`` (what servers do to
-    idle connections: their keep-alive timeout) or, with ``stray``, sends an
-    unasked answer on it and keeps it open (a server timing the connection
-    out with a 408, or a broken one)."""
+class SocketServer:
+    """A listening socket on 127.0.0.1; each connection served on its own thread
+    by the subclass's ``_serve``."""
 
-    def __init__(self, *, stray: bool = False, tls: ssl.SSLContext | None = None) -> None:
-        self.stray = stray
-        self.tls = tls
+    def __init__(self) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.connections = 0
-        self.open: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
 
     def _accept(self) -> None:
         while True:
@@ -131,6 +127,29 @@ class RawServer:
                 return
             self.connections += 1
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class RawServer(SocketServer):
+    """Answers one request per connection with a keep-alive 200, then either
+    closes the connection without a ``Connection: close`` (what servers do to
+    idle connections: their keep-alive timeout) or, with ``stray``, sends an
+    unasked answer on it and keeps it open (a server timing the connection
+    out with a 408, or a broken one)."""
+
+    def __init__(self, *, stray: bool = False, tls: ssl.SSLContext | None = None) -> None:
+        self.stray = stray
+        self.tls = tls
+        self.open: list[socket.socket] = []
+        super().__init__()
+
+    def url(self, path: str) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}{path}"
 
     def _serve(self, conn: socket.socket) -> None:
         if self.tls is not None:
@@ -153,7 +172,7 @@ class RawServer:
             conn.close()
 
     def close(self) -> None:
-        self.sock.close()
+        super().close()
         for conn in self.open:
             conn.close()
 
@@ -193,9 +212,7 @@ async def test_an_idle_connection_with_stray_bytes_is_not_reused(client: httpx.A
 
 
 async def test_an_https_connection_the_server_closed_is_not_reused(ca: trustme.CA):
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    server = RawServer(tls=context)
+    server = RawServer(tls=server_context(ca, "127.0.0.1"))
     try:
         async with make_client(trusting(ca)) as client:
             await fetch_thrice(client, server.url("/feed.xml"))
@@ -219,41 +236,28 @@ async def test_cookies_are_neither_kept_nor_sent(server: FeedServer, client: htt
     assert not client.cookies
 
 
-class H2Server:
+class H2Server(SocketServer):
     """HTTP/2 over TLS (ALPN "h2" only) on 127.0.0.1, with the h2 library's
     server side: what most large feed hosts speak. Answers every request with
     BODY and an ETag, or 304 to a matching If-None-Match."""
 
     def __init__(self, ca: trustme.CA) -> None:
-        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1").configure_cert(self.context)
+        self.context = server_context(ca, "127.0.0.1")
         self.context.set_alpn_protocols(["h2"])
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
         self.requests: list[dict[str, str]] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
     def url(self, path: str) -> str:
         return f"https://127.0.0.1:{self.port}{path}"
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                raw, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
-
-    def _serve(self, raw: socket.socket) -> None:
-        with self.context.wrap_socket(raw, server_side=True) as conn:
-            if conn.selected_alpn_protocol() != "h2":
+    def _serve(self, conn: socket.socket) -> None:
+        with self.context.wrap_socket(conn, server_side=True) as tls:
+            if tls.selected_alpn_protocol() != "h2":
                 return  # HTTP/1.1 is not spoken here
             h2conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
             h2conn.initiate_connection()
-            conn.sendall(h2conn.data_to_send())
-            while data := conn.recv(65535):
+            tls.sendall(h2conn.data_to_send())
+            while data := tls.recv(65535):
                 for event in h2conn.receive_data(data):
                     if isinstance(event, h2.events.RequestReceived):
                         headers = {
@@ -264,7 +268,7 @@ class H2Server:
                         }
                         self.requests.append(headers)
                         self._answer(h2conn, event.stream_id, headers)
-                conn.sendall(h2conn.data_to_send())
+                tls.sendall(h2conn.data_to_send())
 
     def _answer(self, h2conn: h2.connection.H2Connection, stream: int, headers: dict) -> None:
         if headers.get("if-none-match") == '"h2"':
@@ -280,9 +284,6 @@ class H2Server:
             ],
         )
         h2conn.send_data(stream, BODY, end_stream=True)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 async def test_http2_feed(ca: trustme.CA):
