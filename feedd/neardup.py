@@ -203,33 +203,41 @@ def shingles(
     The sizes are parameters for bench/neardup_eval.py; ``signature`` always
     uses ``WORD_SHINGLE`` and ``CHAR_SHINGLE``.
     """
+    return frozenset(shingle.decode() for shingle in _encoded_shingles(text, word_size, char_size))
+
+
+def _encoded_shingles(text: str, word_size: int, char_size: int) -> frozenset[bytes]:
+    # Shingles as UTF-8, joined from tokens encoded once: what the hash takes,
+    # without a string and an encoding per shingle (UTF-8 of a join is the join
+    # of the UTF-8s, so these are the bytes of the shingles as text).
     found, by_characters = tokens(text)
-    if by_characters:
-        size, glue = char_size, ""
-    else:
-        size, glue = word_size, " "
-    if len(found) <= size:
-        return frozenset({glue.join(found)} if found else ())
-    return frozenset(glue.join(found[i : i + size]) for i in range(len(found) - size + 1))
+    if not found:
+        return frozenset()
+    size, glue = (char_size, b"") if by_characters else (word_size, b" ")
+    encoded = [token.encode() for token in found]
+    if len(encoded) <= size:
+        return frozenset({glue.join(encoded)})
+    return frozenset(map(glue.join, zip(*(encoded[i:] for i in range(size)), strict=False)))
 
 
 def signature(text: str) -> Signature | None:
     """The MinHash signature of ``text``, or None when it is too short to judge."""
-    found = shingles(text)
+    found = _encoded_shingles(text, WORD_SHINGLE, CHAR_SHINGLE)
     if not found:
         return None
     return _minhash(found)
 
 
-def _minhash(found: frozenset[str]) -> Signature:
+def _minhash(found: frozenset[bytes]) -> Signature:
     # One 64-bit hash per shingle: the top _BIN_BITS bits are its bin, the rest
     # its value. Sorted, the hashes come grouped by bin and, within a bin, by
     # value, so each bin's minimum is the first hash at or above the bin's
     # start: NUM_PERM bisections instead of a Python loop over the shingles.
     digests = []
+    start_hash = _HASHER.copy
     for shingle in found:
-        hasher = _HASHER.copy()
-        hasher.update(shingle.encode())
+        hasher = start_hash()
+        hasher.update(shingle)
         digests.append(hasher.digest())
     hashes = sorted(struct.unpack(f"<{len(digests)}Q", b"".join(digests)))
     bins = [_EMPTY] * NUM_PERM

@@ -248,6 +248,9 @@ def test_signatures_do_not_change_silently() -> None:
     assert band_keys(sig)[:2] == ("592a5583edd88094", "b3c4d8fda9f75570")
     digest = hashlib.sha256(sig.to_bytes()).hexdigest()
     assert digest == "2091c8ce8760301b945a77e03e3b7f31cce504010a884103b30c89b023c762b5"
+    # Character shingles (Han, Thai) too: their bytes are joined from encoded tokens.
+    for text, expected in ((STORY_ZH, "7482c93da683bf34"), (STORY_TH, "6dd05663dd21cd5b")):
+        assert hashlib.sha256(sign(text).to_bytes()).hexdigest()[:16] == expected
 
 
 def reference_minhash(text: str) -> tuple[int, ...]:
