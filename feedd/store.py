@@ -299,6 +299,33 @@ MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+# A configured feed: added (due at once), or its settings updated.
+_UPSERT_FEED = """
+INSERT INTO feeds (url, name, tags, enabled, interval_seconds, settings_hash, created_at)
+VALUES (:url, :name, :tags, :enabled, :interval, :settings, :created)
+ON CONFLICT (url) DO UPDATE SET
+    name = excluded.name, tags = excluded.tags,
+    enabled = excluded.enabled, interval_seconds = excluded.interval_seconds,
+    settings_hash = excluded.settings_hash,
+    -- a changed interval counts from the last fetch, not the next one
+    next_fetch_at = CASE
+        WHEN state = 'gone' AND settings_hash IS NOT excluded.settings_hash
+        THEN NULL
+        WHEN interval_seconds != excluded.interval_seconds
+             AND last_fetched_at IS NOT NULL
+        THEN strftime('%Y-%m-%dT%H:%M:%SZ', last_fetched_at,
+                      '+' || excluded.interval_seconds || ' seconds')
+        ELSE next_fetch_at END,
+    poll_interval_seconds = CASE
+        WHEN interval_seconds != excluded.interval_seconds THEN NULL
+        ELSE poll_interval_seconds END,
+    -- a gone feed (HTTP 410) is tried again once its entry is edited
+    state = CASE
+        WHEN state = 'gone' AND settings_hash IS NOT excluded.settings_hash
+        THEN 'new' ELSE state END
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class DueFeed:
     """A feed to poll now, with what fetching and scheduling need."""
@@ -434,51 +461,42 @@ class Store:
 
     def sync_feeds(self, feeds: Sequence[FeedSettings], now: datetime) -> None:
         """Make the feeds table match the config: add new feeds (due at once),
-        update settings, disable feeds no longer configured (their articles stay)."""
+        update settings, disable feeds no longer configured (their articles stay).
+
+        Only rows whose settings changed are written: a start or a reload with
+        the same config reads the table and writes nothing."""
         created = format_timestamp(now)
         with self.transaction():
-            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS configured (url TEXT PRIMARY KEY)")
-            self.conn.execute("DELETE FROM configured")
-            for feed in feeds:
-                self.conn.execute("INSERT INTO configured (url) VALUES (?)", (feed.url,))
-                self.conn.execute(
-                    """
-                    INSERT INTO feeds (url, name, tags, enabled, interval_seconds, settings_hash,
-                        created_at)
-                    VALUES (:url, :name, :tags, :enabled, :interval, :settings, :created)
-                    ON CONFLICT (url) DO UPDATE SET
-                        name = excluded.name, tags = excluded.tags,
-                        enabled = excluded.enabled, interval_seconds = excluded.interval_seconds,
-                        settings_hash = excluded.settings_hash,
-                        -- a changed interval counts from the last fetch, not the next one
-                        next_fetch_at = CASE
-                            WHEN state = 'gone' AND settings_hash IS NOT excluded.settings_hash
-                            THEN NULL
-                            WHEN interval_seconds != excluded.interval_seconds
-                                 AND last_fetched_at IS NOT NULL
-                            THEN strftime('%Y-%m-%dT%H:%M:%SZ', last_fetched_at,
-                                          '+' || excluded.interval_seconds || ' seconds')
-                            ELSE next_fetch_at END,
-                        poll_interval_seconds = CASE
-                            WHEN interval_seconds != excluded.interval_seconds THEN NULL
-                            ELSE poll_interval_seconds END,
-                        -- a gone feed (HTTP 410) is tried again once its entry is edited
-                        state = CASE
-                            WHEN state = 'gone' AND settings_hash IS NOT excluded.settings_hash
-                            THEN 'new' ELSE state END
-                    """,
+            stored = {
+                url: (settings, enabled)
+                for url, settings, enabled in self.conn.execute(
+                    "SELECT url, settings_hash, enabled FROM feeds"
+                )
+            }
+            configured = {feed.url: settings_hash(feed) for feed in feeds}
+            self.conn.executemany(
+                _UPSERT_FEED,
+                (
                     {
                         "url": feed.url,
                         "name": feed.name,
                         "tags": json.dumps(list(feed.tags), ensure_ascii=False),
                         "enabled": int(feed.enabled),
                         "interval": round(feed.interval),
-                        "settings": settings_hash(feed),
+                        "settings": configured[feed.url],
                         "created": created,
-                    },
-                )
-            self.conn.execute(
-                "UPDATE feeds SET enabled = 0 WHERE url NOT IN (SELECT url FROM configured)"
+                    }
+                    for feed in feeds
+                    if stored.get(feed.url) != (configured[feed.url], int(feed.enabled))
+                ),
+            )
+            self.conn.executemany(
+                "UPDATE feeds SET enabled = 0 WHERE url = ?",
+                (
+                    (url,)
+                    for url, (_, enabled) in stored.items()
+                    if enabled and url not in configured
+                ),
             )
 
     def _due_feed(self, row: sqlite3.Row | tuple[Any, ...]) -> DueFeed:

@@ -221,6 +221,19 @@ def test_sync_feeds_adds_updates_and_disables(store: Store, db_path: Path):
     assert b["id"] == feeds["https://b.example/feed"]["id"]
 
 
+def test_sync_feeds_writes_only_what_changed(store: Store):
+    # A start or a reload with the same config (50,000 feeds, say) writes nothing.
+    feeds = [settings(f"https://{name}.example/feed") for name in "abcd"]
+    store.sync_feeds(feeds, NOW)
+    before = store.conn.total_changes
+    store.sync_feeds(feeds, NOW + timedelta(hours=1))
+    assert store.conn.total_changes == before
+    # One feed edited, one removed: two rows written.
+    edited = [settings("https://a.example/feed", name="A"), *feeds[1:3]]
+    store.sync_feeds(edited, NOW + timedelta(hours=2))
+    assert store.conn.total_changes == before + 2
+
+
 def test_sync_feeds_keeps_articles_of_removed_feeds(store: Store, db_path: Path):
     (fid,) = add_feeds(store, "https://a.example/feed")
     write(store, fid, [entry("g1", "Kept", "https://a.example/1")])
