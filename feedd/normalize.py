@@ -222,6 +222,33 @@ def scrub(text: str | None) -> str | None:
     return text.replace("\x00", "") if "\x00" in text else text
 
 
+def _scrubbed(raw: RawEntry) -> RawEntry:
+    return RawEntry(
+        id=scrub(raw.id),
+        link=raw.link,
+        title=scrub(raw.title),
+        summary=scrub(raw.summary),
+        content=scrub(raw.content),
+        author=scrub(raw.author),
+        published=raw.published,
+        updated=raw.updated,
+        published_raw=scrub(raw.published_raw),
+        updated_raw=scrub(raw.updated_raw),
+        tags=tuple(t for t in (scrub(t) for t in raw.tags) if t),
+        extra=raw.extra,
+    )
+
+
+def item_identity(
+    raw: RawEntry, *, link: str | None, url: str | None, now: datetime | None = None
+) -> tuple[str, str | None, datetime | None]:
+    """(guid, url, published_at) of the entry ``normalize_entry`` would make of the
+    same arguments, without cleaning it: what the pipeline needs of an item it
+    already stored unchanged."""
+    raw = _scrubbed(raw)
+    return entry_key(raw, scrub(link)), scrub(url), item_dates(raw, now=now)[0]
+
+
 def normalize_entry(
     raw: RawEntry,
     *,
@@ -239,20 +266,7 @@ def normalize_entry(
     ``feed_language``: the feed's ``<language>``, a hint for short texts.
     ``now``: for the "future date" check (default: the current time).
     """
-    raw = RawEntry(
-        id=scrub(raw.id),
-        link=raw.link,
-        title=scrub(raw.title),
-        summary=scrub(raw.summary),
-        content=scrub(raw.content),
-        author=scrub(raw.author),
-        published=raw.published,
-        updated=raw.updated,
-        published_raw=scrub(raw.published_raw),
-        updated_raw=scrub(raw.updated_raw),
-        tags=tuple(t for t in (scrub(t) for t in raw.tags) if t),
-        extra=raw.extra,
-    )
+    raw = _scrubbed(raw)
     link, url = scrub(link), scrub(url)
     content_html, content_text, _ = clean_fragment(raw.content or raw.summary, base_url)
     summary = None

@@ -278,9 +278,12 @@ class Pipeline:
             )
         digested: digest.Digest | None = None
         if self.digesters is not None:
+            memory = await self.run_in_db(self.guarded, feed, started, self.memory_of, feed)
+            if isinstance(memory, Outcome):
+                return memory
             try:
                 digested = await self.digesters.digest(
-                    result.body, result.final_url, result.header("content-type")
+                    result.body, result.final_url, result.header("content-type"), memory
                 )
             except Exception as exc:
                 # Recorded on the database thread like every other failure.
@@ -399,6 +402,11 @@ class Pipeline:
             )
         return move
 
+    def memory_of(self, feed: DueFeed) -> digest.Memory | None:
+        """What the feed's last digest left for this one (db thread)."""
+        state, stored = self.store.digest_memory(feed.id)
+        return digest.Memory.from_state(state, stored) if state else None
+
     def prepare(
         self, feed: DueFeed, fetched: Fetched, digested: digest.Digest | None = None
     ) -> Prepared:
@@ -407,7 +415,10 @@ class Pipeline:
         if digested is None:
             try:
                 digested = digest.digest(
-                    fetched.body, fetched.final_url, fetched.header("content-type")
+                    fetched.body,
+                    fetched.final_url,
+                    fetched.header("content-type"),
+                    self.memory_of(feed),
                 )
             except Exception as exc:
                 _raise_for(fetched, exc)
@@ -463,12 +474,18 @@ class Pipeline:
                         now=now,
                     ),
                 )
+            kept = prepared.digested.kept
             known = self.store.known(feed.id, entries)
-            intents = dedupe.decide(known, entries, links.canonical_url(parsed.site_url))
+            intents = dedupe.decide(known, entries, links.canonical_url(parsed.site_url), kept)
             counts, written = self.store.apply(feed.id, intents, language=parsed.language, now=now)
+            counts = dataclasses.replace(counts, unchanged=counts.unchanged + len(kept))
             for article_id, entry in written:
                 self.mark_near_duplicates(article_id, signatures.get(entry.guid))
-            dates = [e.published_at for e in entries if e.published_at is not None]
+            dates = [
+                date
+                for date in (*(e.published_at for e in entries), *(k.published_at for k in kept))
+                if date is not None
+            ]
             interval = self._interval(feed, now, fetched.headers, ttl=parsed.ttl, dates=dates)
             skew = timedelta(seconds=schedule.CLOCK_SKEW)
             last_post_at = max((d for d in dates if d <= now + skew), default=None)
@@ -489,6 +506,7 @@ class Pipeline:
                 posting_gap=schedule.posting_gap(dates, last_post_at) if last_post_at else None,
                 last_post_at=last_post_at,
                 move=self._relocate(feed, fetched.moved_to),
+                digest_state=prepared.digested.state,
             )
         if parsed.warning:
             log.debug("%s: parsed despite: %s", feed.url, parsed.warning)

@@ -294,8 +294,24 @@ CREATE TABLE article_bands (
 ) WITHOUT ROWID;
 """
 
+_SCHEMA_V6 = """
+-- Incremental digests (feedd/digest.py): an item stored with the raw_hash the
+-- next document gives it is not cleaned again.
+-- raw_hash: of the item as parsed and of what cleaning it depended on.
+ALTER TABLE article_feeds ADD COLUMN raw_hash TEXT;
+-- digest_state: JSON, feedd's own: the last whole digest's items and learned lines.
+ALTER TABLE feeds ADD COLUMN digest_state TEXT;
+"""
+
 # MIGRATIONS[n] takes the schema from version n to n + 1. Append only.
-MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3, _SCHEMA_V4, _SCHEMA_V5)
+MIGRATIONS: tuple[str, ...] = (
+    _SCHEMA_V1,
+    _SCHEMA_V2,
+    _SCHEMA_V3,
+    _SCHEMA_V4,
+    _SCHEMA_V5,
+    _SCHEMA_V6,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -642,7 +658,9 @@ class Store:
         posting_gap: float | None,
         last_post_at: datetime | None,
         move: Relocation,
+        digest_state: str | None = None,
     ) -> None:
+        """``digest_state``: what the next digest of the feed starts from (None: keep it)."""
         self.conn.execute(
             """
             UPDATE feeds SET state = 'ok', last_status = ?, etag = ?,
@@ -651,7 +669,8 @@ class Store:
                 error_count = 0, last_error = NULL, next_fetch_at = ?,
                 poll_interval_seconds = ?, posting_gap_seconds = ?,
                 last_post_at = coalesce(?, last_post_at),
-                final_url = ?, moved_to = ?, moved_count = ?
+                final_url = ?, moved_to = ?, moved_count = ?,
+                digest_state = coalesce(?, digest_state)
             WHERE id = ?
             """,
             (
@@ -670,9 +689,22 @@ class Store:
                 move.final_url,
                 move.moved_to,
                 move.moved_count,
+                digest_state,
                 feed_id,
             ),
         )
+
+    def digest_memory(self, feed_id: int) -> tuple[str | None, frozenset[str]]:
+        """The feed's ``digest_state`` and the raw hashes of its stored items."""
+        row = self.conn.execute("SELECT digest_state FROM feeds WHERE id = ?", (feed_id,))
+        found = row.fetchone()
+        if found is None or found[0] is None:
+            return None, frozenset()
+        hashes = self.conn.execute(
+            "SELECT raw_hash FROM article_feeds WHERE feed_id = ? AND raw_hash IS NOT NULL",
+            (feed_id,),
+        )
+        return found[0], frozenset(hashed for (hashed,) in hashes)
 
     # -- the link cache
 
@@ -792,11 +824,19 @@ class Store:
                     raise StoreError(f"update without an article id: {entry.guid!r}")
                 self._update_article(intent.article_id, entry, seen_at)
                 self.conn.execute(
-                    "UPDATE article_feeds SET content_hash = ?, link = ? "
+                    "UPDATE article_feeds SET content_hash = ?, link = ?, raw_hash = ? "
                     "WHERE feed_id = ? AND guid = ?",
-                    (entry.content_hash, entry.link, feed_id, entry.guid),
+                    (entry.content_hash, entry.link, entry.raw_hash, feed_id, entry.guid),
                 )
                 written.append((intent.article_id, entry))
+            elif intent.article_id is not None and entry.raw_hash is not None:
+                # Unchanged, and read whole: its raw hash may be new (stored before
+                # raw hashes were, or cleaned with other learned lines, to the same text).
+                self.conn.execute(
+                    "UPDATE article_feeds SET raw_hash = ? "
+                    "WHERE feed_id = ? AND guid = ? AND raw_hash IS NOT ?",
+                    (entry.raw_hash, feed_id, entry.guid, entry.raw_hash),
+                )
             counts[intent.action] += 1
         totals = Counts(
             new=counts[Action.INSERT],
@@ -848,10 +888,19 @@ class Store:
     def _link(self, article_id: int, feed_id: int, entry: Entry, seen_at: str | None) -> None:
         self.conn.execute(
             """
-            INSERT INTO article_feeds (article_id, feed_id, guid, link, content_hash, first_seen_at)
-            VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO article_feeds (article_id, feed_id, guid, link, content_hash,
+                first_seen_at, raw_hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
             """,
-            (article_id, feed_id, entry.guid, entry.link, entry.content_hash, seen_at),
+            (
+                article_id,
+                feed_id,
+                entry.guid,
+                entry.link,
+                entry.content_hash,
+                seen_at,
+                entry.raw_hash,
+            ),
         )
 
     def _update_article(self, article_id: int, entry: Entry, seen_at: str | None) -> None:

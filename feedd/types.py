@@ -226,6 +226,20 @@ class Entry:
     word_count: int = 0  # words of content_text; each CJK character counts as a word
     enclosures: tuple[Enclosure, ...] = ()
     text_hash: str | None = None  # sha256 of content_text: the same text under another URL
+    # Of the item as parsed and of what cleaning it depended on (digest.item_hash):
+    # the next digest of the feed does not clean an item whose hash is stored.
+    raw_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """An item of a document that is stored already, exactly as this document has
+    it: not cleaned again (digest's incremental path), only counted, scheduled by
+    its date and weighed by dedupe's shared-URL rule."""
+
+    guid: str
+    url: str | None
+    published_at: datetime | None
 
 
 class Action(StrEnum):
