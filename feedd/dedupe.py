@@ -62,8 +62,15 @@ def decide(
     batch = tuple(entries)
     not_identity = shared_urls((*batch, *kept), site_url)
     items = {item.guid: item for item in known.items}
-    by_url = {a.url: a for a in known.articles if a.url}
-    by_text = {a.text_hash: a for a in known.articles if a.text_hash}
+    # Several stored articles may share a URL or a text: the oldest is the one,
+    # whatever order the database returned them in.
+    by_url: dict[str, KnownArticle] = {}
+    by_text: dict[str, KnownArticle] = {}
+    for article in sorted(known.articles, key=lambda a: a.id):
+        if article.url:
+            by_url.setdefault(article.url, article)
+        if article.text_hash:
+            by_text.setdefault(article.text_hash, article)
     seen_guids: set[str] = set()
     intents: list[Intent] = []
     for entry in batch:

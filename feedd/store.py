@@ -295,12 +295,17 @@ CREATE TABLE article_bands (
 """
 
 _SCHEMA_V6 = """
--- Incremental digests (feedd/digest.py): an item stored with the raw_hash the
--- next document gives it is not cleaned again.
+-- Incremental digests (feedd/digest.py): an item of the feed's last document
+-- stored with the raw_hash the next document gives it is not cleaned again.
 -- raw_hash: of the item as parsed and of what cleaning it depended on.
 ALTER TABLE article_feeds ADD COLUMN raw_hash TEXT;
--- digest_state: JSON, feedd's own: the last whole digest's items and learned lines.
-ALTER TABLE feeds ADD COLUMN digest_state TEXT;
+-- feedd's own JSON (digest.Memory): the last document's item hashes, the
+-- boilerplate lines learned and the items they were learned from. Apart from
+-- feeds, whose rows every poll rewrites.
+CREATE TABLE feed_digests (
+    feed_id INTEGER PRIMARY KEY REFERENCES feeds (id) ON DELETE CASCADE,
+    state TEXT NOT NULL
+);
 """
 
 # MIGRATIONS[n] takes the schema from version n to n + 1. Append only.
@@ -658,9 +663,7 @@ class Store:
         posting_gap: float | None,
         last_post_at: datetime | None,
         move: Relocation,
-        digest_state: str | None = None,
     ) -> None:
-        """``digest_state``: what the next digest of the feed starts from (None: keep it)."""
         self.conn.execute(
             """
             UPDATE feeds SET state = 'ok', last_status = ?, etag = ?,
@@ -669,8 +672,7 @@ class Store:
                 error_count = 0, last_error = NULL, next_fetch_at = ?,
                 poll_interval_seconds = ?, posting_gap_seconds = ?,
                 last_post_at = coalesce(?, last_post_at),
-                final_url = ?, moved_to = ?, moved_count = ?,
-                digest_state = coalesce(?, digest_state)
+                final_url = ?, moved_to = ?, moved_count = ?
             WHERE id = ?
             """,
             (
@@ -689,22 +691,31 @@ class Store:
                 move.final_url,
                 move.moved_to,
                 move.moved_count,
-                digest_state,
                 feed_id,
             ),
         )
 
-    def digest_memory(self, feed_id: int) -> tuple[str | None, frozenset[str]]:
-        """The feed's ``digest_state`` and the raw hashes of its stored items."""
-        row = self.conn.execute("SELECT digest_state FROM feeds WHERE id = ?", (feed_id,))
+    def digest_state(self, feed_id: int) -> str | None:
+        """What the feed's last digest left for the next one (``save_digest_state``)."""
+        row = self.conn.execute("SELECT state FROM feed_digests WHERE feed_id = ?", (feed_id,))
         found = row.fetchone()
-        if found is None or found[0] is None:
-            return None, frozenset()
-        hashes = self.conn.execute(
-            "SELECT raw_hash FROM article_feeds WHERE feed_id = ? AND raw_hash IS NOT NULL",
-            (feed_id,),
+        return None if found is None else str(found[0])
+
+    def save_digest_state(self, feed_id: int, state: str) -> None:
+        """Call inside the transaction that stores the items the state describes."""
+        self.conn.execute(
+            "INSERT INTO feed_digests (feed_id, state) VALUES (?, ?) "
+            "ON CONFLICT (feed_id) DO UPDATE SET state = excluded.state",
+            (feed_id, state),
         )
-        return found[0], frozenset(hashed for (hashed,) in hashes)
+
+    def still_stored(self, feed_id: int, items: Sequence[tuple[str, str]]) -> bool:
+        """Whether every (guid, raw_hash) is stored for the feed as it was: retention,
+        or another writer, may have deleted some since a digest relied on them."""
+        stored = {
+            item.guid: item.raw_hash for item in self._stored_items(feed_id, (g for g, _ in items))
+        }
+        return all(stored.get(guid) == hashed for guid, hashed in items)
 
     # -- the link cache
 
@@ -717,9 +728,9 @@ class Store:
         for chunk in _chunks(list(dict.fromkeys(guids))):
             marks = ",".join("?" * len(chunk))
             items.extend(
-                KnownItem(guid, article_id, content_hash)
-                for guid, article_id, content_hash in self.conn.execute(
-                    f"SELECT guid, article_id, content_hash FROM article_feeds "
+                KnownItem(guid, article_id, content_hash, raw_hash)
+                for guid, article_id, content_hash, raw_hash in self.conn.execute(
+                    f"SELECT guid, article_id, content_hash, raw_hash FROM article_feeds "
                     f"WHERE feed_id = ? AND guid IN ({marks})",
                     (feed_id, *chunk),
                 )

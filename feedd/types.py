@@ -238,8 +238,10 @@ class Kept:
     its date and weighed by dedupe's shared-URL rule."""
 
     guid: str
-    url: str | None
+    url: str | None  # canonical, before link resolution (as Entry.url)
     published_at: datetime | None
+    target: str | None  # the link to follow, unwrapped offline (as Digest.targets)
+    raw_hash: str  # as stored (Entry.raw_hash): checked again before it is relied on
 
 
 class Action(StrEnum):
@@ -267,6 +269,7 @@ class KnownItem:
     guid: str
     article_id: int
     content_hash: str | None
+    raw_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -240,3 +240,18 @@ def test_group_root_is_the_earliest_published_whatever_the_order():
     for order in (members, members[::-1], sorted(members)):
         assert group_root(order) == 7  # the earliest; the smaller id among equals
     assert group_root([(3, None), (1, None)]) == 1
+
+
+def test_the_oldest_of_articles_sharing_a_url_or_a_text_is_the_one() -> None:
+    # The database may return them in any order; the choice must not depend on it.
+    words = MIN_TEXT_MATCH_WORDS + 10
+    twins = [
+        KnownArticle(7, "https://x.example/story", "t1", 10),
+        KnownArticle(3, "https://x.example/story", "t1", 10),
+    ]
+    same_url = entry("g-new", "https://x.example/story", words=words, text_hash="t2")
+    same_text = entry("g-new", "https://y.example/elsewhere", words=words, text_hash="t1")
+    for articles in (twins, twins[::-1]):
+        known = Known(articles=tuple(articles))
+        assert actions(decide(known, [same_url])) == [(Action.ENRICH, 3)]
+        assert actions(decide(known, [same_text])) == [(Action.ENRICH, 3)]
