@@ -6,6 +6,7 @@ sys.path because it has no __init__.py).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from feedd.types import Fetched
 
 
 @contextmanager
@@ -141,3 +144,20 @@ JSON_FEED = json.dumps(
         ],
     }
 ).encode("utf-8")
+
+
+def fetched(
+    url: str, body: bytes, content_type: str = "application/rss+xml", final_url: str | None = None
+) -> Fetched:
+    """A 200 answer with this body, as fetch hands it over (for Pipeline.process,
+    prepare and finish, which never touch the network)."""
+    return Fetched(
+        url=url,
+        final_url=final_url or url,
+        status=200,
+        headers=(("content-type", content_type),),
+        body=body,
+        etag=None,
+        last_modified=None,
+        body_hash=hashlib.sha256(body).hexdigest(),
+    )

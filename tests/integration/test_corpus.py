@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import logging
 import sys
 import time
@@ -20,6 +19,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from conftest import write_config
+from integration_support import fetched
 
 from feedd.config import load_config
 from feedd.pipeline import Pipeline, open_store
@@ -43,16 +43,8 @@ def as_fetched(corpus: Path, row: dict[str, str], feed_url: str) -> Fetched:
     if body[:2] == b"\x1f\x8b":  # stored gzip-compressed: an HTTP client would decode it
         body = gzip.decompress(body)
     content_type = "application/feed+json" if row["format"] == "jsonfeed" else "application/xml"
-    return Fetched(
-        url=feed_url,
-        final_url=row["url"] or feed_url,  # the real address, when known, for relative links
-        status=200,
-        headers=(("content-type", content_type),),
-        body=body,
-        etag=None,
-        last_modified=None,
-        body_hash=hashlib.sha256(body).hexdigest(),
-    )
+    # The real address, when known, for relative links.
+    return fetched(feed_url, body, content_type, final_url=row["url"] or feed_url)
 
 
 async def test_realworld_corpus(corpus: Path, tmp_path: Path, caplog, capsys, record_property):

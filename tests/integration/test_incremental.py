@@ -4,7 +4,6 @@ SQLite, the real pipeline; the pure side is in tests/unit/test_digest.py)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from pathlib import Path
@@ -13,7 +12,7 @@ import httpx
 import pytest
 from conftest import write_config
 from feedserver import FeedServer
-from integration_support import Item, reader, rows, rss20, scalar
+from integration_support import Item, fetched, reader, rows, rss20, scalar
 
 from feedd.config import load_config
 from feedd.pipeline import Pipeline, fetch_once, open_store, utcnow
@@ -146,25 +145,15 @@ async def test_kept_items_deleted_during_the_poll_are_stored_again(tmp_path: Pat
     url = "https://feeds.example/f.xml"
     config = load_config(write_config(tmp_path, [url]))
 
-    def fetched(*numbers: int) -> Fetched:
-        body = rss20(*(item(n) for n in numbers))
-        return Fetched(
-            url=url,
-            final_url=url,
-            status=200,
-            headers=(("content-type", "application/rss+xml"),),
-            body=body,
-            etag=None,
-            last_modified=None,
-            body_hash=hashlib.sha256(body).hexdigest(),
-        )
+    def answer(*numbers: int) -> Fetched:
+        return fetched(url, rss20(*(item(n) for n in numbers)))
 
     store = open_store(config)
     async with httpx.AsyncClient() as unused_client:  # nothing here goes to the network
         pipeline = Pipeline(config, store, unused_client)
         [feed] = store.feeds_by_url([url])
-        assert pipeline.process(feed, fetched(*range(1, 9))).new == 8
-        later = fetched(9, *range(1, 9))
+        assert pipeline.process(feed, answer(*range(1, 9))).new == 8
+        later = answer(9, *range(1, 9))
         prepared = pipeline.prepare(feed, later)
         assert len(prepared.digested.kept) == 8
         assert store.housekeeping(utcnow(), max_per_feed=5) == 3

@@ -8,7 +8,6 @@ Two host names reach the one loopback server: short links live on
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import tracemalloc
 import zlib
 
@@ -16,12 +15,11 @@ import httpx
 import pytest
 from conftest import write_config
 from feedserver import FeedServer
-from integration_support import Item, rows, rss20, scalar
+from integration_support import Item, fetched, rows, rss20, scalar
 
 from feedd import fetch
 from feedd.config import Config, LinksConfig, load_config
 from feedd.pipeline import LinkResolver, Pipeline, fetch_once, open_store
-from feedd.types import Fetched
 
 LINKS = '[links]\nshorteners = ["localhost"]\n'
 
@@ -267,20 +265,11 @@ def test_blocked_links_are_recorded_and_the_article_kept(server: FeedServer, tmp
         async with feedd_client(allow_private=False) as client:
             pipeline = Pipeline(config, store, client)
             [feed] = store.feeds_by_url(["https://feeds.example/f.xml"])
-            fetched = Fetched(
-                url=feed.url,
-                final_url=feed.url,
-                status=200,
-                headers=(("content-type", "application/rss+xml"),),
-                body=body,
-                etag=None,
-                last_modified=None,
-                body_hash=hashlib.sha256(body).hexdigest(),
-            )
-            prepared = pipeline.prepare(feed, fetched)
+            answer = fetched(feed.url, body)
+            prepared = pipeline.prepare(feed, answer)
             assert prepared.to_resolve == ("http://localhost:9/s/private",)
             resolutions = await pipeline.resolver.resolve_all(prepared.to_resolve)
-            outcome = pipeline.finish(feed, fetched, prepared, resolutions, 0.0)
+            outcome = pipeline.finish(feed, answer, prepared, resolutions, 0.0)
             pipeline.close()
         store.close()
         return outcome
