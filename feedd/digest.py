@@ -71,8 +71,8 @@ class Digest:
     entries: tuple[Entry, ...]  # normalized; ``url`` from the link before resolution
     targets: tuple[str | None, ...]  # per entry: the link to follow, unwrapped offline
     signatures: tuple[bytes | None, ...]  # per entry: MinHash of the text (neardup)
-    kept: tuple[Kept, ...] = ()  # items stored already and unchanged: not cleaned
-    state: str = ""  # Memory for the next digest of the feed, as JSON
+    kept: tuple[Kept, ...]  # items stored already and unchanged: not cleaned
+    state: str  # Memory for the next digest of the feed, as JSON
 
 
 @dataclass(frozen=True, slots=True)

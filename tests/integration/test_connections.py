@@ -190,20 +190,15 @@ async def fetch_thrice(client: httpx.AsyncClient, url: str) -> None:
         await asyncio.sleep(0.2)  # idle: the server's close or stray bytes arrive meanwhile
 
 
-async def test_a_connection_the_server_closed_is_not_reused(client: httpx.AsyncClient):
-    server = RawServer()
-    try:
-        await fetch_thrice(client, server.url("/feed.xml"))
-    finally:
-        server.close()
-    # Each fetch found the last connection closed (readable: at its end) and dialled anew.
-    assert server.connections == 3
-
-
-async def test_an_idle_connection_with_stray_bytes_is_not_reused(client: httpx.AsyncClient):
-    """The stray 408 was read off the socket by the event loop already: the check
-    must see it in feedd's own buffer, or the next feed would get it as its answer."""
-    server = RawServer(stray=True)
+@pytest.mark.parametrize("stray", [False, True], ids=["closed", "stray-bytes"])
+async def test_an_idle_connection_the_server_spoiled_is_not_reused(
+    client: httpx.AsyncClient, stray: bool
+):
+    """closed: each fetch finds the last connection at its end (readable) and dials
+    anew. stray-bytes: the stray 408 was read off the socket by the event loop
+    already: the check must see it in feedd's own buffer, or the next feed would
+    get it as its answer."""
+    server = RawServer(stray=stray)
     try:
         await fetch_thrice(client, server.url("/feed.xml"))
     finally:
