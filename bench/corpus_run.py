@@ -1,6 +1,6 @@
 """Run the shared feed corpus through the real feedd pipeline, over HTTP.
 
-    python bench/corpus_run.py [--corpus PATH] [--all] [--repeat] [--concurrency N]
+    python bench/corpus_run.py [--corpus PATH] [--all] [--repeat] [--concurrency N] [--keep DB]
 
 Every file is served by a local FeedServer (tests/feedserver.py) on 127.0.0.1,
 each under its own URL with an ETag, and one config lists them all; then
@@ -28,6 +28,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -221,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", action="store_true", help="poll everything a second time")
     parser.add_argument("--concurrency", type=int, default=16, help="[fetch] concurrency")
+    parser.add_argument(
+        "--keep", type=Path, metavar="DB", help="copy the database here afterwards (for audits)"
+    )
     args = parser.parse_args(argv)
     corpus: Path = args.corpus
     if not (corpus / "realworld" / "INDEX.tsv").is_file():
@@ -259,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 quality = article_figures(store)
                 store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             database_bytes = (Path(folder) / "feedd.db").stat().st_size
+            if args.keep:
+                shutil.copyfile(Path(folder) / "feedd.db", args.keep)
     finally:
         server.close()
         logging.getLogger("feedd").removeHandler(recorder)

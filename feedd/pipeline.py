@@ -40,6 +40,7 @@ from .errors import BlockedAddressError, FeeddError, FetchError, ParseError, Sto
 from .store import DueFeed, Store
 from .types import (
     CachedLink,
+    Entry,
     FeedSource,
     Fetched,
     Hop,
@@ -478,8 +479,14 @@ class Pipeline:
                         now=now,
                     ),
                 )
-            known = self.store.known(feed.id, entries)
-            intents = dedupe.decide(known, entries, links.canonical_url(parsed.site_url), kept)
+            known = self.store.known(feed.id, entries, kept)
+            intents = dedupe.decide(
+                known,
+                entries,
+                links.canonical_url(parsed.site_url),
+                kept,
+                alike=_alike(signatures),
+            )
             counts, written = self.store.apply(feed.id, intents, language=parsed.language, now=now)
             counts = dataclasses.replace(counts, unchanged=counts.unchanged + len(kept))
             for article_id, entry in written:
@@ -615,6 +622,20 @@ def _raise_for(fetched: Fetched, exc: BaseException) -> NoReturn:
     if isinstance(exc, ParseError):
         exc.status = fetched.status
     raise exc
+
+
+def _alike(signatures: dict[str, bytes | None]) -> dedupe.Alike:
+    """Whether two entries of one batch are near-duplicates, by their signatures."""
+
+    def alike(a: Entry, b: Entry) -> bool:
+        first, second = signatures.get(a.guid), signatures.get(b.guid)
+        if not first or not second:
+            return False
+        return neardup.is_near_duplicate(
+            neardup.Signature.from_bytes(first), neardup.Signature.from_bytes(second)
+        )
+
+    return alike
 
 
 def _since(started: float) -> float:

@@ -37,6 +37,7 @@ from .types import (
     FeedSettings,
     FeedSource,
     Intent,
+    Kept,
     Known,
     KnownArticle,
     KnownItem,
@@ -308,6 +309,11 @@ CREATE TABLE feed_digests (
 );
 """
 
+_SCHEMA_V7 = """
+-- dedupe's episode rule: the same guid and enclosure in another feed is one story.
+CREATE INDEX article_feeds_guid ON article_feeds (guid);
+"""
+
 # MIGRATIONS[n] takes the schema from version n to n + 1. Append only.
 MIGRATIONS: tuple[str, ...] = (
     _SCHEMA_V1,
@@ -316,8 +322,12 @@ MIGRATIONS: tuple[str, ...] = (
     _SCHEMA_V4,
     _SCHEMA_V5,
     _SCHEMA_V6,
+    _SCHEMA_V7,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+# dedupe compares a new copy with the start of a stored text (dedupe.is_lead).
+_LEAD_CHARS = 2_000
 
 
 # A configured feed: added (due at once), or its settings updated.
@@ -785,10 +795,26 @@ class Store:
 
     # -- articles
 
-    def known(self, feed_id: int, entries: Sequence[Entry]) -> Known:
-        """What dedupe needs: this feed's stored items, and the articles with the
-        same URL or the same text (from any feed)."""
-        items = self._stored_items(feed_id, (e.guid for e in entries))
+    def known(self, feed_id: int, entries: Sequence[Entry], kept: Sequence[Kept] = ()) -> Known:
+        """What dedupe needs: this feed's stored items (of the entries and the kept
+        items), the articles with the same URL or the same text (from any feed), and
+        other feeds' episodes with the entries' guids."""
+        items: list[KnownItem] = []
+        guids = list(dict.fromkeys([*(e.guid for e in entries), *(k.guid for k in kept)]))
+        for chunk in _chunks(guids):
+            marks = ",".join("?" * len(chunk))
+            items.extend(
+                KnownItem(guid, article_id, content_hash, raw_hash, title, lead, words)
+                for guid, article_id, content_hash, raw_hash, title, lead, words in (
+                    self.conn.execute(
+                        f"SELECT f.guid, f.article_id, f.content_hash, f.raw_hash, a.title, "
+                        f"substr(coalesce(a.content_text, a.summary), 1, {_LEAD_CHARS}), "
+                        f"a.word_count FROM article_feeds f JOIN articles a ON a.id = f.article_id "
+                        f"WHERE f.feed_id = ? AND f.guid IN ({marks})",
+                        (feed_id, *chunk),
+                    )
+                )
+            )
         found: dict[int, KnownArticle] = {}
         for column, values in (
             ("url", [e.url for e in entries if e.url]),
@@ -796,13 +822,28 @@ class Store:
         ):
             for chunk in _chunks(list(dict.fromkeys(values))):
                 marks = ",".join("?" * len(chunk))
-                for id_, url, text_hash, words in self.conn.execute(
-                    f"SELECT id, url, text_hash, word_count FROM articles "
+                for id_, url, text_hash, words, title, lead in self.conn.execute(
+                    f"SELECT id, url, text_hash, word_count, title, "
+                    f"substr(coalesce(content_text, summary), 1, {_LEAD_CHARS}) FROM articles "
                     f"WHERE {column} IN ({marks})",
                     chunk,
                 ):
-                    found[id_] = KnownArticle(id_, url, text_hash, words)
-        return Known(items=tuple(items), articles=tuple(found.values()))
+                    found[id_] = KnownArticle(id_, url, text_hash, words, title, lead)
+        episodes: list[tuple[str, str, int]] = []
+        with_enclosures = [e.guid for e in entries if e.enclosures]
+        for chunk in _chunks(list(dict.fromkeys(with_enclosures))):
+            marks = ",".join("?" * len(chunk))
+            for guid, article_id, enclosures, words, url in self.conn.execute(
+                f"SELECT f.guid, a.id, a.enclosures, a.word_count, a.url "
+                f"FROM article_feeds f JOIN articles a ON a.id = f.article_id "
+                f"WHERE f.guid IN ({marks}) AND f.feed_id != ? AND a.enclosures != '[]'",
+                (*chunk, feed_id),
+            ):
+                for enclosure in json.loads(enclosures):
+                    if enclosure.get("url"):
+                        episodes.append((guid, enclosure["url"], article_id))
+                found.setdefault(article_id, KnownArticle(article_id, url, None, words))
+        return Known(items=tuple(items), articles=tuple(found.values()), episodes=tuple(episodes))
 
     def apply(
         self, feed_id: int, intents: Iterable[Intent], *, language: str | None, now: datetime
@@ -817,19 +858,26 @@ class Store:
         seen_at = format_timestamp(now)
         counts = dict.fromkeys(Action, 0)
         written: list[tuple[int, Entry]] = []
-        for intent in intents:
+        inserted: dict[str, int] = {}  # guid -> article: for copies of a story in this batch
+        # Inserts first: a copy of the same story may stand before its inserted copy.
+        ordered = sorted(intents, key=lambda i: i.action is not Action.INSERT)
+        for intent in ordered:
             entry = intent.entry
             if intent.action is Action.INSERT:
                 article_id = self._insert_article(entry, language, seen_at)
                 self._link(article_id, feed_id, entry, seen_at)
                 written.append((article_id, entry))
+                inserted[entry.guid] = article_id
             elif intent.action in (Action.LINK, Action.ENRICH):
-                if intent.article_id is None:
+                target = intent.article_id
+                if target is None and intent.same_as is not None:
+                    target = inserted.get(intent.same_as)
+                if target is None:
                     raise StoreError(f"link without an article id: {entry.guid!r}")
-                self._link(intent.article_id, feed_id, entry, seen_at)
+                self._link(target, feed_id, entry, seen_at)
                 if intent.action is Action.ENRICH:
-                    self._update_article(intent.article_id, entry, seen_at)
-                    written.append((intent.article_id, entry))
+                    self._update_article(target, entry, seen_at)
+                    written.append((target, entry))
             elif intent.action is Action.UPDATE:
                 if intent.article_id is None:
                     raise StoreError(f"update without an article id: {entry.guid!r}")

@@ -260,6 +260,9 @@ class Intent:
     entry: Entry
     reason: str
     article_id: int | None = None  # the stored article this entry is (LINK, UPDATE)
+    # LINK to the article an entry of the same batch inserts (that entry's guid):
+    # the same story posted twice in one document.
+    same_as: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +273,10 @@ class KnownItem:
     article_id: int
     content_hash: str | None
     raw_hash: str | None = None
+    # Of the article (known() only): what the story-sameness test compares.
+    title: str | None = None
+    lead: str | None = None  # the start of its text (store reads 2,000 characters)
+    word_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +287,8 @@ class KnownArticle:
     url: str | None
     text_hash: str | None
     word_count: int
+    title: str | None = None
+    lead: str | None = None  # the start of its text (store reads 2,000 characters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +297,9 @@ class Known:
 
     items: tuple[KnownItem, ...] = ()  # this feed's items, by guid
     articles: tuple[KnownArticle, ...] = ()  # any feed's, by canonical URL or text hash
+    # (guid, enclosure URL, article id) stored by other feeds for the batch's guids:
+    # a podcast episode carried by several feeds of one show.
+    episodes: tuple[tuple[str, str, int], ...] = ()
 
 
 class Status(StrEnum):

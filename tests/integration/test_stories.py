@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -151,6 +152,68 @@ async def test_every_arrival_order_gives_the_same_result(
     for name in order:
         await fetch_once(config, [getattr(scene, name)])
     check(config.database, scene)
+
+
+@pytest.mark.parametrize("incremental", [True, False], ids=["incremental", "whole"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["in-order", "reversed"])
+@pytest.mark.parametrize(
+    "order", list(itertools.permutations(["publisher", "applet", "blog"])), ids="-".join
+)
+async def test_an_applet_posting_the_story_twice_gives_one_article(
+    server: FeedServer, tmp_path: Path, order: tuple[str, ...], reverse: bool, incremental: bool
+):
+    """The applet posts the story twice in one document, the second time under another
+    short link (302, then 301 to the article with tracking parameters): one article,
+    both of the applet's items linked to it, whatever the order of feeds and items,
+    and whether the applet's document is digested incrementally (an older item of
+    it stored and kept) or whole."""
+    scene = Scene(server)
+    server.add("/s/hb2", status=302, location=server.url("/r/hb2"))
+    server.add("/r/hb2", status=301, location=f"{scene.article}?utm_source=ifttt&utm_medium=rss")
+    lead = f"<p>{STORY[0][:80]}</p>"
+    older = Item("ift-0", "Ferry timetable changes", server.url("/ferry"), html(story(7)),
+                 date(-timedelta(days=1)))  # fmt: skip
+    first = Item("ift-1", "Council passes harbour budget", scene.short, lead, date(timedelta()))
+    again = Item(
+        "ift-2", "Council passes harbour budget", f"http://localhost:{server.port}/s/hb2",
+        lead, date(timedelta()),
+    )  # fmt: skip
+    config = config_for(tmp_path, scene)
+    await fetch_once(config, [scene.other])
+    for name in order:
+        if name != "applet":
+            await fetch_once(config, [getattr(scene, name)])
+            continue
+        server.add("/applet.xml", rss20(older, title="Applet"))
+        await fetch_once(config, [scene.applet])
+        both = [again, first] if reverse else [first, again]
+        server.add("/applet.xml", rss20(*both, older, title="Applet"))
+        if not incremental:
+            with sqlite3.connect(config.database) as conn:
+                conn.execute("DELETE FROM feed_digests")
+        (outcome,) = await fetch_once(config, [scene.applet])
+        stored_before = order.index("applet") > order.index("publisher")
+        assert (outcome.new, outcome.linked) == ((0, 2) if stored_before else (1, 1))
+    items = rows(
+        config.database,
+        "SELECT f.url AS feed, af.guid, af.article_id, a.url, a.content_text, a.duplicate_of "
+        "FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
+        "JOIN articles a ON a.id = af.article_id",
+    )
+    by_guid = {str(r["guid"]): r for r in items}
+    original = by_guid["pub-1"]
+    assert original["url"] == scene.article
+    assert STORY[-1][:60] in str(original["content_text"])  # the publisher's full text
+    assert original["duplicate_of"] is None
+    assert (
+        by_guid["ift-1"]["article_id"] == by_guid["ift-2"]["article_id"] == original["article_id"]
+    )
+    assert by_guid["ift-0"]["article_id"] != original["article_id"]
+    assert by_guid["blog-1"]["article_id"] != original["article_id"]
+    assert by_guid["blog-1"]["duplicate_of"] == original["article_id"]
+    assert len({r["article_id"] for r in items}) == 4  # the story, the blog's copy, ferry, other
+    with Store(config.database) as store:
+        assert store.integrity_problems() == []
 
 
 async def test_concurrent_fetch_with_a_slow_publisher(server: FeedServer, tmp_path: Path):

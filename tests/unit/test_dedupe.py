@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feedd.dedupe import MIN_TEXT_MATCH_WORDS, decide, group_root, shared_urls
-from feedd.types import Action, Entry, Known, KnownArticle, KnownItem
+from feedd.types import Action, Enclosure, Entry, Kept, Known, KnownArticle, KnownItem
 
 
 def art(id_: int, url: str | None, text_hash: str | None = None, words: int = 0) -> KnownArticle:
@@ -255,3 +257,173 @@ def test_the_oldest_of_articles_sharing_a_url_or_a_text_is_the_one() -> None:
         known = Known(articles=tuple(articles))
         assert actions(decide(known, [same_url])) == [(Action.ENRICH, 3)]
         assert actions(decide(known, [same_text])) == [(Action.ENRICH, 3)]
+
+
+# Stories within one batch: a double post is one article, whatever the order.
+
+
+def copy(
+    guid: str,
+    url: str | None,
+    title: str,
+    text: str | None = None,
+    *,
+    words: int | None = None,
+    text_hash: str | None = None,
+    enclosures: tuple[Enclosure, ...] = (),
+) -> Entry:
+    return Entry(
+        guid=guid,
+        link=url,
+        url=url,
+        title=title,
+        summary=None,
+        content_text=text,
+        content_html=None,
+        author=None,
+        published_at=None,
+        updated_at=None,
+        tags=(),
+        content_hash=f"h-{guid}",
+        word_count=len((text or "").split()) if words is None else words,
+        text_hash=text_hash,
+        enclosures=enclosures,
+    )
+
+
+LEAD = "Russia and the US will hold security talks in Geneva in January, the Kremlin said"
+STORY = "https://www.rt.com/russia/544702-russia-us-security-talks/"
+
+
+def stories(intents) -> set[frozenset[str]]:
+    """The batch's articles as sets of guids (an inserted guid names its article)."""
+    article_of: dict[str, str] = {}
+    for intent in intents:
+        if intent.action is Action.INSERT:
+            article_of[intent.entry.guid] = intent.entry.guid
+        elif intent.article_id is not None:
+            article_of[intent.entry.guid] = f"stored {intent.article_id}"
+        elif intent.same_as is not None:
+            article_of[intent.entry.guid] = intent.same_as
+    groups: dict[str, set[str]] = {}
+    for guid, article in article_of.items():
+        groups.setdefault(article, set()).add(guid)
+    return {frozenset(members) for members in groups.values()}
+
+
+def test_a_story_posted_twice_in_one_document_is_one_article_in_either_order():
+    thin = copy("ift-1", STORY, "Russia-US security talks set", LEAD)
+    fuller = copy("ift-2", STORY, "Russia-US security talks set", f"{LEAD}. More follows here.")
+    for batch in ([thin, fuller], [fuller, thin]):
+        intents = {i.entry.guid: i for i in decide(Known(), batch)}
+        assert intents["ift-2"].action is Action.INSERT  # the fuller copy, in either order
+        assert (intents["ift-1"].action, intents["ift-1"].same_as) == (Action.LINK, "ift-2")
+
+
+def test_a_double_post_of_a_stored_story_links_both_copies():
+    known = Known(articles=(KnownArticle(9, STORY, None, 300, "Russia-US talks", LEAD),))
+    batch = [
+        copy("ift-1", STORY, "Russia-US security talks set", LEAD),
+        copy("ift-2", STORY, "Russia-US security talks set!", LEAD),
+    ]
+    assert actions(decide(known, batch)) == [(Action.LINK, 9), (Action.LINK, 9)]
+
+
+def test_copies_on_one_url_are_one_story_by_title_or_by_lead():
+    same_title = [copy("a", STORY, "Talks set"), copy("b", STORY, "TALKS  set.")]
+    lead = [copy("a", STORY, "Talks set", LEAD), copy("b", STORY, "Other", f"{LEAD}, and more")]
+    for batch in (same_title, lead):
+        assert stories(decide(Known(), batch)) == {frozenset({"a", "b"})}
+
+
+def test_a_short_common_opening_is_not_a_lead():
+    batch = [copy("a", STORY, "Episode 1", "Listen now"), copy("b", STORY, "Ep 2", "Listen now")]
+    assert stories(decide(Known(), batch)) == {frozenset({"a"}), frozenset({"b"})}
+
+
+def test_near_duplicate_texts_on_one_url_are_one_story():
+    batch = [copy("a", STORY, "One", "text one"), copy("b", STORY, "Two", "text two")]
+    assert len(stories(decide(Known(), batch))) == 2
+    together = decide(Known(), batch, alike=lambda x, y: True)
+    assert stories(together) == {frozenset({"a", "b"})}
+
+
+def test_a_mixed_group_on_one_url_splits_by_story():
+    show = "https://x.example/show"
+    known = Known(articles=(KnownArticle(5, show, None, 10, "Show page"),))
+    batch = [
+        copy("ep1", show, "Episode 1: pilots"),
+        copy("ep1-again", show, "Episode 1: Pilots"),
+        copy("ep2", show, "Episode 2: engines"),
+    ]
+    intents = decide(known, batch)
+    assert stories(intents) == {frozenset({"ep1", "ep1-again"}), frozenset({"ep2"})}
+    # The URL is the site's: nothing is linked to the article stored under it.
+    assert all(i.article_id is None for i in intents)
+
+
+def test_a_thin_copy_on_a_shared_url_joins_the_stored_article_with_its_title():
+    show = "https://x.example/show"
+    known = Known(articles=(KnownArticle(5, show, None, 400, "Episode 1: pilots", LEAD),))
+    batch = [copy("ep1", show, "Episode 1: Pilots"), copy("ep2", show, "Episode 2: engines")]
+    assert actions(decide(known, batch)) == [(Action.LINK, 5), (Action.INSERT, None)]
+    lead_only = [copy("ep1", show, "Something", LEAD), copy("ep2", show, "Episode 2")]
+    assert actions(decide(known, lead_only))[0] == (Action.LINK, 5)
+
+
+def test_the_same_long_text_twice_in_one_batch_is_one_article():
+    words = MIN_TEXT_MATCH_WORDS
+    batch = [
+        copy("a", "https://a.example/1", "A", words=words, text_hash="t"),
+        copy("b", "https://b.example/2", "B", words=words, text_hash="t"),
+    ]
+    assert stories(decide(Known(), batch)) == {frozenset({"a", "b"})}
+
+
+def test_a_stored_item_of_this_feed_and_a_new_copy_of_it_are_one_article():
+    """Whole digest (the stored item is an entry) and incremental (it is kept) agree."""
+    stored = KnownItem("ift-1", 7, "h-ift-1", None, "Russia-US security talks set", LEAD, 15)
+    known = Known(items=(stored,))
+    old = copy("ift-1", STORY, "Russia-US security talks set", LEAD)
+    new = copy("ift-2", STORY, "Russia-US security talks set", LEAD)
+    whole = decide(known, [old, new])
+    incremental = decide(known, [new], kept=[Kept("ift-1", STORY, None, None, "r")])
+    assert actions(whole) == [(Action.SKIP, 7), (Action.LINK, 7)]
+    assert actions(incremental) == [(Action.LINK, 7)]
+
+
+def test_the_same_episode_in_another_feed_is_one_article():
+    mp3 = "https://cdn.example/ep62.mp3"
+    known = Known(articles=(KnownArticle(3, None, None, 40),), episodes=(("ep-62", mp3, 3),))
+    episode = copy("ep-62", "https://show.example/", "62", enclosures=(Enclosure(mp3, None, None),))
+    other = copy(
+        "ep-62", "https://show.example/", "62", enclosures=(Enclosure("https://x/o", None, None),)
+    )
+    assert actions(decide(known, [episode])) == [(Action.LINK, 3)]
+    assert actions(decide(known, [other])) == [(Action.INSERT, None)]
+
+
+@given(st.permutations(range(7)))
+def test_the_stories_do_not_depend_on_the_order_of_items(order):
+    words = MIN_TEXT_MATCH_WORDS
+    items = [
+        copy("a", STORY, "Talks set", LEAD),
+        copy("b", STORY, "Talks set", f"{LEAD} and more words here"),
+        copy("c", "https://x.example/show", "Episode 1"),
+        copy("d", "https://x.example/show", "Episode 2"),
+        copy("e", "https://y.example/1", "E", words=words, text_hash="t"),
+        copy("f", "https://y.example/2", "F", words=words, text_hash="t"),
+        copy("g", None, "G"),
+    ]
+    known = Known(articles=(KnownArticle(4, "https://y.example/2", None, 10),))
+    batch = [items[i] for i in order]
+    intents = {i.entry.guid: (i.action, i.article_id, i.same_as) for i in decide(known, batch)}
+    assert intents == {
+        "a": (Action.LINK, None, "b"),
+        "b": (Action.INSERT, None, None),
+        "c": (Action.INSERT, None, None),
+        "d": (Action.INSERT, None, None),
+        "e": (Action.ENRICH, 4, None),  # the fuller copy, the smaller guid on a tie
+        "f": (Action.LINK, 4, None),
+        "g": (Action.INSERT, None, None),
+    }
