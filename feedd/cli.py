@@ -187,6 +187,37 @@ def resolve(url: str, config_path: str | None) -> None:
     sys.exit(0 if resolution.outcome == "ok" else EXIT_FEED_FAILED)
 
 
+@cli.command()
+@config_option()
+@click.option(
+    "--repair", is_flag=True, help="Merge them (without it, only list what would be merged)."
+)
+def dedupe(config_path: str, repair: bool) -> None:
+    """Find articles stored twice under one canonical URL that are one story.
+
+    Databases written by feedd before schema 7 may hold a story twice when a
+    feed posted it twice in one document (an applet's two short links). Each
+    group is merged into its oldest article, which takes the fullest copy's
+    text and every item of the others; different stories on one URL (podcast
+    episodes on the show's page) are left apart. Safe to run again.
+    """
+    from .pipeline import repair_duplicates
+
+    config = load_or_exit(config_path)
+    try:
+        merges = repair_duplicates(config, apply=repair)
+    except StoreError as exc:
+        click.echo(f"feedd: {exc}", err=True)
+        sys.exit(EXIT_FEED_FAILED)
+    verb = "merged" if repair else "would merge"
+    for merge in merges:
+        others = ", ".join(str(i) for i in merge.merged)
+        click.echo(f"{verb} {others} into {merge.keep} (the text of {merge.text_from})")
+    rows = sum(len(merge.merged) for merge in merges)
+    done = "merged" if repair else "to merge (run with --repair)"
+    click.echo(f"{len(merges)} stories, {rows} articles {done}")
+
+
 @cli.command("systemd-unit")
 @config_option(
     required=False,

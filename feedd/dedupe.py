@@ -45,6 +45,7 @@ too little evidence (wire headlines such as "Live updates" repeat daily).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections import defaultdict
@@ -52,7 +53,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .types import Action, Entry, Intent, Kept, Known, KnownArticle, KnownItem
+from .types import Action, Entry, Intent, Kept, Known, KnownArticle, KnownItem, Merge
 
 # An exact-text match needs this many words: short texts ("Read more",
 # "Photo of the day") are shared by different stories.
@@ -60,6 +61,10 @@ MIN_TEXT_MATCH_WORDS = 50
 # A text is the lead of another when it has at least this many words and the
 # other starts with it: fewer ("Listen now", "New episode") say nothing.
 MIN_LEAD_WORDS = 8
+# Two texts this long (neardup's minimum for a signature) that are neither alike
+# nor one the lead of the other are two stories, even under one title: comments
+# titled "By: <author>", episodes titled after the show.
+SUBSTANTIAL_WORDS = 30
 
 Alike = Callable[[Entry, Entry], bool]
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -93,22 +98,25 @@ class _Copy:
     url: str | None
     title: str | None  # title_key
     text: str | None
+    words: int = 0
     entry: Entry | None = None  # a new entry (compared with ``alike`` too)
     article_id: int | None = None  # a stored item's article
 
 
 def same_story(a: _Copy, b: _Copy, alike: Alike | None = None) -> bool:
     """Two items carrying one URL: the same story posted twice, or two stories?"""
-    if a.title is not None and a.title == b.title:
-        return True
     if is_lead(a.text, b.text) or is_lead(b.text, a.text):
         return True
-    return (
+    if (
         alike is not None
         and a.entry is not None
         and b.entry is not None
         and alike(a.entry, b.entry)
-    )
+    ):
+        return True
+    if a.title is None or a.title != b.title:
+        return False
+    return min(a.words, b.words) < SUBSTANTIAL_WORDS  # one title, and one of them is thin
 
 
 def thin_match(entry: Entry, article: KnownArticle) -> bool:
@@ -176,13 +184,13 @@ def _as_copy(item: Entry | Kept, stored: KnownItem | None = None) -> _Copy:
         # A stored item unchanged (kept, or skipped): compared as its article is,
         # whether the document was digested whole or incrementally.
         return _Copy(
-            item.guid, item.url, title_key(stored.title), stored.lead, None, stored.article_id
-        )
+            item.guid, item.url, title_key(stored.title), stored.lead, stored.word_count,
+            None, stored.article_id,
+        )  # fmt: skip
     if isinstance(item, Kept):
         return _Copy(item.guid, item.url, None, None)
-    return _Copy(
-        item.guid, item.url, title_key(item.title), item.content_text or item.summary, item
-    )
+    text = item.content_text or item.summary
+    return _Copy(item.guid, item.url, title_key(item.title), text, item.word_count, item)
 
 
 def decide(
@@ -273,14 +281,16 @@ def decide(
         if copy.article_id is not None:
             found[copy.guid].append((copy.article_id, "same story as a stored item"))
 
-    by_batch_text: dict[str, str] = {}
+    by_batch_text: dict[tuple[str, str | None], str] = {}
     for guid, index in new.items():
         entry = batch[index]
         if entry.word_count >= MIN_TEXT_MATCH_WORDS and entry.text_hash:
             if entry.text_hash in by_text:
                 found[guid].append((by_text[entry.text_hash].id, "same text as a stored article"))
-            first = by_batch_text.setdefault(entry.text_hash, guid)
-            groups.join(first, guid)
+            # In one document, the same text under another title is a template
+            # (product pages, "no description"), not the story posted again.
+            key = (entry.text_hash, title_key(entry.title))
+            groups.join(by_batch_text.setdefault(key, guid), guid)
         for enclosure in entry.enclosures:
             for article_id in episodes.get((guid, enclosure.url), ()):
                 found[guid].append((article_id, "same episode as a stored article"))
@@ -319,7 +329,32 @@ def decide(
 
 
 def _replace_article(copy: _Copy, article_id: int) -> _Copy:
-    return _Copy(copy.guid, copy.url, copy.title, copy.text, copy.entry, article_id)
+    return dataclasses.replace(copy, article_id=article_id)
+
+
+def repairs(articles: Iterable[KnownArticle]) -> tuple[Merge, ...]:
+    """What ``feedd dedupe --repair`` merges: articles that share a canonical URL and
+    are the same story by ``same_story``, as rule 3 now decides within a batch.
+    Different stories on one URL (podcast episodes on the show's page) stay apart.
+    Running it on its own result merges nothing more."""
+    by_url: defaultdict[str, list[KnownArticle]] = defaultdict(list)
+    for article in articles:
+        if article.url:
+            by_url[article.url].append(article)
+    merges = []
+    for url in sorted(by_url):
+        on_url = {a.id: a for a in by_url[url]}
+        copies = [
+            _Copy(str(a.id), url, title_key(a.title), a.lead, a.word_count)
+            for a in sorted(on_url.values(), key=lambda a: a.id)
+        ]
+        for story in _stories(copies, None):
+            if len(story) < 2:
+                continue
+            ids = sorted(int(copy.guid) for copy in story)
+            fullest = min(ids, key=lambda i: (-on_url[i].word_count, i))
+            merges.append(Merge(ids[0], tuple(ids[1:]), fullest))
+    return tuple(merges)
 
 
 def text_hash(entry: Entry) -> str | None:

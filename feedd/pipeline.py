@@ -44,6 +44,7 @@ from .types import (
     FeedSource,
     Fetched,
     Hop,
+    Merge,
     NotModified,
     Outcome,
     Probe,
@@ -669,6 +670,22 @@ async def fetch_once(
                 return await pipeline.poll_many(feeds, on_outcome)
             finally:
                 pipeline.close()
+    finally:
+        store.close()
+
+
+def repair_duplicates(config: Config, *, apply: bool) -> tuple[Merge, ...]:
+    """``feedd dedupe``: the articles that share a canonical URL and are one story
+    (rows that an older feedd split, dedupe.repairs); merged when ``apply``, each
+    merge in its own transaction. Safe to run again: the result merges nothing."""
+    store = open_store(config)
+    try:
+        merges = dedupe.repairs(store.articles_sharing_urls())
+        if apply:
+            for merge in merges:
+                with store.transaction():
+                    store.merge_articles(merge, utcnow())
+        return merges
     finally:
         store.close()
 

@@ -41,6 +41,7 @@ from .types import (
     Known,
     KnownArticle,
     KnownItem,
+    Merge,
     Relocation,
     Resolution,
     format_timestamp,
@@ -981,6 +982,64 @@ class Store:
             WHERE id = :id
             """,
             {**self._article_values(entry, seen_at), "id": article_id, "language": entry.language},
+        )
+
+    def articles_sharing_urls(self) -> tuple[KnownArticle, ...]:
+        """Articles whose canonical URL another article has too (dedupe.repairs)."""
+        rows = self.conn.execute(
+            f"""
+            SELECT id, url, text_hash, word_count, title,
+                substr(coalesce(content_text, summary), 1, {_LEAD_CHARS})
+            FROM articles WHERE url IN (
+                SELECT url FROM articles WHERE url IS NOT NULL GROUP BY url HAVING count(*) > 1
+            ) ORDER BY url, id
+            """
+        )
+        return tuple(KnownArticle(*row) for row in rows)
+
+    def merge_articles(self, merge: Merge, now: datetime) -> None:
+        """One article out of several (dedupe.repairs): the kept one takes the fullest
+        one's text and signature, every item of the others, and the near-duplicates
+        that pointed at them. Call inside transaction()."""
+        if not self.conn.in_transaction:
+            raise StoreError("merge_articles() must run inside a transaction")
+        keep, merged = merge.keep, list(merge.merged)
+        if merge.text_from != keep:
+            self.conn.execute(
+                """
+                UPDATE articles SET (title, summary, content_text, content_html, author,
+                    updated_at, tags, word_count, enclosures, text_hash, language) =
+                    (SELECT f.title, f.summary, f.content_text, f.content_html,
+                        coalesce(f.author, articles.author), f.updated_at, f.tags,
+                        f.word_count, f.enclosures, f.text_hash,
+                        coalesce(f.language, articles.language)
+                     FROM articles f WHERE f.id = :source)
+                WHERE id = :keep
+                """,
+                {"source": merge.text_from, "keep": keep},
+            )
+            self.conn.execute("DELETE FROM article_bands WHERE article_id = ?", (keep,))
+            self.conn.execute("DELETE FROM article_signatures WHERE article_id = ?", (keep,))
+            for table in ("article_signatures", "article_bands"):
+                self.conn.execute(
+                    f"UPDATE {table} SET article_id = ? WHERE article_id = ?",
+                    (keep, merge.text_from),
+                )
+        for chunk in _chunks(merged):
+            marks = ",".join("?" * len(chunk))
+            self.conn.execute(
+                f"UPDATE article_feeds SET article_id = ? WHERE article_id IN ({marks})",
+                (keep, *chunk),
+            )
+            self.conn.execute(
+                f"UPDATE articles SET duplicate_of = ? WHERE duplicate_of IN ({marks})",
+                (keep, *chunk),
+            )
+            self.conn.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
+        self.conn.execute(
+            "UPDATE articles SET modified_at = ?, duplicate_of = nullif(duplicate_of, id) "
+            "WHERE id = ?",
+            (format_timestamp(now), keep),
         )
 
     # -- near-duplicates (the decisions are neardup's and dedupe's)

@@ -302,6 +302,15 @@ class Known:
     episodes: tuple[tuple[str, str, int], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """Articles stored under one canonical URL that are one story (dedupe.repairs)."""
+
+    keep: int  # the oldest: its id stays, the others' items move to it
+    merged: tuple[int, ...]
+    text_from: int  # the fullest: the kept article takes its text
+
+
 class Status(StrEnum):
     OK = "ok"
     NOT_MODIFIED = "not_modified"

@@ -374,10 +374,34 @@ def test_a_thin_copy_on_a_shared_url_joins_the_stored_article_with_its_title():
 def test_the_same_long_text_twice_in_one_batch_is_one_article():
     words = MIN_TEXT_MATCH_WORDS
     batch = [
-        copy("a", "https://a.example/1", "A", words=words, text_hash="t"),
-        copy("b", "https://b.example/2", "B", words=words, text_hash="t"),
+        copy("a", "https://a.example/1", "Talks", words=words, text_hash="t"),
+        copy("b", "https://b.example/2", "Talks", words=words, text_hash="t"),
     ]
     assert stories(decide(Known(), batch)) == {frozenset({"a", "b"})}
+
+
+def test_one_text_under_different_titles_in_one_document_is_a_template():
+    """Product pages with the same description are not one story posted twice."""
+    words = MIN_TEXT_MATCH_WORDS
+    batch = [
+        copy("a", "https://a.example/phono", "PhonoBlock", words=words, text_hash="t"),
+        copy("b", "https://a.example/synth", "SynthaBlock", words=words, text_hash="t"),
+    ]
+    assert stories(decide(Known(), batch)) == {frozenset({"a"}), frozenset({"b"})}
+
+
+def test_one_title_over_two_full_texts_on_one_url_is_two_stories():
+    """Comments titled "By: <author>" on one page: the title alone proves nothing."""
+    page = "https://x.example/comment-page-1/"
+    first = " ".join(f"first{n}" for n in range(40))
+    second = " ".join(f"second{n}" for n in range(40))
+    batch = [
+        copy("c1", page, "By: Graham Morris", first),
+        copy("c2", page, "By: Graham Morris", second),
+    ]
+    assert stories(decide(Known(), batch)) == {frozenset({"c1"}), frozenset({"c2"})}
+    thin = [copy("c1", page, "By: Graham Morris", first), copy("c2", page, "By: Graham Morris")]
+    assert stories(decide(Known(), thin)) == {frozenset({"c1", "c2"})}
 
 
 def test_a_stored_item_of_this_feed_and_a_new_copy_of_it_are_one_article():
@@ -412,7 +436,7 @@ def test_the_stories_do_not_depend_on_the_order_of_items(order):
         copy("c", "https://x.example/show", "Episode 1"),
         copy("d", "https://x.example/show", "Episode 2"),
         copy("e", "https://y.example/1", "E", words=words, text_hash="t"),
-        copy("f", "https://y.example/2", "F", words=words, text_hash="t"),
+        copy("f", "https://y.example/2", "E", words=words, text_hash="t"),
         copy("g", None, "G"),
     ]
     known = Known(articles=(KnownArticle(4, "https://y.example/2", None, 10),))
