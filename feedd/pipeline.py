@@ -488,7 +488,16 @@ class Pipeline:
                 kept,
                 alike=_alike(signatures),
             )
-            counts, written = self.store.apply(feed.id, intents, language=parsed.language, now=now)
+            # An undated item of a feed's first poll may be years old (a site's
+            # "About" page): it stays undated. One that appears later is new, and
+            # the time it was first seen is a fair estimate of its date.
+            counts, written = self.store.apply(
+                feed.id,
+                intents,
+                language=parsed.language,
+                now=now,
+                estimate_dates=self.store.has_polled(feed.id),
+            )
             counts = dataclasses.replace(counts, unchanged=counts.unchanged + len(kept))
             for article_id, entry in written:
                 self.mark_near_duplicates(article_id, signatures.get(entry.guid))

@@ -75,6 +75,9 @@ def timestamp(moment: datetime) -> str:
 
 # The date an article is listed, sorted and filtered by.
 DATE_SQL = "coalesce(a.published_at, a.first_seen_at)"
+# Newest first; undated articles (a feed's backlog of pages with no date) after
+# every dated one, newest seen first.
+ORDER_SQL = f"a.published_at IS NULL, {DATE_SQL} DESC, a.id DESC"
 
 _FEEDS_OF_ARTICLE = (
     "(SELECT group_concat(coalesce(f.name, f.title, f.url), ', ') "
@@ -84,7 +87,7 @@ _FEEDS_OF_ARTICLE = (
 # Fields --fields may name: name -> SQL expression over articles a.
 ARTICLE_FIELDS: dict[str, str] = {
     "id": "a.id",
-    "date": DATE_SQL,
+    "date": "a.published_at",  # empty for an undated article
     "feeds": _FEEDS_OF_ARTICLE,
     "title": "a.title",
     "url": "a.url",
@@ -194,7 +197,7 @@ def articles_sql(filters: Filters, fields: Sequence[str]) -> tuple[str, list[obj
     """Newest first; duplicates hidden unless asked."""
     clauses, params = where_clauses(filters)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = f"SELECT {_select(fields)} FROM articles a{where} ORDER BY {DATE_SQL} DESC, a.id DESC"
+    sql = f"SELECT {_select(fields)} FROM articles a{where} ORDER BY {ORDER_SQL}"
     return sql + _limit(filters, params), params
 
 

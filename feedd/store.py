@@ -847,9 +847,18 @@ class Store:
         return Known(items=tuple(items), articles=tuple(found.values()), episodes=tuple(episodes))
 
     def apply(
-        self, feed_id: int, intents: Iterable[Intent], *, language: str | None, now: datetime
+        self,
+        feed_id: int,
+        intents: Iterable[Intent],
+        *,
+        language: str | None,
+        now: datetime,
+        estimate_dates: bool = True,
     ) -> tuple[Counts, tuple[tuple[int, Entry], ...]]:
         """Write the intents of one feed. Call inside transaction().
+
+        ``estimate_dates``: an article inserted without a usable date is dated by
+        ``now`` (its date_flag says so); else it is stored undated.
 
         Returns the counts and the articles whose text was written (inserted,
         updated, enriched), for near-duplicate detection.
@@ -865,7 +874,8 @@ class Store:
         for intent in ordered:
             entry = intent.entry
             if intent.action is Action.INSERT:
-                article_id = self._insert_article(entry, language, seen_at)
+                estimate = seen_at if estimate_dates else None
+                article_id = self._insert_article(entry, language, seen_at, estimate)
                 self._link(article_id, feed_id, entry, seen_at)
                 written.append((article_id, entry))
                 inserted[entry.guid] = article_id
@@ -906,15 +916,17 @@ class Store:
         )
         return totals, tuple(written)
 
-    def _article_values(self, entry: Entry, seen_at: str | None) -> dict[str, Any]:
+    def _article_values(
+        self, entry: Entry, seen_at: str | None, estimate: str | None = None
+    ) -> dict[str, Any]:
         return {
             "title": entry.title,
             "summary": entry.summary,
             "content_text": entry.content_text,
             "content_html": entry.content_html,
             "author": entry.author,
-            # No usable date: the first-seen time stands in, and date_flag says so.
-            "published_at": format_timestamp(entry.published_at) or seen_at,
+            # No usable date: the estimate, if any, stands in; date_flag says so.
+            "published_at": format_timestamp(entry.published_at) or estimate,
             "updated_at": format_timestamp(entry.updated_at),
             "tags": json.dumps(list(entry.tags), ensure_ascii=False),
             "date_flag": entry.date_flag,
@@ -928,8 +940,10 @@ class Store:
             "seen_at": seen_at,
         }
 
-    def _insert_article(self, entry: Entry, language: str | None, seen_at: str | None) -> int:
-        values = self._article_values(entry, seen_at)
+    def _insert_article(
+        self, entry: Entry, language: str | None, seen_at: str | None, estimate: str | None
+    ) -> int:
+        values = self._article_values(entry, seen_at, estimate)
         cursor = self.conn.execute(
             """
             INSERT INTO articles (url, title, summary, content_text, content_html, author,
@@ -983,6 +997,11 @@ class Store:
             """,
             {**self._article_values(entry, seen_at), "id": article_id, "language": entry.language},
         )
+
+    def has_polled(self, feed_id: int) -> bool:
+        """Whether a poll of this feed has succeeded before."""
+        row = self.conn.execute("SELECT last_ok_at FROM feeds WHERE id = ?", (feed_id,)).fetchone()
+        return row is not None and row[0] is not None
 
     def articles_sharing_urls(self) -> tuple[KnownArticle, ...]:
         """Articles whose canonical URL another article has too (dedupe.repairs)."""
@@ -1084,8 +1103,10 @@ class Store:
         stories, however alike: templated posts). (id, signature) pairs."""
         if not bands:
             return ()
+        # An undated article is compared around the time it was first seen.
         row = self.conn.execute(
-            "SELECT published_at FROM articles WHERE id = ?", (article_id,)
+            "SELECT coalesce(published_at, first_seen_at) FROM articles WHERE id = ?",
+            (article_id,),
         ).fetchone()
         center = parse_timestamp(row[0]) if row else None
         if center is None:
@@ -1098,7 +1119,7 @@ class Store:
             JOIN article_signatures s ON s.article_id = b.article_id
             JOIN articles a ON a.id = b.article_id
             WHERE b.band IN ({marks}) AND b.article_id != ?
-              AND a.published_at BETWEEN ? AND ?
+              AND coalesce(a.published_at, a.first_seen_at) BETWEEN ? AND ?
               AND NOT EXISTS (
                   SELECT 1 FROM article_feeds mine JOIN article_feeds theirs
                       ON theirs.feed_id = mine.feed_id

@@ -116,8 +116,9 @@ def _ids(conn, built):
 def test_articles_sql_runs_and_filters():
     conn = _db()
     fields = ("id", "feeds")
-    assert _ids(conn, articles_sql(Filters(), fields)) == [2, 1]
-    assert _ids(conn, articles_sql(Filters(include_duplicates=True), fields)) == [2, 3, 1]
+    # The undated article (2) comes after every dated one, however recently seen.
+    assert _ids(conn, articles_sql(Filters(), fields)) == [1, 2]
+    assert _ids(conn, articles_sql(Filters(include_duplicates=True), fields)) == [3, 1, 2]
     assert _ids(conn, articles_sql(Filters(feeds=("A",)), fields)) == [1]
     assert _ids(conn, articles_sql(Filters(feeds=("Feed B",)), fields)) == [2]
     assert _ids(conn, articles_sql(Filters(feeds=("https://a.example/feed",)), fields)) == [1]
@@ -125,8 +126,8 @@ def test_articles_sql_runs_and_filters():
     assert _ids(conn, articles_sql(Filters(tags=("science",)), fields)) == [2]
     assert _ids(conn, articles_sql(Filters(since="2025-06-01T00:00:00Z"), fields)) == [2]
     assert _ids(conn, articles_sql(Filters(until="2025-06-01T00:00:00Z"), fields)) == [1]
-    assert _ids(conn, articles_sql(Filters(limit=1), fields)) == [2]
-    assert _ids(conn, articles_sql(Filters(limit=0), fields)) == [2, 1]
+    assert _ids(conn, articles_sql(Filters(limit=1), fields)) == [1]
+    assert _ids(conn, articles_sql(Filters(limit=0), fields)) == [1, 2]
     assert _ids(conn, tail_sql(1, Filters(), fields)) == [2]
 
 
