@@ -13,10 +13,12 @@ step means:
 - ``canonical_url``: the article's identity (tracking parameters removed).
 - ``link_expiry``: how long a resolution is cached.
 
-Two data files ship in ``feedd/data/`` (provenance and licences in
+Three data files ship in ``feedd/data/`` (provenance and licences in
 ``feedd/data/LICENSES.md``): the URL-shortener host list of
-PeterDaveHello/url-shorteners (CC-BY-SA-4.0) and the ClearURLs rules
-(LGPL-3.0). Both are read once, on first use.
+PeterDaveHello/url-shorteners (CC-BY-SA-4.0), the ClearURLs rules (LGPL-3.0),
+and feedd's own rules, ``feedd_rules.toml`` (tracking parameters the ClearURLs
+rules miss, each with the sites it applies to and why, and click-through
+redirectors). All are read once, on first use.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from __future__ import annotations
 import functools
 import json
 import re
+import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
+from typing import Any
 from urllib.parse import unquote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 from selectolax.lexbor import LexborHTMLParser
@@ -35,42 +39,6 @@ from w3lib.url import safe_url_string
 from .types import header_value
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-# Parameters that only say where a click came from; never part of the article's
-# identity. feedd's own list, applied everywhere on top of the ClearURLs rules
-# (which miss some common ones, or only know them for one site).
-TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")  # Google Analytics, Matomo/Piwik
-TRACKING_PARAMS = frozenset(
-    {
-        "fbclid",  # Facebook
-        "gclid",  # Google Ads
-        "gbraid",
-        "wbraid",
-        "dclid",
-        "srsltid",  # Google Merchant Center, on many shop links from search
-        "msclkid",  # Microsoft Ads
-        "twclid",  # X/Twitter Ads
-        "ttclid",  # TikTok
-        "li_fat_id",  # LinkedIn
-        "igshid",  # Instagram
-        "mc_cid",  # Mailchimp
-        "mc_eid",
-        "_hsenc",  # HubSpot
-        "_hsmi",
-        "__hstc",
-        "__hssc",
-        "__hsfp",
-        "_bhlid",  # beehiiv newsletters
-        "ck_subscriber_id",  # ConvertKit
-        "oly_anon_id",  # Omeda
-        "oly_enc_id",
-        "vero_id",  # Vero
-        "vero_conv",
-        "guccounter",  # Yahoo's consent round trip
-        "guce_referrer",
-        "guce_referrer_sig",
-    }
-)
 
 # feedproxy.google.com (FeedBurner's item links) is not in the upstream list.
 EXTRA_SHORTENERS = frozenset({"feedproxy.google.com"})
@@ -240,6 +208,119 @@ def _redirecting(host: str) -> tuple[_Provider, ...]:
     return tuple(provider for provider in _providers(host) if provider.redirections)
 
 
+# feedd's own rules: what the ClearURLs rules miss, in feedd's own data file.
+
+
+@dataclass(frozen=True, slots=True)
+class TrackingRule:
+    """One ``[[tracking]]`` entry of feedd_rules.toml: names and prefixes lower-case."""
+
+    hosts: tuple[str, ...]  # empty: every host
+    params: frozenset[str]
+    prefixes: tuple[str, ...]
+    why: str
+    example: str
+    expected: str
+
+
+@dataclass(frozen=True, slots=True)
+class Redirector:
+    """One ``[[redirectors]]`` entry: a click-through link worth following."""
+
+    hosts: tuple[str, ...]  # empty: every host
+    path: re.Pattern[str]
+    why: str
+    example: str
+
+
+@dataclass(frozen=True, slots=True)
+class OwnRules:
+    """feedd_rules.toml, checked: tracking parameters and redirectors."""
+
+    tracking: tuple[TrackingRule, ...]
+    redirectors: tuple[Redirector, ...]
+
+
+_TRACKING_KEYS = frozenset({"hosts", "params", "prefixes", "why", "example", "expected"})
+_REDIRECTOR_KEYS = frozenset({"hosts", "path", "why", "example"})
+
+
+def _strings(entry: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = entry.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"feedd_rules.toml: {key} must be a list of non-empty strings")
+    return tuple(v.lower() for v in value)
+
+
+def _text(entry: dict[str, Any], key: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"feedd_rules.toml: every rule needs {key}")
+    return value
+
+
+def _checked(entry: object, keys: frozenset[str]) -> dict[str, Any]:
+    # A misspelt key would silently make a rule apply everywhere (hosts) or to
+    # nothing (params): refuse it.
+    if not isinstance(entry, dict) or not set(entry) <= keys:
+        raise ValueError(f"feedd_rules.toml: a rule with keys outside {sorted(keys)}")
+    return entry
+
+
+def _tracking_rule(entry: object) -> TrackingRule:
+    spec = _checked(entry, _TRACKING_KEYS)
+    rule = TrackingRule(
+        hosts=_strings(spec, "hosts"),
+        params=frozenset(_strings(spec, "params")),
+        prefixes=_strings(spec, "prefixes"),
+        why=_text(spec, "why"),
+        example=_text(spec, "example"),
+        expected=_text(spec, "expected"),
+    )
+    if not rule.params and not rule.prefixes:
+        raise ValueError("feedd_rules.toml: a tracking rule needs params or prefixes")
+    return rule
+
+
+def _redirector(entry: object) -> Redirector:
+    spec = _checked(entry, _REDIRECTOR_KEYS)
+    return Redirector(
+        hosts=_strings(spec, "hosts"),
+        path=re.compile(_text(spec, "path"), re.IGNORECASE),
+        why=_text(spec, "why"),
+        example=_text(spec, "example"),
+    )
+
+
+@functools.cache
+def own_rules() -> OwnRules:
+    """feedd's own rules (``feedd/data/feedd_rules.toml``), checked and compiled."""
+    data = tomllib.loads(_data_text("feedd_rules.toml"))
+    if not set(data) <= {"tracking", "redirectors"}:
+        raise ValueError("feedd_rules.toml: only [[tracking]] and [[redirectors]] tables")
+    return OwnRules(
+        tracking=tuple(_tracking_rule(entry) for entry in data.get("tracking", [])),
+        redirectors=tuple(_redirector(entry) for entry in data.get("redirectors", [])),
+    )
+
+
+def _on(host: str, hosts: tuple[str, ...]) -> bool:
+    """Whether host is one of hosts or a subdomain of one; an empty hosts is every host."""
+    return not hosts or any(host == h or host.endswith("." + h) for h in hosts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _own_tracking(host: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The tracking names and prefixes of feedd's rules that apply on this (lower-case) host."""
+    params: set[str] = set()
+    prefixes: list[str] = []
+    for rule in own_rules().tracking:
+        if _on(host, rule.hosts):
+            params |= rule.params
+            prefixes.extend(rule.prefixes)
+    return frozenset(params), tuple(prefixes)
+
+
 # -- canonical URLs
 
 
@@ -264,9 +345,10 @@ def canonical_url(url: str | None) -> str | None:
 
     Percent-encodes what must be (w3lib, IDNA hosts), lower-cases scheme and
     host, drops the default port, credentials, the fragment (but keeps a
-    ``#!`` route: it is the page) and tracking parameters (feedd's list and the
-    ClearURLs rules for the URL's site); keeps the other parameters byte for
-    byte, in order (some servers care). Idempotent.
+    ``#!`` route: it is the page) and tracking parameters (feedd's own rules,
+    ``feedd_rules.toml``, and the ClearURLs rules, each for the URL's site);
+    keeps the other parameters byte for byte, in order (some servers care).
+    Idempotent.
     """
     if not url or not url.strip():
         return None
@@ -301,11 +383,12 @@ def _strip_tracking(base: str, host: str, query: str) -> str:
     parameter another rule removes, and canonical_url must be idempotent.
     """
     providers = _providers(host)
+    own = _own_tracking(host)
     for _ in range(4):
         segments = [s for s in query.split("&") if s]
         names = [s.split("=", 1)[0] for s in segments]
         decoded = [unquote_plus(n) for n in names]
-        drop = {i for i, name in enumerate(decoded) if _is_tracking(name)}
+        drop = {i for i, name in enumerate(decoded) if _is_tracking(name, own)}
         url = f"{base}?{query}"
         for provider in providers:
             if provider.params is None:
@@ -328,9 +411,11 @@ def _strip_tracking(base: str, host: str, query: str) -> str:
     return query
 
 
-def _is_tracking(name: str) -> bool:
+def _is_tracking(name: str, own: tuple[frozenset[str], tuple[str, ...]]) -> bool:
+    """Whether feedd's own rules (own: the host's names and prefixes) drop this name."""
     lowered = name.lower()
-    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+    params, prefixes = own
+    return lowered in params or lowered.startswith(prefixes)
 
 
 # -- offline unwrapping
@@ -532,6 +617,21 @@ def is_shortener(url: str, extra_hosts: frozenset[str] = frozenset()) -> bool:
     return False
 
 
+def is_redirector(url: str) -> bool:
+    """Whether the http(s) URL is a click-through redirect of feedd's rules
+    (``[[redirectors]]`` in feedd_rules.toml): no target in the URL, only a redirect."""
+    host = _host(url)
+    if host is None:
+        return False
+    try:
+        path = urlsplit(url.strip()).path or "/"
+    except ValueError:
+        return False
+    return any(
+        _on(host, rule.hosts) and rule.path.fullmatch(path) for rule in own_rules().redirectors
+    )
+
+
 # Pages that stand between a reader and the article (cookie consent, sign-in
 # walls). When one is where a link ends, the hop before it is the article.
 INTERSTITIAL_HOSTS = re.compile(
@@ -548,13 +648,17 @@ def is_interstitial(url: str) -> bool:
 
 
 def needs_resolution(url: str, mode: str, extra_hosts: frozenset[str] = frozenset()) -> bool:
-    """Whether link resolution should follow url, per ``[links] resolve``."""
+    """Whether link resolution should follow url, per ``[links] resolve``.
+
+    "shorteners": short links (is_shortener) and click-through redirects
+    (is_redirector); "all": every http(s) link; "off": none.
+    """
     if mode == "off":
         return False
     if mode == "all":
         return _host(url) is not None
     if mode == "shorteners":
-        return is_shortener(url, extra_hosts)
+        return is_shortener(url, extra_hosts) or is_redirector(url)
     raise ValueError(f"unknown resolve mode {mode!r}; expected one of {RESOLVE_MODES}")
 
 

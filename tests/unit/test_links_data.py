@@ -19,13 +19,20 @@ def test_data_files_and_their_licences_ship_in_the_package():
     assert {
         "shorteners.txt",
         "clearurls.json",
+        "feedd_rules.toml",
         "LICENSES.md",
         "LICENSE.CC-BY-SA-4.0.txt",
         "LICENSE.LGPL-3.0.txt",
         "LICENSE.GPL-3.0.txt",
     } <= names
     notice = DATA.joinpath("LICENSES.md").read_text(encoding="utf-8")
-    for name in ("shorteners.txt", "clearurls.json", "CC-BY-SA-4.0", "LGPL-3.0"):
+    for name in (
+        "shorteners.txt",
+        "clearurls.json",
+        "feedd_rules.toml",
+        "CC-BY-SA-4.0",
+        "LGPL-3.0",
+    ):
         assert name in notice
 
 
