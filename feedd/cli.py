@@ -78,6 +78,8 @@ def _summary_line(outcome: Outcome) -> str:
     if outcome.status is Status.NOT_MODIFIED:
         return f"ok      {outcome.url}: not modified"
     extra = f", {outcome.linked} already stored from another feed" if outcome.linked else ""
+    if outcome.empty:
+        extra += f", {outcome.empty} empty skipped"
     return f"ok      {outcome.url}: {outcome.new} new, {outcome.updated} updated{extra}"
 
 

@@ -5,7 +5,9 @@ and Atom; JSON Feed 1.0/1.1 (which feedparser 6.0 does not read) gets a
 small mapper here.
 
 Contract for later stages: RawEntry.title/summary/content are HTML fragments
-(plain-text values are escaped), so normalize has one way to clean them.
+(plain-text values are escaped, their paragraphs kept), so normalize has one way
+to clean them; RawEntry.id is the item's id as the feed gave it (stripped).
+Items with nothing to show are left out and counted (ParsedFeed.empty_items).
 feedparser's own sanitizer is off: it is slow and normalize sanitizes with nh3.
 """
 
@@ -25,6 +27,9 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+from feedparser.mixin import _FeedParserMixin
+from feedparser.namespaces import _base as feedparser_base
+from feedparser.namespaces import mediarss
 
 from .errors import ParseError
 from .types import ParsedFeed, RawEntry
@@ -44,6 +49,7 @@ SY_PERIODS = {
 # The spec's version URLs; bare numbers and http:// are common enough to accept.
 _JSON_FEED_VERSION = re.compile(r"^(?:https?://(?:www\.)?jsonfeed\.org/version/)?1(\.[01])?/?$")
 PLAIN_TYPES = {"text/plain", "text"}
+HTML_TYPES = {"text/html", "application/xhtml+xml", "html", "xhtml"}
 
 
 def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
@@ -66,7 +72,20 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
         parsed = _parse_xml(body, content_type=content_type)
     if parsed.site_url:
         parsed = dataclasses.replace(parsed, site_url=_join(url, parsed.site_url))
-    return dataclasses.replace(parsed, entries=tuple(_capped(e) for e in parsed.entries))
+    entries = tuple(_capped(e) for e in parsed.entries if not is_empty(e))
+    return dataclasses.replace(
+        parsed, entries=entries, empty_items=len(parsed.entries) - len(entries)
+    )
+
+
+def is_empty(raw: RawEntry) -> bool:
+    """An item with nothing to show: no title, no link, no text and no enclosure
+    (an id or a date alone is not a story). Such items are left out, and counted:
+    a stray <item/> (node-feedparser's illegally-nested.xml has one inside each item)
+    would otherwise be an article with no title, no address and no text."""
+    return not (
+        raw.title or raw.link or raw.summary or raw.content or dict(raw.extra).get("enclosures")
+    )
 
 
 def _cap(value: str | None, limit: int) -> str | None:
@@ -96,6 +115,69 @@ def _join(base: str, link: str) -> str | None:
 _HARMLESS = (feedparser.NonXMLContentType,)
 
 
+# -- corrections to how feedparser (6.0.x) reads some elements, made on its handler
+# classes once, when this module (feedd's only importer of feedparser) loads.
+
+
+def _keep_media_description_apart(self: Any, attrs_d: dict[str, str]) -> None:
+    # feedparser handles media:description as an item description, so a photo's
+    # caption becomes the item's summary or content (kurtmckee/feedparser#53).
+    # It describes the media; _raw_entry uses it only for an item with no text.
+    self.push_content("media_description", attrs_d, "text/plain", 1)
+
+
+def _end_media_description(self: Any) -> None:
+    self.pop_content("media_description")
+
+
+_SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*):")
+_feedparser_start_link = feedparser_base.Namespace._start_link
+
+
+def _start_link_reading_text(self: Any, attrs_d: dict[str, str]) -> None:
+    # <link uri="at://...">https://example.com/item</link> (Bluesky's RSS): feedparser
+    # takes the attribute as the address and never reads the text. An item's
+    # address is a web address: when the attribute is not one, read the text.
+    address = attrs_d.get("url", attrs_d.get("uri", attrs_d.get("href")))
+    if (
+        address
+        and attrs_d.get("rel", "alternate") == "alternate"
+        and (scheme := _SCHEME.match(address)) is not None
+        and scheme[1].lower() not in ("http", "https")
+    ):
+        attrs_d = {k: v for k, v in attrs_d.items() if k not in ("url", "uri", "href")}
+    _feedparser_start_link(self, attrs_d)
+
+
+_feedparser_end_guid = feedparser_base.Namespace._end_guid
+
+
+def _end_guid_resolving_its_link(self: Any) -> None:
+    # Ids are left as given (_correct_feedparser), but the link feedparser takes
+    # from a permalink guid (or an Atom id) when the item has none is an address:
+    # it is resolved against the xml:base in scope.
+    context = self._get_context()
+    had_link = "link" in context
+    _feedparser_end_guid(self)
+    if not had_link and context.get("link"):
+        context["link"] = self.resolve_uri(context["link"])
+
+
+def _correct_feedparser() -> None:
+    mediarss.Namespace._start_media_description = _keep_media_description_apart
+    mediarss.Namespace._end_media_description = _end_media_description
+    feedparser_base.Namespace._start_link = _start_link_reading_text
+    feedparser_base.Namespace._end_guid = _end_guid_resolving_its_link
+    feedparser_base.Namespace._end_id = _end_guid_resolving_its_link
+    # An item's id is a name, not an address: feedparser resolves it against the
+    # xml:base in scope (reddit's <id>t3_42tizy</id> became "/t3_42tizy"), and
+    # article_feeds.guid is the id as the feed gave it.
+    _FeedParserMixin.can_be_relative_uri = _FeedParserMixin.can_be_relative_uri - {"id"}
+
+
+_correct_feedparser()
+
+
 # An internal DTD subset: `<!DOCTYPE name ... [ declarations ]>`. The
 # alternatives are disjoint, so matching is linear (no backtracking blow-up).
 _INTERNAL_SUBSET = re.compile(
@@ -110,16 +192,94 @@ def strip_internal_subset(body: bytes) -> bytes:
     feedparser is safe from external entities and from billion laughs, but it
     keeps "safe-looking" internal entities, and one 50 KB entity referenced
     10,000 times makes a 0.5 MB feed expand to gigabytes (quadratic blow-up).
-    Real feeds do not need their own entities; references to them become
-    undefined entities, which feedparser's lenient pass keeps as text.
+    What a document's own simple entities meant is kept (expand_entities),
+    within bounds; a reference to any other entity it declared is dropped.
     """
     body = _as_utf8(body)
     match = _INTERNAL_SUBSET.search(body)
     if match is None or _ELEMENT_START.search(body, 0, match.start()):
         return body
-    return (
-        body[: match.start()] + b"<!DOCTYPE" + match["head"].rstrip() + b">" + body[match.end() :]
-    )
+    rest = body[match.end() :]
+    entities = declared_entities(match[0])
+    if entities:
+        rest = expand_entities(rest, entities)
+    return body[: match.start()] + b"<!DOCTYPE" + match["head"].rstrip() + b">" + rest
+
+
+# Bounds on what a document's own entities may add: one entity's replacement
+# text, and the whole document's growth. A feed that uses entities at all
+# uses them for a name or a URL prefix (feedparser's entity_in_doctype test),
+# far below both; past them a reference is dropped rather than expanded.
+MAX_ENTITY_VALUE = 4_096
+MAX_ENTITY_EXPANSION = 262_144
+# XML's five predefined entities: the parser's own, never redeclared by us.
+_PREDEFINED = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
+_ENTITY_DECLARATION = re.compile(
+    rb"<!ENTITY\s+(?P<name>[A-Za-z_][\w.-]*)\s+"
+    rb"(?:\"(?P<double>[^\"]*)\"\s*>|'(?P<single>[^']*)'\s*>|(?:[^>\"']|\"[^\"]*\"|'[^']*')*>)"
+)
+# A replacement text that is plain text: no markup, no parameter entity, and no
+# reference but character references and the predefined entities (so no nesting).
+_PLAIN_ENTITY_VALUE = re.compile(
+    rb"(?:[^<&%]|&#[0-9]+;|&#x[0-9A-Fa-f]+;|&(?:amp|lt|gt|quot|apos);)*"
+)
+# What expand_entities looks for: a reference, or the start of a section in
+# which "&name;" is not a reference (CDATA, comments).
+_REFERENCE_OR_SECTION = re.compile(rb"&(?P<name>[A-Za-z_][\w.-]*);|<!\[CDATA\[|<!--")
+_SECTION_END = {b"<![CDATA[": b"]]>", b"<!--": b"-->"}
+
+
+def declared_entities(subset: bytes) -> dict[bytes, bytes | None]:
+    """The general entities an internal subset declares: name -> replacement text,
+    or None for one that is not a plain, short text (external, nested, markup,
+    too long). The first declaration of a name is the one that counts (XML 1.0 4.2)."""
+    entities: dict[bytes, bytes | None] = {}
+    for declaration in _ENTITY_DECLARATION.finditer(subset):
+        name = declaration["name"]
+        if name in entities or name in _PREDEFINED:
+            continue
+        value = declaration["double"]
+        if value is None:
+            value = declaration["single"]
+        plain = (
+            value is not None
+            and len(value) <= MAX_ENTITY_VALUE
+            and _PLAIN_ENTITY_VALUE.fullmatch(value) is not None
+        )
+        entities[name] = value if plain else None
+    return entities
+
+
+def expand_entities(text: bytes, entities: dict[bytes, bytes | None]) -> bytes:
+    """References to the given entities replaced by their text (None: by nothing),
+    outside CDATA sections and comments, up to MAX_ENTITY_EXPANSION bytes in all.
+
+    Other references (HTML's &eacute;, the predefined ones) are left to the parser.
+    Each byte is looked at once: sections are skipped with find, not a pattern
+    that could rescan the rest of the document from every unterminated one.
+    """
+    pieces: list[bytes] = []
+    budget = MAX_ENTITY_EXPANSION
+    position = 0
+    while (found := _REFERENCE_OR_SECTION.search(text, position)) is not None:
+        name = found["name"]
+        if name is None:  # a CDATA section or a comment: copied as it is
+            end = text.find(_SECTION_END[found[0]], found.end())
+            end = len(text) if end < 0 else end + len(_SECTION_END[found[0]])
+            pieces.append(text[position:end])
+            position = end
+            continue
+        pieces.append(text[position : found.start()])
+        position = found.end()
+        if name not in entities:
+            pieces.append(found[0])
+            continue
+        value = entities[name] or b""
+        if len(value) <= budget:
+            pieces.append(value)
+            budget -= len(value)
+    pieces.append(text[position:])
+    return b"".join(pieces)
 
 
 # How a UTF-16/32 document starts (byte-order mark, or "<?" without one);
@@ -246,8 +406,48 @@ def _text_value(container: Any, key: str) -> str | None:
 
 
 def plain_to_html(text: str) -> str:
-    """Plain text as an HTML fragment: escaped, line breaks kept."""
-    return html.escape(text, quote=False).replace("\n", "<br>\n")
+    """Plain text as an HTML fragment: escaped, paragraphs and line breaks kept."""
+    return paragraphs_to_html(html.escape(text, quote=False))
+
+
+# A blank line: what separates paragraphs in plain text and Markdown.
+_BLANK_LINE = re.compile(r"\n[ \t\f\v]*\n\s*")
+_TAG = re.compile(r"<[A-Za-z/!?]")
+
+
+def paragraphs_to_html(fragment: str) -> str:
+    """Escaped text's blank-line paragraphs as <p> elements, its other line breaks
+    as <br>; so normalize, which reads HTML (where a newline is a space), keeps
+    each paragraph on its own line. Text of one paragraph gets no <p>."""
+    fragment = fragment.replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs = [p.strip("\n") for p in _BLANK_LINE.split(fragment.strip("\n")) if p.strip()]
+    if len(paragraphs) < 2:
+        return fragment.replace("\n", "<br>\n")
+    return "\n".join("<p>" + p.replace("\n", "<br>\n") + "</p>" for p in paragraphs)
+
+
+def _is_plain(content_type: object) -> bool:
+    """text/plain, and any other text/* type but HTML (text/markdown, text/x-markdown...)."""
+    if not isinstance(content_type, str):
+        return False
+    kind = content_type.strip().lower()
+    return kind in PLAIN_TYPES or (
+        kind.startswith("text/") and kind not in HTML_TYPES and not kind.endswith("xml")
+    )
+
+
+def _typed_html(value: str, content_type: object) -> str:
+    """A field's value, of the type the feed declared, as an HTML fragment.
+
+    A value declared HTML that holds no tag at all but blank-line paragraphs is
+    plain text or Markdown (static site generators put Markdown source in
+    content:encoded): its paragraphs are kept, its entities stay HTML's.
+    """
+    if _is_plain(content_type):
+        return plain_to_html(value)
+    if "\n" in value and _TAG.search(value) is None and _BLANK_LINE.search(value.strip()):
+        return paragraphs_to_html(value)
+    return value
 
 
 def _as_html(container: Any, key: str) -> str | None:
@@ -256,23 +456,42 @@ def _as_html(container: Any, key: str) -> str | None:
     if not value:
         return None
     detail = container.get(f"{key}_detail") or {}
-    if detail.get("type") in PLAIN_TYPES:
-        return plain_to_html(str(value))
-    return str(value)
+    return _typed_html(str(value), detail.get("type"))
 
 
 def _content_html(entry: Any) -> str | None:
     contents = entry.get("content") or []
     # Prefer an HTML body; some feeds give both a text and an HTML version.
-    for item in sorted(
-        contents, key=lambda c: c.get("type") not in ("text/html", "application/xhtml+xml")
-    ):
+    for item in sorted(contents, key=lambda c: c.get("type") not in HTML_TYPES):
         value = item.get("value")
         if value:
-            if item.get("type") in PLAIN_TYPES:
-                return plain_to_html(value)
-            return str(value)
+            return _typed_html(str(value), item.get("type"))
     return None
+
+
+def entry_link(entry: Any) -> str | None:
+    """The item's address: its alternate link (an HTML one first), else feedparser's.
+
+    feedparser's ``link`` is the last <link> it read, so an <link rel="enclosure">
+    written after the alternate one (feedparser's own entry_link_* tests) takes
+    its place; ``links`` keeps every link with its rel. Of several alternates the
+    last is taken, as feedparser does. An RSS <link> is an alternate one; a
+    permalink guid is only in ``link``.
+    """
+    alternates = [
+        link
+        for link in entry.get("links") or []
+        if link.get("rel") == "alternate" and link.get("href")
+    ]
+    pages = [link for link in alternates if _media_type(link.get("type")) in HTML_TYPES]
+    if pages or alternates:
+        return str((pages or alternates)[-1]["href"])
+    return entry.get("link") or None
+
+
+def _media_type(value: object) -> str:
+    """A MIME type without its parameters: "text/html; charset=utf-8" -> "text/html"."""
+    return str(value or "").split(";", 1)[0].strip().lower()
 
 
 def _struct_to_datetime(value: time.struct_time | None) -> datetime | None:
@@ -308,12 +527,18 @@ def _raw_entry(entry: Any) -> RawEntry:
     )
     if enclosures:
         extra.append(("enclosures", enclosures))
+    summary = _as_html(entry, "summary")
+    content = _content_html(entry)
+    if summary is None and content is None:
+        # An item that is its media (a YouTube video) is described by the media's
+        # description; any other item's text is its own.
+        summary = _as_html(entry, "media_description")
     return RawEntry(
-        id=entry.get("id") or None,
-        link=entry.get("link") or None,
+        id=str(entry.get("id") or "").strip() or None,
+        link=entry_link(entry),
         title=_as_html(entry, "title"),
-        summary=_as_html(entry, "summary"),
-        content=_content_html(entry),
+        summary=summary,
+        content=content,
         author=entry.get("author") or None,
         # dict.get: FeedParserDict.get("updated") falls back to the published
         # date (with a DeprecationWarning); an item's updated date is its own.

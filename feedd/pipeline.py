@@ -530,6 +530,10 @@ class Pipeline:
             self.store.save_digest_state(feed.id, digested.state)
         if parsed.warning:
             log.debug("%s: parsed despite: %s", feed.url, parsed.warning)
+        if parsed.empty_items:
+            log.info(
+                "%s: %d items with no title, link or text skipped", feed.url, parsed.empty_items
+            )
         failed_links = sum(r.outcome != "ok" for r in resolutions)
         if failed_links:
             log.info(
@@ -547,6 +551,7 @@ class Pipeline:
             title=parsed.title,
             links_resolved=len(resolutions),
             links_failed=failed_links,
+            empty=parsed.empty_items,
         )
 
     def _whole_again(self, fetched: Fetched, resolved: dict[str, str]) -> digest.Digest:

@@ -190,6 +190,8 @@ class ParsedFeed:
     entries: tuple[RawEntry, ...]
     warning: str | None = None  # the parser's complaint when it recovered from bad input
     ttl: float | None = None  # seconds the feed asks between polls (<ttl>, sy:updatePeriod)
+    # Items left out for having nothing to show: no title, link, text or enclosure.
+    empty_items: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,3 +335,4 @@ class Outcome:
     title: str | None = None
     links_resolved: int = 0  # links followed over the network for this poll
     links_failed: int = 0  # of which did not resolve (still stored, best URL known)
+    empty: int = 0  # items skipped for having nothing to show (ParsedFeed.empty_items)

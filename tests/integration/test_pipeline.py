@@ -528,3 +528,19 @@ async def test_json_feed_with_odd_attachments(server: FeedServer, tmp_path: Path
     no_errors_logged(caplog)
     assert outcome.status is Status.OK, outcome
     assert outcome.new == 1
+
+
+async def test_an_item_with_nothing_to_show_is_skipped_and_counted(
+    server: FeedServer, tmp_path: Path
+):
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        "<link>https://example.org/</link><item />"
+        '<item><guid isPermaLink="false">only-an-id</guid></item>'
+        "<item><title>A story</title><link>https://example.org/a</link></item>"
+        "</channel></rss>"
+    )
+    config = make_config(tmp_path, [server.add("/empty.xml", body)])
+    (outcome,) = await fetch_once(config)
+    assert (outcome.status, outcome.new, outcome.empty) == (Status.OK, 1, 2)
+    assert rows(db(config), "SELECT title FROM articles") == [{"title": "A story"}]

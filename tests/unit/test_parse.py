@@ -12,10 +12,14 @@ import pytest
 from feedd import normalize
 from feedd.errors import ParseError
 from feedd.parse import (
+    MAX_ENTITY_EXPANSION,
+    MAX_ENTITY_VALUE,
     MAX_LONG_FIELD,
     MAX_SHORT_FIELD,
     parse_feed,
     parse_json_date,
+    parse_json_feed,
+    plain_to_html,
     strip_internal_subset,
 )
 
@@ -107,10 +111,9 @@ def test_rss20_sample_feed():
     assert [e.id for e in parsed.entries] == [
         "7bd204c6-1655-4c27-aeee-53f933c5395f",
         "00000000-1655-4c27-aeee-00000000",
-        "source:only-url",
-        "source:only-title",
-        "source:empty",
     ]
+    # source:only-url, source:only-title and source:empty have an id and nothing else.
+    assert parsed.empty_items == 3
     first = parsed.entries[0]
     assert first.published == utc(2009, 9, 6, 16, 20)
     assert first.author == "Example editor"
@@ -134,7 +137,7 @@ def test_rss_pubdate_only_item_has_no_updated_date():
     warning fails this test too.
     """
     body = rss(
-        "<item><guid isPermaLink='false'>a</guid>"
+        "<item><guid isPermaLink='false'>a</guid><title>A</title>"
         "<pubDate>Sun, 06 Sep 2009 16:20:00 +0000</pubDate></item>"
     )
     [entry] = parse_feed(body, url=URL).entries
@@ -388,7 +391,12 @@ def test_json_feed_with_utf8_bom():
 
 
 def test_json_feed_with_wrong_types_is_read_leniently():
-    parsed = parse_feed((DATA / "lemon24-reader/invalid.json").read_bytes(), url=URL)
+    body = (DATA / "lemon24-reader/invalid.json").read_bytes()
+    # Six items have an id and authors, and nothing to show: parse_feed leaves them out.
+    kept = parse_feed(body, url=URL)
+    assert [e.id for e in kept.entries] == ["2", "3.1415"]
+    assert kept.empty_items == 6
+    parsed = parse_json_feed(body)
     assert parsed.version == "json11"
     assert parsed.title is None
     assert parsed.site_url is None
@@ -757,15 +765,21 @@ def test_a_doctype_inside_the_content_is_left_alone():
     assert strip_internal_subset(cdata) == cdata
 
 
-def test_utf16_document_with_an_internal_subset():
+@pytest.mark.parametrize("size", [100, MAX_ENTITY_VALUE + 1])
+def test_utf16_document_with_an_internal_subset(size):
     text = (
-        quadratic_blowup(100, 10)
+        quadratic_blowup(size, 10)
         .decode()
         .replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="utf-16"?>')
     )
     parsed = parse_feed(text.encode("utf-16"), url=URL)
-    assert parsed.entries[0].id == "q1"
-    assert "a" * 100 not in _everything(parsed)
+    [entry] = parsed.entries
+    assert entry.id == "q1"
+    if size <= MAX_ENTITY_VALUE:  # a short entity is expanded, as in a UTF-8 document
+        assert entry.title == "Boom " + "a" * size
+    else:  # a long one is not
+        assert entry.title == "Boom"
+        assert "a" * 1000 not in _everything(parsed)
 
 
 def test_fields_are_capped():
@@ -807,3 +821,287 @@ def test_single_byte_document_declaring_a_wide_encoding(declared, padding):
         "</title><item><guid>a</guid><title>A</title></item></channel></rss>"
     ).encode() + padding
     assert [e.id for e in parse_feed(body, url=URL).entries] == ["a"]
+
+
+# -- where feedparser disagrees with the feeds' own test suites (gofeed, feedparser)
+
+
+def test_a_link_attribute_that_is_no_web_address_gives_way_to_the_text():
+    """gofeed's fixture: <link uri="at://...">http://example.com/item</link>."""
+    body = (DATA / "gofeed/rss_channel_item_uri_at_protocol.xml").read_bytes()
+    [entry] = parse_feed(body, url=URL).entries
+    assert entry.link == "http://example.com/item"
+
+
+def test_link_attribute_or_text():
+    """The text stands in for an attribute that is no web address, and only then."""
+    cases = {
+        '<link href="at://did:plc:x/post/1">https://e.x/a</link>': "https://e.x/a",
+        '<link href="https://e.x/attribute">https://e.x/text</link>': "https://e.x/attribute",
+        '<link href="posts/1"/>': "posts/1",  # relative: made absolute later, as before
+    }
+    for link, expected in cases.items():
+        body = atom(f"<entry><id>urn:x:1</id><title>T</title>{link}</entry>")
+        [entry] = parse_feed(body, url=URL).entries
+        assert entry.link == expected, link
+
+
+def test_an_enclosure_keeps_its_address_whatever_its_scheme():
+    body = atom(
+        '<entry><id>urn:x:1</id><title>T</title><link href="at://x/1">https://e.x/1</link>'
+        '<link rel="enclosure" type="application/x-bittorrent" href="magnet:?xt=urn:1"/></entry>'
+    )
+    [entry] = parse_feed(body, url=URL).entries
+    assert entry.link == "https://e.x/1"
+    assert dict(entry.extra)["enclosures"] == (
+        ("magnet:?xt=urn:1", "application/x-bittorrent", None),
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "atom10/entry_link_rel_enclosure_no_href.xml",
+        "atom10/entry_link_no_href_link_priority.xml",
+        "atom/entry_link_rel_enclosure_no_href.xml",
+        "atom/entry_link_no_href_link_priority.xml",
+    ],
+)
+def test_the_alternate_link_wins_over_an_enclosure_in_either_order(name):
+    """feedparser's fixtures (Expect: entries[0]['link'] == entries[1]['link'] ==
+    'http://www.example.com/alternate'), which feedparser 6.0 itself fails."""
+    parsed = parse_feed((DATA / "feedparser" / name).read_bytes(), url=URL)
+    assert [e.link for e in parsed.entries] == ["http://www.example.com/alternate"] * 2
+
+
+def test_of_several_alternate_links_the_html_one():
+    body = atom(
+        "<entry><id>urn:x:1</id><title>T</title>"
+        '<link rel="alternate" type="text/html; charset=utf-8" href="https://e.x/page"/>'
+        '<link rel="alternate" type="application/json" href="https://e.x/page.json"/>'
+        '<link rel="enclosure" href="https://e.x/a.mp3"/></entry>'
+    )
+    [entry] = parse_feed(body, url=URL).entries
+    assert entry.link == "https://e.x/page"
+
+
+def test_an_id_under_xml_base_is_kept_as_given():
+    """reddit's Atom: an xml:base on <content> leaks to the <id> after it, and
+    feedparser made <id>t3_42tizy</id> "/t3_42tizy"."""
+    body = atom(
+        '<entry><title>T</title><content type="xhtml" xml:base="/.rss?limit=50">'
+        '<div xmlns="http://www.w3.org/1999/xhtml">x</div></content><id> t3_42tizy </id>'
+        '<link href="https://www.reddit.com/r/x/comments/42tizy/"/></entry>'
+    )
+    [entry] = parse_feed(body, url=URL).entries
+    assert entry.id == "t3_42tizy"
+
+
+def test_a_relative_permalink_guid_is_kept_and_its_link_resolved_against_xml_base():
+    body = (
+        b'<rss version="2.0" xml:base="https://example.com/blog/"><channel><title>T</title>'
+        b"<item><title>A</title><guid>posts/1</guid></item></channel></rss>"
+    )
+    [entry] = parse_feed(body, url=URL).entries
+    assert entry.id == "posts/1"
+    assert entry.link == "https://example.com/blog/posts/1"
+
+
+# -- the document's own entities
+
+
+def test_a_simple_internal_entity_is_expanded():
+    """feedparser's entity_in_doctype.xml (Expect: entries[0]['guid'] ==
+    'tag:example.com,2006-05-04:/blog/')."""
+    body = (DATA / "feedparser/rss/entity_in_doctype.xml").read_bytes()
+    expanded = strip_internal_subset(body)
+    assert b"<guid isPermaLink='false'>tag:example.com,2006-05-04:/blog/</guid>" in expanded
+    assert b"ENTITY" not in expanded
+    # The item has a guid and nothing else, so parse_feed leaves it out; given a title:
+    [entry] = parse_feed(body.replace(b"</guid>", b"</guid><title>T</title>"), url=URL).entries
+    assert entry.id == "tag:example.com,2006-05-04:/blog/"
+
+
+def test_entities_are_expanded_outside_cdata_and_comments_only():
+    body = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n'
+        b'  <!ENTITY id "tag:x,">\n  <!ENTITY id "ignored: the first declaration counts">\n'
+        b"  <!ENTITY co 'AT&amp;T &#233;'>\n"
+        b'  <!ENTITY ext SYSTEM "file:///etc/passwd">\n'
+        b'  <!ENTITY nested "&id;&id;">\n'
+        b'  <!ENTITY % param "x">\n'
+        b"]>\n"
+        b"<rss><guid>&id;1</guid><t a='&co;'>&co; &ext;|&nested;|&eacute;&amp;</t>"
+        b"<!-- &id; --><![CDATA[&id;]]></rss>"
+    )
+    assert strip_internal_subset(body) == (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss>\n'
+        b"<rss><guid>tag:x,1</guid><t a='AT&amp;T &#233;'>AT&amp;T &#233; ||&eacute;&amp;</t>"
+        b"<!-- &id; --><![CDATA[&id;]]></rss>"
+    )
+
+
+def test_a_declared_entity_never_stays_a_raw_reference():
+    body = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">'
+        b'<!ENTITY big "' + b"b" * (MAX_ENTITY_VALUE + 1) + b'">]>\n'
+        b'<rss version="2.0"><channel><title>t</title><item><guid isPermaLink="false">g&xxe;'
+        b"</guid><title>x &xxe;&big;</title><description>d &xxe;</description></item>"
+        b"</channel></rss>"
+    )
+    [entry] = parse_feed(body, url=URL).entries
+    assert (entry.id, entry.title, entry.summary) == ("g", "x", "d")
+
+
+@pytest.mark.timeout(60)
+def test_many_references_to_a_short_entity_expand_within_a_budget():
+    """Quadratic blow-up with entities under the size cap: 4,000 bytes x 100,000
+    references would be 400 MB; the total expansion is bounded instead."""
+    body = quadratic_blowup(entity_size=4_000, references=100_000)
+    assert len(body) < 500_000
+    tracemalloc.start()
+    try:
+        parsed = parse_feed(body, url=URL)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    [entry] = parsed.entries
+    assert entry.title == "Boom " + "a" * 4_000
+    assert len(_everything(parsed)) < 2 * MAX_ENTITY_EXPANSION
+    assert peak < 50 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+
+
+@pytest.mark.timeout(20)  # a scan that restarted at every unterminated section would not end
+def test_unterminated_sections_do_not_make_expansion_quadratic():
+    body = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY e "x">]>\n<rss>&e;'
+        + b"<!--"
+        + b"<![CDATA[" * 100_000
+    )
+    assert strip_internal_subset(body).startswith(b'<?xml version="1.0"?>\n<!DOCTYPE rss>\n<rss>x')
+
+
+# -- media descriptions are the media's
+
+
+MEDIA_RSS = (
+    '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/" '
+    'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>T</title>'
+    "{}</channel></rss>"
+)
+
+
+@pytest.mark.parametrize(
+    ("item", "summary", "content"),
+    [
+        pytest.param(
+            "<description>The story.</description>"
+            '<media:content url="https://e.x/a.jpg" medium="image"/>'
+            "<media:description>A caption.</media:description>",
+            "The story.",
+            None,
+            id="caption-after-description",  # NYT
+        ),
+        pytest.param(
+            "<media:group><media:description>A caption.</media:description>"
+            '<media:content url="https://e.x/a.jpg"/></media:group>'
+            "<description>The story.</description>",
+            "The story.",
+            None,
+            id="caption-in-group-before-description",
+        ),
+        pytest.param(
+            "<description>The story.</description>"
+            '<media:description type="html">A &lt;b&gt;caption&lt;/b&gt;.</media:description>'
+            "<content:encoded><![CDATA[<p>The whole story.</p>]]></content:encoded>",
+            "The story.",
+            "<p>The whole story.</p>",
+            id="caption-between-description-and-content",
+        ),
+        pytest.param(
+            '<media:content url="https://e.x/v.mp4"><media:title>Video</media:title>'
+            "<media:description>What the video shows.\n\nMore.</media:description>"
+            "</media:content>",
+            "<p>What the video shows.</p>\n<p>More.</p>",
+            None,
+            id="media-only-item-described-by-its-media",  # YouTube
+        ),
+    ],
+)
+def test_a_media_description_is_never_the_items_text_when_it_has_one(item, summary, content):
+    body = MEDIA_RSS.format(f"<item><title>Story</title><guid>g</guid>{item}</item>").encode()
+    [entry] = parse_feed(body, url=URL).entries
+    assert (entry.title, entry.summary, entry.content) == ("Story", summary, content)
+
+
+# -- text that is not HTML keeps its paragraphs
+
+
+def test_plain_text_paragraphs_become_p_elements():
+    assert plain_to_html("One\nline.\n\n \nTwo & <three>.") == (
+        "<p>One<br>\nline.</p>\n<p>Two &amp; &lt;three&gt;.</p>"
+    )
+    assert plain_to_html("One\nparagraph") == "One<br>\nparagraph"
+
+
+MARKDOWN = (
+    "Intro paragraph, &amp; more.\n\n## A heading\n\nA list:\n- one\n- two\n\n"
+    "Last &lt;b&gt; paragraph."
+)
+
+
+def test_markdown_in_content_encoded_keeps_its_paragraphs():
+    """A static site generator's content:encoded holding Markdown source: HTML-typed,
+    no tag at all, blank-line paragraphs."""
+    from feedd.digest import entries_of
+
+    encoded = MARKDOWN.replace("&", "&amp;")
+    body = rss(f"<item><title>T</title><content:encoded>{encoded}</content:encoded></item>")
+    parsed = parse_feed(body, url=URL)
+    [raw] = parsed.entries
+    assert raw.content == (
+        "<p>Intro paragraph, &amp; more.</p>\n<p>## A heading</p>\n"
+        "<p>A list:<br>\n- one<br>\n- two</p>\n<p>Last &lt;b&gt; paragraph.</p>"
+    )
+    [entry] = entries_of(parsed, URL)
+    assert entry.content_text == (
+        "Intro paragraph, & more.\n## A heading\nA list:\n- one\n- two\nLast <b> paragraph."
+    )
+    assert entry.content_html is not None
+    assert entry.content_html.count("<p>") == 4
+    # HTML with tags is HTML, blank lines or not.
+    html_value = "<p>a</p>\n\n<p>b\nc</p>"
+    body = rss(f"<item><title>T</title><description><![CDATA[{html_value}]]></description></item>")
+    assert parse_feed(body, url=URL).entries[0].summary == html_value
+
+
+def test_markdown_typed_atom_content_is_text():
+    body = atom(
+        '<entry><id>urn:x:1</id><title>T</title><content type="text/markdown">'
+        "a &lt; b\n\n*c*</content></entry>"
+    )
+    [entry] = parse_feed(body, url=URL).entries
+    assert entry.content == "<p>a &lt; b</p>\n<p>*c*</p>"
+
+
+# -- items with nothing in them
+
+
+def test_an_item_with_nothing_to_show_is_left_out_and_counted():
+    """node-feedparser's illegally-nested.xml: an <item /> inside each item."""
+    body = rss(
+        "<item><title>A</title><item /><description>d</description></item>"
+        "<item><guid isPermaLink='false'>only-an-id</guid>"
+        "<pubDate>Sun, 06 Sep 2009 16:20:00 +0000</pubDate></item>"
+        "<item><enclosure url='https://e.x/a.mp3' type='audio/mpeg' length='1'/></item>"
+    )
+    parsed = parse_feed(body, url=URL)
+    assert [(e.title, e.id) for e in parsed.entries] == [("A", None), (None, None)]
+    assert dict(parsed.entries[1].extra)["enclosures"][0][0] == "https://e.x/a.mp3"
+    assert parsed.empty_items == 2
+
+
+def test_a_json_item_with_nothing_to_show_is_left_out_and_counted():
+    parsed = parse_feed(json_feed([{"id": "1"}, {"id": "2", "title": "T"}, {}]), url=URL)
+    assert [e.id for e in parsed.entries] == ["2"]
+    assert parsed.empty_items == 2
