@@ -17,6 +17,7 @@ Durability rules:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sqlite3
@@ -800,22 +801,30 @@ class Store:
         """What dedupe needs: this feed's stored items (of the entries and the kept
         items), the articles with the same URL or the same text (from any feed), and
         other feeds' episodes with the entries' guids."""
-        items: list[KnownItem] = []
-        guids = list(dict.fromkeys([*(e.guid for e in entries), *(k.guid for k in kept)]))
-        for chunk in _chunks(guids):
+        url_of: dict[str, str | None] = {}
+        for guid, url in [*((e.guid, e.url) for e in entries), *((k.guid, k.url) for k in kept)]:
+            url_of.setdefault(guid, url)  # dedupe reads a repeated guid's first
+        items = self._stored_items(feed_id, url_of)
+        # A stored item is compared with the new ones (dedupe.same_story) only when
+        # it carries the URL of one: its article's title and lead are read for those.
+        stored = {item.guid for item in items}
+        new_urls = {e.url for e in entries if e.url and e.guid not in stored}
+        compared = {i.article_id for i in items if url_of.get(i.guid) in new_urls}
+        articles: dict[int, tuple[str | None, str | None, int]] = {}
+        for chunk in _chunks(sorted(compared)):
             marks = ",".join("?" * len(chunk))
-            items.extend(
-                KnownItem(guid, article_id, content_hash, raw_hash, title, lead, words)
-                for guid, article_id, content_hash, raw_hash, title, lead, words in (
-                    self.conn.execute(
-                        f"SELECT f.guid, f.article_id, f.content_hash, f.raw_hash, a.title, "
-                        f"substr(coalesce(a.content_text, a.summary), 1, {_LEAD_CHARS}), "
-                        f"a.word_count FROM article_feeds f JOIN articles a ON a.id = f.article_id "
-                        f"WHERE f.feed_id = ? AND f.guid IN ({marks})",
-                        (feed_id, *chunk),
-                    )
-                )
-            )
+            for id_, title, lead, words in self.conn.execute(
+                f"SELECT id, title, substr(coalesce(content_text, summary), 1, {_LEAD_CHARS}), "
+                f"word_count FROM articles WHERE id IN ({marks})",
+                chunk,
+            ):
+                articles[id_] = (title, lead, words)
+        items = [
+            dataclasses.replace(item, title=a[0], lead=a[1], word_count=a[2])
+            if (a := articles.get(item.article_id))
+            else item
+            for item in items
+        ]
         found: dict[int, KnownArticle] = {}
         for column, values in (
             ("url", [e.url for e in entries if e.url]),
