@@ -24,6 +24,21 @@ the text shows a candidate (``has_line_boilerplate``):
   link at the very end of the last paragraph.
 - ``applet``: the last line alone, short, "from <source> - <section>" (what
   applet-made feeds append, "from RT - Daily news").
+- ``widget``: links that are controls or badges, not text: "show contact
+  info" (classified ads), Flattr buttons. Only the link goes, not its line.
+- ``cta``: a call to subscribe, to pay or to send corrections ("Become a paid
+  subscriber ...", "Subscribe to our newsletter", "Corrections? Additions?
+  Open a Pull Request"), told by how the line starts, among the first two or
+  the last lines only; with the icon (an emoji) just before it.
+- ``taxonomy``: among the last lines, "Tags: a, b, c", "Categories: ...",
+  "Filed under <links>": a label and a list of short names, no sentence.
+- ``related`` also takes "More: <a>x</a> | <a>y</a>" (only link text after it).
+- ``credit``: a photo credit alone on its line, anywhere: "(Image credit: AP)",
+  "Photo credit: Jane Doe", "(Photo: Reuters)".
+- ``title`` and ``byline``: the first line when it repeats the item's title
+  (given by the caller: ``strip_boilerplate(..., title=...)``), and a "Posted
+  on <date> (by <name>)" line at the top (first, or after the title or a
+  heading). A paragraph that starts with the title and goes on stays.
 
 **Repetition** (``learn_boilerplate``): over the recent items of one feed, a
 line found in most of them (60% of at least 5 items) is the feed's template,
@@ -186,6 +201,88 @@ _TRAILER_LINK_END = re.compile(f"(?i){_TRAILER_LINK_TEXT}$")
 # "from <source> - <section>", no sentence (no final stop); the dashes are en, em and hyphen.
 _APPLET = re.compile("(?i)from \\S.{0,40}? [\u2013\u2014-] \\S.{0,40}(?<![.!?])")
 _APPLET_MAX = 60
+
+# A related line may also be labelled just "More:" ("More: <a>x</a> | <a>y</a>"),
+# when the rest is only link text (the colon is required: "More" alone is a word).
+_MORE_LINE = re.compile("(?i)more\\s*[:\uff1a]\\s*(?P<rest>\\S.*)")
+
+# A call to subscribe, to pay or to send corrections, told by how the line
+# starts: imperatives addressed to the reader, not sentences about the topic
+# ("a decision that cost it 250,000 subscribers" stays). Only at the top or
+# the end of an item.
+_PODCAST_APPS = (
+    r"(?:apple podcasts|itunes|spotify|youtube|google podcasts|overcast|pocket casts|castbox"
+    r"|stitcher|your (?:favou?rite )?(?:podcast )?(?:app|player))"
+)
+_CTA = re.compile(
+    r"(?i)(?:"
+    r"become an? (?:paid |paying |premium |free )?(?:subscriber|patron|supporter|paid member)\b"
+    r"|(?:please )?consider (?:subscribing|supporting (?:us|me|this|our)"
+    r"|becoming an? (?:paid |paying )?(?:subscriber|patron|supporter|member))\b"
+    r"|subscribe (?:now|today|here|for free"
+    r"|(?:to|on|via) (?:my|our|the|this) (?:[\w-]+ ){0,3}?"
+    r"(?:newsletter|blog|feed|rss|channel|podcast|list|substack|site|updates)\b"
+    r"|to [^.!?]{1,40}? to (?:get|receive|read|support)\b)"
+    r"|sign up (?:for|to) (?:my|our|the) (?:[\w-]+ ){0,2}?(?:newsletter|mailing list|email list)\b"
+    r"|support (?:me|us|this (?:blog|podcast|show|work|site|channel)) (?:on|via|at) \S"
+    rf"|listen (?:to [^.!?]{{1,60}}? )?on {_PODCAST_APPS}"
+    r"|want to stay (?:updated|up to date|in the loop)\?"
+    r"|corrections\? additions\?"
+    r"|(?:found|spotted|see) an? (?:typo|error|mistake)(?: in this (?:post|article|page))?\?"
+    r")"
+)
+_CTA_MAX = 700  # characters: a call to action is a paragraph at most
+_HEAD_LINES = 2  # calls to action and bylines are looked for among the first lines only
+# A line of one or two symbols (an emoji, an icon) just before a call to action is its icon.
+_ICON = re.compile(r"[^\w\s]{1,3}")
+# "Tags: a, b, c", "Filed under <a>x</a>, <a>y</a>": a label, then a list of short
+# names (at most _TAXONOMY_WORDS words each), no sentence (no stop). The labels
+# without a colon ("Posted in", "Filed under") need a list of links. Not "Label:"
+# alone: a review's last lines name the record label.
+_TAXONOMY_LABEL = (
+    r"(?:tags|tagged(?: with| as| in)?|categor(?:y|ies)|filed (?:under|in)|posted in|labels"
+    r"|topics|schlagw(?:ö|oe)rter|kategorien?|etiquetas|categor[ií]as?|cat[ée]gories"
+    r"|[ée]tiquettes|categorie)"
+)
+_TAXONOMY = re.compile(rf"(?i){_TAXONOMY_LABEL}(?P<colon>\s*[:\uff1a]|\s)\s*(?P<rest>\S.*)")
+_SENTENCE_END = re.compile(r"[.!?:](?:\s|$)")
+_TAXONOMY_SPLIT = re.compile(r"\s*[,;|\u00b7\u2022/]\s*")
+_TAXONOMY_WORDS = 4
+# A photo credit alone on its line: "(Image credit: AP)", "Photo credit: Jane Doe",
+# "(Photo: Reuters)", "(Credit: AP)". Not "Credit card fees rose" (brackets, or a
+# picture's name and a colon, are needed), not a podcast's "Credits: music by X",
+# nor a sentence after the colon (at most _CREDIT_WORDS words).
+_MEDIA_KIND = (
+    r"(?:image|photo|photograph|picture|illustration|video|graphic|cover|header|lead|top"
+    r"|featured)(?: image| photo)?"
+)
+_CREDIT_LINE = re.compile(
+    r"(?i)(?:"
+    rf"\(\s*(?:{_MEDIA_KIND} )?credits?\s*[:\uff1a\u2013\u2014-]?\s*(?P<a>[^()]{{1,100}})\)"
+    rf"|{_MEDIA_KIND} credits?\s*[:\uff1a]\s*(?P<b>[^()]{{1,100}})"
+    rf"|\(\s*{_MEDIA_KIND}s?\s*[:\uff1a]\s*(?P<c>[^()]{{1,100}})\)"
+    r")"
+)
+_CREDIT_WORDS = 8
+# "Posted on August 25, 2019 by Jane": a byline at the top, with a year in it.
+_BYLINE = re.compile(r"(?i)(?:posted|published|written)(?: on| by| at)? \S.{0,100}")
+_BYLINE_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+_BYLINE_WORDS = 14
+# Links that are page controls or badges, not text, removed alone (rule ``widget``):
+# "show contact info" and the like (classified ads hide a phone number or an
+# address behind them), and Flattr buttons (Flattr's script finds them by their
+# class or rel; their text is "Flattr <name>").
+_REVEAL = re.compile(
+    r"(?i)(?:click (?:here )?to )?(?:show|reveal|view|display) (?:the )?"
+    r"(?:contact (?:info|information|details)|(?:phone |telephone )?number|phone"
+    r"|e-?mail(?: address)?)"
+)
+_FLATTR_HREF = re.compile(r"(?i)^(?:https?:)?//(?:[^/]*\.)?flattr\.com/(?:submit|thing|profile)")
+# What comes before "contact", "phone", "number", "mail" in a reveal link's text:
+# looked for just before each of those words (a regex over the whole fragment
+# would cost more than the rest of the hints together).
+_REVEAL_BEFORE = re.compile(r"(?:show|reveal|view|display) (?:the )?(?:tele|e-?)?$")
+_REVEAL_OBJECTS = ("contact", "phone", "number", "mail")
 _TAIL_LINES = 3  # trailers are looked for among the last lines only
 _TRAILER_MAX = 400  # characters; a longer line is a paragraph
 _RELATED_MAX = 300
@@ -243,8 +340,19 @@ _TRAILER_HINTS = (
     *("weiterlesen", "mehr lesen", "la suite", "a leggere", "leggi ", "leia mais", "lendo"),
     *("lees verder", "czytaj", "pochodzi z serwisu", "read&nbsp;more"),
 )
+# Hints of the newer line rules: calls to action, lists of tags, "More:", credits.
+_CTA_HINTS = (
+    *("subscri", "become a", "consider ", "sign up", "support ", "listen ", "stay updated"),
+    *("up to date", "in the loop", "corrections?", "typo", "error", "mistake"),
+)
+_TAXONOMY_HINTS = (
+    *("tag", "categor", "filed ", "posted in", "label", "topics", "schlagw", "kategor"),
+    *("etiquet", "catégor", "étiquet"),
+)
+_ANYWHERE_HINTS = ("more:", "more\uff1a", "credit", "(photo", "(image", "(picture", "(illustr")
 _TAIL_CHARS = 3000  # trailers are in the last lines: their hints are looked for in this much
 _APPLET_CHARS = 400  # "from X - Y" ends the item: looked for in this much
+_HEAD_CHARS = 2000  # a byline starts the item: looked for in this much
 
 
 # A line is learned when it is in 3/5 of a feed's items, and there are at least
@@ -262,7 +370,9 @@ def _needed(texts: int) -> int:
 class Removal:
     """One thing a rule took out: the rule's name and the text it held."""
 
-    rule: str  # box | pixel | ad-link | related | trailer | applet | learned
+    # box | pixel | ad-link | widget | related | trailer | applet | cta | taxonomy |
+    # credit | title | byline | learned
+    rule: str
     text: str
 
 
@@ -280,7 +390,7 @@ def line_key(line: str) -> str:
 def suspect(fragment: str) -> bool:
     """Whether the fragment may hold rule-based boilerplate (a fast look, no parsing)."""
     low = fragment.lower()
-    return _box_hint(low) or _pixel_hint(low) or _line_hint(low)
+    return _box_hint(low) or _pixel_hint(low) or _widget_hint(low) or _line_hint(low)
 
 
 def _box_hint(low: str) -> bool:
@@ -294,12 +404,28 @@ def _pixel_hint(low: str) -> bool:
     )
 
 
+def _widget_hint(low: str) -> bool:
+    if "flattr" in low:
+        return True
+    for word in _REVEAL_OBJECTS:
+        start = low.find(word)
+        while start != -1:
+            if _REVEAL_BEFORE.search(low, max(0, start - 14), start):
+                return True
+            start = low.find(word, start + 1)
+    return False
+
+
 def _line_hint(low: str) -> bool:
     tail = low[-_TAIL_CHARS:]
     return (
         any(hint in tail for hint in _TRAILER_HINTS)
         or "from " in low[-_APPLET_CHARS:]
         or any(hint in low for hint in _RELATED_HINTS)
+        or any(hint in low for hint in _ANYWHERE_HINTS)
+        or any(hint in low for hint in _CTA_HINTS)  # the top or the end: both ends of a long item
+        or any(hint in tail for hint in _TAXONOMY_HINTS)
+        or any(hint in low[:_HEAD_CHARS] for hint in ("posted", "published", "written"))
     )
 
 
@@ -376,11 +502,13 @@ def droppable_learned(line: str) -> bool:
     return not line.rstrip().endswith((":", "\uff1a"))
 
 
-def has_line_boilerplate(text: str | None) -> bool:
+def has_line_boilerplate(text: str | None, title: str | None = None) -> bool:
     """Whether a plain text (one paragraph per line) shows what the line rules
-    remove: a trailer among its last lines, a trailer link ending the last one,
-    an applet trailer, a related-links label. Exact on the text; the HTML pass
-    then decides with the links and the structure it sees."""
+    remove: a trailer, a call to action or a list of tags among its last lines,
+    a trailer link ending the last one, an applet trailer, a related-links
+    label, a photo credit; at the top, the item's ``title`` repeated, a byline
+    or a call to action. Exact on the text; the HTML pass then decides with
+    the links and the structure it sees."""
     if not text:
         return False
     lines = text.split("\n")
@@ -392,10 +520,66 @@ def has_line_boilerplate(text: str | None) -> bool:
     for line in lines[-_TAIL_LINES - 1 :]:
         if len(line) <= _TRAILER_MAX and _TRAILER.fullmatch(line):
             return True
+        if is_call_to_action(line) or _taxonomy(line) is not None:
+            return True
+    # The top: a title, a byline and an icon may come before a call to action.
+    if title and line_key(lines[0]) == line_key(title):
+        return True
+    if any(is_byline(line) for line in lines[:2]):
+        return True
+    if any(is_call_to_action(line) for line in lines[: _HEAD_LINES + 2]):
+        return True
     return any(
-        len(line) <= _RELATED_MAX and (_RELATED_LINE.fullmatch(line) or _LABEL_LINE.fullmatch(line))
+        len(line) <= _RELATED_MAX
+        and (
+            _RELATED_LINE.fullmatch(line)
+            or _LABEL_LINE.fullmatch(line)
+            or (line[:4].lower() == "more" and _MORE_LINE.fullmatch(line))
+            or is_credit(line)
+        )
         for line in lines
     )
+
+
+def is_call_to_action(line: str) -> bool:
+    """Whether a line asks the reader to subscribe, pay or send corrections (``_CTA``);
+    not when it ends with a colon: it is then the label of what follows (a link)."""
+    return (
+        len(line) <= _CTA_MAX
+        and _CTA.match(line) is not None
+        and not line.rstrip().endswith((":", "\uff1a"))
+    )
+
+
+def is_credit(line: str) -> bool:
+    """Whether a line is a photo credit and nothing else (``_CREDIT_LINE``)."""
+    if len(line) > _RELATED_MAX or ("(" not in line and ":" not in line and "\uff1a" not in line):
+        return False  # every form has brackets or a colon
+    match = _CREDIT_LINE.fullmatch(line)
+    if match is None:
+        return False
+    name = match["a"] or match["b"] or match["c"] or ""
+    return len(name.split()) <= _CREDIT_WORDS
+
+
+def is_byline(line: str) -> bool:
+    """Whether a line is "Posted on <date> (by <author>)" and nothing else."""
+    return (
+        _BYLINE.fullmatch(line) is not None
+        and _BYLINE_YEAR.search(line) is not None
+        and len(line.split()) <= _BYLINE_WORDS
+    )
+
+
+def _taxonomy(line: str) -> re.Match[str] | None:
+    """The match of a "Tags: a, b, c" line: a label, then short names, no sentence."""
+    match = _TAXONOMY.fullmatch(line) if len(line) <= _RELATED_MAX else None
+    if match is None or _SENTENCE_END.search(match["rest"]):
+        return None
+    names = _TAXONOMY_SPLIT.split(match["rest"])
+    if not all(name and len(name.split()) <= _TAXONOMY_WORDS for name in names):
+        return None
+    return match
 
 
 def has_learned_lines(text: str | None, learned: frozenset[str]) -> bool:
@@ -426,7 +610,11 @@ def drop_learned_lines(text: str | None, learned: frozenset[str]) -> str | None:
 
 
 def strip_boilerplate(
-    fragment: str, learned: frozenset[str] = frozenset(), *, line_rules: bool | None = None
+    fragment: str,
+    learned: frozenset[str] = frozenset(),
+    *,
+    line_rules: bool | None = None,
+    title: str | None = None,
 ) -> Stripped:
     """The fragment without the boilerplate the rules (and ``learned`` lines) find.
 
@@ -434,14 +622,16 @@ def strip_boilerplate(
     else the re-serialized HTML, which still needs the sanitizer. Fragments
     ``suspect`` clears are not even parsed, and each rule runs only where its
     own hint is in the fragment. ``line_rules``: False leaves the line rules
-    (related, trailer, applet, learned) out, True runs them without a hint,
-    None (the default) runs them where a hint is.
+    (related, trailer, applet, cta, taxonomy, credit, title, byline, learned)
+    out, True runs them without a hint, None (the default) runs them where a
+    hint is. ``title``: the item's title (as text), for the rule that drops it
+    when the item's first line repeats it.
     """
     low = fragment.lower()
-    boxes, pixels = _box_hint(low), _pixel_hint(low)
+    boxes, pixels, widgets = _box_hint(low), _pixel_hint(low), _widget_hint(low)
     if line_rules is None:
-        line_rules = bool(learned) or _line_hint(low)
-    if not (boxes or pixels or line_rules):
+        line_rules = bool(learned) or _line_hint(low) or _title_hint(low, title)
+    if not (boxes or pixels or widgets or line_rules):
         return Stripped(fragment, ())
     tree = LexborHTMLParser(fragment)
     body = tree.body
@@ -452,8 +642,10 @@ def strip_boilerplate(
         _remove_boxes(body, len(_text(body)), removed)
     if pixels:
         _remove_pixels_and_ad_links(body, removed)
+    if widgets:
+        _remove_widgets(body, removed)
     lines = _lines(body) if line_rules else []
-    drops = _decide(lines, learned)
+    drops = _decide(lines, learned, line_key(title) if title else "")
     for line, rule in drops:
         removed.append(Removal(rule, line.text))
         _remove_line(line)
@@ -463,6 +655,11 @@ def strip_boilerplate(
     if not removed:
         return Stripped(fragment, ())
     return Stripped(body.inner_html or "", tuple(removed))
+
+
+def _title_hint(low: str, title: str | None) -> bool:
+    """Whether the title may be the fragment's first line (a look at its start)."""
+    return bool(title) and " ".join((title or "").lower().split()[:3]) in low[:_HEAD_CHARS]
 
 
 # -- boxes, pixels, ad links
@@ -525,6 +722,24 @@ def _remove_pixels_and_ad_links(body: LexborNode, removed: list[Removal]) -> Non
         if _attached(img) and _is_pixel(img):
             removed.append(Removal("pixel", img.attributes.get("src") or ""))
             _remove_node(img)
+
+
+def _is_widget(link: LexborNode) -> bool:
+    attributes = link.attributes
+    classes = (attributes.get("class") or "").lower().split()
+    rel = (attributes.get("rel") or "").lower()
+    if "flattrbutton" in classes or rel.startswith("flattr"):
+        return True
+    if _FLATTR_HREF.match((attributes.get("href") or "").strip()):
+        return True
+    return _REVEAL.fullmatch(_text(link)) is not None
+
+
+def _remove_widgets(body: LexborNode, removed: list[Removal]) -> None:
+    for link in body.css("a"):
+        if _attached(link) and _is_widget(link):
+            removed.append(Removal("widget", _text(link) or link.attributes.get("href") or ""))
+            _remove_node(link)
 
 
 def _attached(node: LexborNode) -> bool:
@@ -632,8 +847,10 @@ def _only_link(line: _Line, rest: str | None = None) -> bool:
     return size > 0 and linked >= _LINK_SHARE * size
 
 
-def _decide(lines: list[_Line], learned: frozenset[str]) -> list[tuple[_Line, str]]:
-    """Which whole lines go, and by which rule."""
+def _decide(
+    lines: list[_Line], learned: frozenset[str], title_key: str = ""
+) -> list[tuple[_Line, str]]:
+    """Which whole lines go, and by which rule. ``title_key``: the item's title, as ``line_key``."""
     drops: dict[int, str] = {}
     count = len(lines)
     # related links, anywhere
@@ -643,7 +860,7 @@ def _decide(lines: list[_Line], learned: frozenset[str]) -> list[tuple[_Line, st
         if line.pre or len(line.text) > _RELATED_MAX:
             index += 1
             continue
-        match = _RELATED_LINE.fullmatch(line.text)
+        match = _RELATED_LINE.fullmatch(line.text) or _MORE_LINE.fullmatch(line.text)
         if match and _only_link(line, match["rest"]):
             drops[index] = "related"
         elif _LABEL_LINE.fullmatch(line.text):
@@ -663,6 +880,11 @@ def _decide(lines: list[_Line], learned: frozenset[str]) -> list[tuple[_Line, st
                 index = following
                 continue
         index += 1
+    # photo credits alone on their line, anywhere
+    for index, line in enumerate(lines):
+        if index not in drops and not line.pre and is_credit(line.text):
+            drops[index] = "credit"
+    _decide_top(lines, title_key, drops)
     # trailers, among the last lines
     skipped = 0
     for index in range(count - 1, max(-1, count - 1 - _TAIL_LINES), -1):
@@ -673,6 +895,10 @@ def _decide(lines: list[_Line], learned: frozenset[str]) -> list[tuple[_Line, st
             break
         if len(line.text) <= _TRAILER_MAX and _TRAILER.fullmatch(line.text):
             drops[index] = "trailer"
+        elif is_call_to_action(line.text):
+            drops[index] = "cta"
+        elif _is_taxonomy(line):
+            drops[index] = "taxonomy"
         elif index == count - 1 and len(line.text) <= _APPLET_MAX and _APPLET.fullmatch(line.text):
             drops[index] = "applet"
         elif len(line.text) <= 40 and skipped == 0:
@@ -700,6 +926,39 @@ def _decide(lines: list[_Line], learned: frozenset[str]) -> list[tuple[_Line, st
     if len(drops) >= count:
         return []  # never empty an item (nor look at one with no lines)
     return [(lines[index], rule) for index, rule in sorted(drops.items())]
+
+
+def _decide_top(lines: list[_Line], title_key: str, drops: dict[int, str]) -> None:
+    """The top of the item: its title repeated as the first line, then a byline
+    (first, or after the title or a heading), then a call to action among the
+    first lines (with the icon before it)."""
+    count = len(lines)
+    top = 0
+    if title_key and count and not lines[0].pre and line_key(lines[0].text) == title_key:
+        drops.setdefault(0, "title")
+        top = 1
+    if top == 0 and count > 1 and lines[0].block in _HEADINGS and is_byline(lines[1].text):
+        top = 1  # under a heading (the title, when normalize has not said what it is)
+    if top < count and not lines[top].pre and is_byline(lines[top].text):
+        drops.setdefault(top, "byline")
+        top += 1
+    heads = [index for index in range(top, count) if index not in drops][:_HEAD_LINES]
+    for index in heads:
+        line = lines[index]
+        if line.pre or not is_call_to_action(line.text):
+            continue
+        drops[index] = "cta"
+        icon = index - 1
+        if icon >= 0 and icon not in drops and _ICON.fullmatch(lines[icon].text):
+            drops[icon] = "cta"
+
+
+def _is_taxonomy(line: _Line) -> bool:
+    """A "Tags: a, b" line; without a colon ("Filed under a, b") only as links."""
+    match = _taxonomy(line.text)
+    if match is None or line.pre:
+        return False
+    return bool(match["colon"].strip()) or _only_link(line, match["rest"])
 
 
 def _trailer_links(lines: list[_Line], dropped: set[int]) -> Iterable[tuple[LexborNode, str]]:

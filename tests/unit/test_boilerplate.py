@@ -380,3 +380,227 @@ def test_a_bare_more_link_is_found_through_normalize():
     _, text, removed = clean_fragment(fragment)
     assert text == STORY_TEXT.split("\n")[0] + "\nWork starts soon."
     assert [r.rule for r in removed] == ["trailer"]
+
+
+# -- calls to action, lists of tags, "More:", photo credits, widgets, title and byline
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "<p>Listen to the weekly podcast on Apple Podcasts, Spotify, or YouTube. Become a paid "
+        "subscriber for access to this episode's bonus content and to power our journalism.</p>",
+        "<p>Become a paid subscriber to read every story.</p>",
+        "<p>Subscribe to my RSS feed :D</p>",
+        "<p>Want to stay updated? Subscribe to my spam-free email list.</p>",
+        "<p>SUBSCRIBE NOW</p>",
+        "<p>Support us on Patreon to support more projects like this one.</p>",
+        '<p>Corrections? Additions? Open a <a href="https://github.com/x/pulls">Pull Request</a>'
+        " to submit your change. Any help would be greatly appreciated.</p>",
+    ],
+)
+def test_calls_to_action_at_the_end_are_removed(line):
+    assert clean_text(STORY + MORE + line) == STORY_TEXT
+    assert rules(STORY + MORE + line) == ["cta"]
+
+
+def test_a_call_to_action_at_the_top_goes_with_its_icon():
+    fragment = (
+        '<div class="kg-callout-card"><div class="kg-callout-emoji">\U0001f318</div>'
+        '<div class="kg-callout-text">Subscribe to 404 Media to get The Abstract, our newsletter '
+        "about the most exciting science news of the week.</div></div>" + STORY + MORE
+    )
+    assert clean_text(fragment) == STORY_TEXT
+    assert rules(fragment) == ["cta", "cta"]
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        # About subscriptions, not asking for one.
+        STORY + MORE + "<p>The decision cost the paper 250,000 subscribers, she said.</p>",
+        STORY + MORE + "<p>We subscribe to drag events and update the model from them.</p>",
+        # A call to action in the middle of the story is the story's.
+        STORY
+        + MORE
+        + "<p>Subscribe to my RSS feed :D</p>"
+        + "<p>Another paragraph of the story goes on here at some length.</p>"
+        + "<p>And a last one, as long as the others are.</p>",
+        # A label for what follows (a link) is not dropped alone.
+        STORY + MORE + '<p>Support me on Patreon:</p><p><a href="/p">patreon.com/me</a></p>',
+    ],
+)
+def test_sentences_about_subscriptions_stay(fragment):
+    assert rules(fragment) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "<p><em>Tags: methane, climate change, COVID-19, INGA314.AI, scope analysis</em></p>",
+        "<p><strong>Categories:</strong>&nbsp;Climate, Technology Analysis, Governance</p>",
+        '<p>Tags: <a href="/t/a">art</a> \u00b7 <a href="/t/b">art school</a> \u00b7 '
+        '<a href="/t/c">video</a></p>',
+        '<p>Filed under <a href="/c/a">Politics</a>, <a href="/c/b">Europe</a></p>',
+    ],
+)
+def test_tag_lists_at_the_end_are_removed(line):
+    assert clean_text(STORY + MORE + line) == STORY_TEXT
+    assert rules(STORY + MORE + line) == ["taxonomy"]
+
+
+def test_tags_and_categories_lines_both_go():
+    fragment = STORY + MORE + "<p>Tags: a, b</p><p>Categories: Climate, Governance</p>"
+    assert clean_text(fragment) == STORY_TEXT
+    assert rules(fragment) == ["taxonomy", "taxonomy"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # Real sentences with the labels' words.
+        "<p>Tags: I never use them, because they clutter the page.</p>",
+        "<p>Tags are how readers find older posts on this blog, and I add three to each.</p>",
+        "<p>Posted in the morning, the letter reached the council by noon</p>",  # not links
+        "<p>Label: Sub Pop</p>",  # a review's record label
+        "<p>Categories: the ones we used in 2019 were too broad and too many to be useful</p>",
+    ],
+)
+def test_sentences_with_tag_words_stay(line):
+    assert rules(STORY + MORE + line) == []
+
+
+def test_a_more_line_of_links_is_related():
+    fragment = (
+        "<p>The decade was full of contradictions.<br><br>More: "
+        '<a href="/a">Frances Ryan on the 2000s</a> | <a href="/b">Liv Little on the 2010s</a>'
+        "</p>" + STORY
+    )
+    assert (
+        clean_text(fragment)
+        == "The decade was full of contradictions.\n" + STORY_TEXT.split("\n")[0]
+    )
+    assert rules(fragment) == ["related"]
+
+
+def test_a_more_sentence_stays():
+    fragment = STORY + "<p>More: the council will <a href='/m'>meet again</a> next week.</p>"
+    assert rules(fragment + MORE) == []
+    assert rules(STORY + "<p>There is more: the bridge will close twice.</p>" + MORE) == []
+
+
+@pytest.mark.parametrize(
+    "credit",
+    [
+        "(Image credit: Kevin Frayer)",
+        "Photo credit: Jane Doe/Reuters",
+        "(Photo: AP)",
+        "(Credit: AP)",
+    ],
+)
+def test_photo_credit_lines_are_removed_anywhere(credit):
+    fragment = STORY + f"<p>{credit}</p>" + MORE
+    assert clean_text(fragment) == STORY_TEXT
+    assert rules(fragment) == ["credit"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "<p>Credit card fees rose again this year.</p>",
+        "<p>Credits: music by Jane Doe, artwork by John Smith.</p>",  # a podcast's own credits
+        "<p>Photo credit: the whole team spent a week on this shot in the rain.</p>",
+        "<p>The bridge in 2020 (Photo: Jane Doe) was still open.</p>",
+    ],
+)
+def test_sentences_about_credits_stay(line):
+    assert rules(STORY + line + MORE) == []
+
+
+def test_reveal_contact_links_and_flattr_buttons_are_removed_alone():
+    fragment = (
+        "<p>CONTACT INFO Mtn. View Rental Center "
+        '<a href="/fb/sfo/apa/1" class="showcontact" title="click to show contact info">'
+        "show contact info</a> Remodeled 1 bedroom apartment.</p>"
+        "<table><tr><td>Tim Pritlove</td><td>"
+        '<a class="FlattrButton" rel="flattr;uid:tim" href="https://cre.fm/x">'
+        "Flattr Tim Pritlove@CRE207</a></td></tr></table>"
+        '<p><a href="https://flattr.com/thing/1234">Flattr this!</a></p>'
+    )
+    text = clean_text(fragment)
+    assert (
+        text == "CONTACT INFO Mtn. View Rental Center Remodeled 1 bedroom apartment.\nTim Pritlove"
+    )
+    assert rules(fragment) == ["widget", "widget", "widget"]
+
+
+def test_links_that_only_mention_contacts_or_numbers_stay():
+    fragment = (
+        STORY + '<p>The <a href="/c">contact info</a> of the council is on '
+        '<a href="/show">show the number of votes</a> page.</p>'
+    )
+    assert rules(fragment) == []
+
+
+def test_the_title_repeated_as_the_first_line_and_the_byline_are_removed():
+    fragment = (
+        "<article><header><h1>Embedded Software</h1><p>Posted on August 25, 2019</p></header>"
+        + STORY
+        + MORE
+        + "</article>"
+    )
+    stripped = strip_boilerplate(fragment, title="Embedded  software")
+    assert html_to_text(sanitize_html(stripped.html)) == STORY_TEXT
+    assert [removal.rule for removal in stripped.removed] == ["title", "byline"]
+    # Without the title, the byline under a heading still goes, the heading stays.
+    assert rules(fragment) == ["byline"]
+    assert has_line_boilerplate("Embedded Software\nPosted on August 25, 2019\nStory.")
+    assert has_line_boilerplate("Embedded Software\nStory.", "Embedded Software")
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        # A paragraph that starts with the title's words and goes on.
+        "<p>Embedded software is what runs on devices that are tiny by today's standards.</p>"
+        + STORY,
+        # The title further down is a reference to it, not a repeat at the top.
+        STORY + "<p>Embedded Software</p>" + MORE,
+        # A sentence that starts like a byline.
+        "<p>Published on 3 March 2021, the report found that the bridge was unsafe for trucks "
+        "and for the buses that cross it every morning.</p>" + STORY,
+        # A byline further down.
+        STORY + MORE + "<p>Posted on August 25, 2019</p><p>Another paragraph of the story.</p>",
+    ],
+)
+def test_the_title_and_byline_rules_keep_real_paragraphs(fragment):
+    assert strip_boilerplate(fragment, title="Embedded Software").removed == ()
+    assert not has_line_boilerplate(html_to_text(fragment), "Embedded Software")
+
+
+def test_an_item_that_is_only_its_title_is_not_emptied():
+    fragment = "<p>Lover's Eye</p>"
+    assert strip_boilerplate(fragment, title="Lover's Eye").removed == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Story.\nTags: a, b",
+        "Story.\nSubscribe to my RSS feed :D",
+        "\U0001f318\nSubscribe to our newsletter for more.\nStory.",
+        "Story.\n(Image credit: AP)\nMore story.",
+        "Story.\nMore: A | B\nMore story.",
+        "Posted on August 25, 2019\nStory.",
+    ],
+)
+def test_has_line_boilerplate_sees_the_new_rules(text):
+    assert has_line_boilerplate(text)
+
+
+def test_suspect_sees_the_new_rules():
+    assert suspect(STORY + '<a class="FlattrButton" href="/x">Flattr</a>')
+    assert suspect(STORY + '<a href="/x">show contact info</a>')
+    assert suspect(STORY + "<p>Tags: a, b</p>")
+    assert suspect(STORY + "<p>(Image credit: AP)</p>")
+    assert suspect(STORY + "<p>Subscribe to my RSS feed</p>")
