@@ -120,12 +120,14 @@ def same_story(a: _Copy, b: _Copy, alike: Alike | None = None) -> bool:
 
 
 def thin_match(entry: Entry, article: KnownArticle) -> bool:
-    """A copy of a stored article whose URL is not an identity here: the same
-    title, or its text the lead of the article's."""
-    key = title_key(entry.title)
-    if key is not None and key == title_key(article.title):
+    """A copy of a stored article whose URL is not an identity here: its text the
+    lead of the article's, or the same title where one of them is thin."""
+    if is_lead(entry.content_text or entry.summary, article.lead):
         return True
-    return is_lead(entry.content_text or entry.summary, article.lead)
+    key = title_key(entry.title)
+    if key is None or key != title_key(article.title):
+        return False
+    return min(entry.word_count, article.word_count) < SUBSTANTIAL_WORDS
 
 
 class _Groups:

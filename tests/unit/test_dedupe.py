@@ -371,6 +371,15 @@ def test_a_thin_copy_on_a_shared_url_joins_the_stored_article_with_its_title():
     assert actions(decide(known, lead_only))[0] == (Action.LINK, 5)
 
 
+def test_a_full_item_with_a_stored_articles_title_on_a_shared_url_is_its_own_story():
+    page = "https://x.example/comment-page-1/"
+    stored = " ".join(f"stored{n}" for n in range(40))
+    known = Known(articles=(KnownArticle(5, page, None, 40, "By: Graham Morris", stored),))
+    other = " ".join(f"other{n}" for n in range(40))
+    batch = [copy("c2", page, "By: Graham Morris", other), copy("c3", page, "By: Ann")]
+    assert actions(decide(known, batch)) == [(Action.INSERT, None), (Action.INSERT, None)]
+
+
 def test_the_same_long_text_twice_in_one_batch_is_one_article():
     words = MIN_TEXT_MATCH_WORDS
     batch = [
