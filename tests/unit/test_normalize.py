@@ -66,15 +66,51 @@ def norm(entry: RawEntry, link: str | None = "https://example.com/1"):
         "<style>p { color: red }</style>",
         "<iframe src='https://evil.example/'>iframe text</iframe>",
         "<noscript>noscript text</noscript>",
-        "<object data='x.swf'><param name='a' value='b'>object text</object>",
         "<embed src='x.swf'>",
-        "<svg><text>svg text</text><script>alert(1)</script></svg>",
+        "<svg><script>alert(1)</script><style>text { fill: red }</style></svg>",
+        "<math><annotation encoding='application/x-tex'>a+b</annotation></math>",
         "<form action='/x'><input name='q'>form text<button>Go</button></form>",
     ],
 )
 def test_sanitize_removes_dangerous_elements_with_content(fragment):
     cleaned = sanitize_html(f"<p>before</p>{fragment}<p>after</p>")
     assert cleaned == "<p>before</p><p>after</p>"
+
+
+@pytest.mark.parametrize(
+    ("fragment", "kept"),
+    [
+        # An object's content is the fallback a reader sees: its tags go, its text stays.
+        ("<object data='x.swf'><param name='a' value='b'>object text</object>", "object text"),
+        ("safe<object classid='clsid:C932'> <b>description</b>", "safe <b>description</b>"),
+        ("<applet code='a.class'>applet text</applet>", "applet text"),
+        # SVG and MathML: the markup goes, the text stays (scripts and styles do not).
+        # A drawing stands apart from the words around it.
+        ("<svg><text>svg text</text><script>alert(1)</script></svg>", " svg text "),
+        ("<svg><title>foo</title><circle r='5'/></svg>", " foo "),
+        ("<svg width='300' height='200px'><title>foo</title></svg>", " foo "),
+        # An icon's name is no text, as an image's alt text is not.
+        ("<svg viewBox='0 0 24 24'><title>download-circle</title><path d='M1'/></svg>", ""),
+        ("<svg width='16' height='16' viewBox='0 0 300 300'><title>rss</title></svg>", ""),
+        ("<math><mi>a</mi><mo>+</mo><mi>b</mi></math>", "a+b"),
+        ("<math><mi>a</mi><mo>&lt;</mo><mi>b</mi></math>", "a&lt;b"),
+        (
+            "<math><semantics><mrow><mi>x</mi><mo>=</mo><mn>2</mn></mrow>"
+            "<annotation encoding='application/x-tex'>x = 2</annotation></semantics></math>",
+            "x=2",
+        ),
+        ("<svg><foreignObject><p onclick='x()'>inner</p></foreignObject></svg>", " inner "),
+        # Tokens join tight, but two words or numbers never merge into one.
+        (
+            "<math><mtext>width</mtext><mo>=</mo><mn>300</mn><mi>px</mi><mo>&#215;</mo>"
+            "<mfrac><mtext>poster width</mtext><mtext>poster height</mtext></mfrac></math>",
+            "width=300 px\u00d7poster width poster height",
+        ),
+    ],
+)
+def test_sanitize_keeps_the_text_of_fallbacks_svg_and_mathml(fragment, kept):
+    cleaned = sanitize_html(f"<p>before</p>{fragment}<p>after</p>")
+    assert cleaned == f"<p>before</p>{kept}<p>after</p>"
 
 
 def test_sanitize_removes_event_handlers_and_javascript_urls():
@@ -168,7 +204,14 @@ def test_html_to_text_table_rows_are_lines_and_cells_spaced():
         ("a&nbsp;b", "a b"),
         ("caf&eacute;", "caf\u00e9"),
         ("&lt;b&gt;not bold&lt;/b&gt;", "<b>not bold</b>"),
-        ("&amp;lt;", "&lt;"),  # decoded once, not twice
+        # A reference left in the text is markup escaped twice at the source.
+        ("&amp;lt;b&amp;gt;", "<b>"),
+        ("&amp;nbsp;x&amp;#8217;s", "x\u2019s"),
+        ("&amp;amp;", "&"),
+        # Only complete references that HTML knows: text that merely looks like one stays.
+        ("a &amp;nosuch; b", "a &nosuch; b"),
+        ("a&amp;#1;b&amp;#x7f;c", "abc"),  # references to control characters: nothing
+        ("?a=1&amp;para=2 &amp;notit;", "?a=1&para=2 &notit;"),
     ],
 )
 def test_html_to_text_decodes_entities(fragment, expected):
@@ -433,6 +476,135 @@ def test_normalize_entry_scrubs_every_text_field():
     assert entry.tags == ("tag",)
 
 
+CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+ONE_LINE_FIELDS = ("title", "author")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ab\x08cd", "abcd"),
+        ("a\x01\x1f\x7fb", "ab"),
+        ("a\x85\x9fb", "ab"),  # C1 controls
+        ("keeps\ttab\nand\r\nnewlines", "keeps\ttab\nand\r\nnewlines"),
+    ],
+)
+def test_scrub_drops_control_characters(text, expected):
+    assert scrub(text) == expected
+
+
+def test_control_characters_never_reach_a_stored_field():
+    dirty = raw(
+        id="id\x08",
+        title="ab\x08cd\tand\x1f\x85 more",
+        summary="Sum\x07mary",
+        # The raw characters, and references html5ever would turn into them.
+        content="<p>Bo\x0bdy&#8;&#x7f;&#x1b;\x9b</p><pre>a\tb\nc\x0c</pre>",
+        author="A\x1bnn\nSmith",
+        tags=("t\x08ag", "\x07", "two\tlines\n"),
+        published_raw="Tue, 02 Jan 2024\x08 03:04:05 +0000",
+    )
+    entry = normalize_entry(dirty, link="https://example.com/1", url="https://example.com/1")
+    for field in dataclasses.fields(entry):
+        value = getattr(entry, field.name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, str):
+                assert not CONTROLS.search(item), (field.name, item)
+    assert (entry.title, entry.author) == ("abcd and more", "Ann Smith")
+    assert entry.tags == ("tag", "two lines")
+    assert entry.content_text == "Body\na b\nc"
+    assert entry.guid == "id"
+
+
+@given(
+    st.text(max_size=30),
+    st.text(max_size=30),
+    st.lists(st.text(max_size=10), max_size=3),
+)
+def test_one_line_fields_hold_no_control_character_at_all(title, author, tags):
+    entry = norm(raw(title=title, author=author, tags=tuple(tags)))
+    for value in (entry.title, entry.author, *entry.tags):
+        if value is not None:
+            assert not CONTROLS.search(value)
+            assert "\n" not in value and "\t" not in value and "\r" not in value
+
+
+# -- references left in text (markup escaped twice at the source)
+
+
+def test_markup_escaped_twice_is_text_once():
+    # Blogger-style: the HTML itself says "&amp;nbsp;".
+    entry = norm(raw(content="<p>Welcome&amp;nbsp;to &amp;quot;chemistry&amp;quot;</p>"))
+    assert entry.content_text == 'Welcome to "chemistry"'
+    assert entry.content_html == "<p>Welcome&nbsp;to &quot;chemistry&quot;</p>"
+
+
+def test_markup_escaped_twice_stays_harmless_text():
+    entry = norm(raw(content="<p>a &amp;lt;script&amp;gt;alert(1)&amp;lt;/script&amp;gt; b</p>"))
+    assert entry.content_text == "a <script>alert(1)</script> b"  # text, shown as such
+    assert entry.content_html == "<p>a &lt;script&gt;alert(1)&lt;/script&gt; b</p>"
+    assert "<script" not in entry.content_html
+
+
+def test_references_in_tags_and_titles_are_decoded():
+    entry = norm(
+        raw(
+            title="Tom &amp;amp; Jerry",
+            summary="R&amp;amp;D &amp;mdash; done",
+            author="Ann &amp;amp; Bob",
+            tags=("Arts &amp; Entertainment", "AT&T", "&#35;1", "&nosuch;"),
+        )
+    )
+    assert entry.title == "Tom & Jerry"
+    assert entry.summary == "R&D \u2014 done"
+    assert entry.author == "Ann & Bob"
+    assert entry.tags == ("Arts & Entertainment", "AT&T", "#1", "&nosuch;")
+
+
+def test_references_inside_tags_and_urls_are_left_alone():
+    cleaned = sanitize_html('<a href="https://example.com/?a=1&amp;lt=2">x &amp;amp; y</a>')
+    assert cleaned == (
+        '<a href="https://example.com/?a=1&amp;lt=2" rel="noopener noreferrer nofollow">'
+        "x &amp; y</a>"
+    )
+
+
+# -- invisible characters and empty paragraphs
+
+
+def test_invisible_characters_and_empty_paragraphs_are_dropped():
+    entry = norm(
+        raw(
+            content=(
+                "<p>Word\u2060joiner and zero\u200bwidth\ufeff</p><p></p><p>&nbsp;</p>"
+                "<p> \u2060 </p><p><br></p><p>\u200b</p><p>Last\u00ad line</p>"
+            )
+        )
+    )
+    assert entry.content_text == "Wordjoiner and zerowidth\nLast line"
+    assert entry.content_html == (
+        "<p>Word\u2060joiner and zero\u200bwidth\ufeff</p><p>Last\u00ad line</p>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Joiners between letters or emoji are part of the text.
+        ("family \U0001f468\u200d\U0001f469\u200d\U0001f467 here", None),
+        ("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", None),  # Persian
+        ("\u0915\u094d\u200d\u0937", None),  # Devanagari
+        # Alone at the edge of a word they are debris.
+        ("\u200dstart and end\u200c", "start and end"),
+        ("a \u200c\u200d b", "a b"),
+        ("\u3000\u2003wide\u202fspaces\u3000", "wide spaces"),
+    ],
+)
+def test_joiners_stay_inside_words_only(text, expected):
+    assert html_to_text(f"<p>{text}</p>") == (text if expected is None else expected)
+    assert one_line(text) == (text if expected is None else expected)
+
+
 def test_content_hash_of_a_plain_item_is_pinned():
     # Changing the formula makes every stored item look edited once (one update
     # each at the next poll). It last changed when the dates left it (issue 4);
@@ -656,3 +828,19 @@ def test_enclosures_from_rss_and_json_feed_bytes():
         item = parse_feed(body, url=base).entries[0]
         entry = normalize_entry(item, link=None, url=None, base_url=base)
         assert entry.enclosures == (expected,)
+
+
+def test_a_reference_shown_in_code_is_kept_as_written():
+    """A snippet about HTML means its "&nbsp;"; the same text outside code was
+    escaped twice by mistake and is decoded."""
+    fragment = (
+        "<p>Fixed&amp;nbsp;it.</p>"
+        '<pre><code>text.replace("&amp;nbsp;", " ")</code></pre>'
+        "<p>Inline <code>&amp;amp;</code> too.</p>"
+    )
+    assert html_to_text(fragment) == 'Fixed it.\ntext.replace("&nbsp;", " ")\nInline &amp; too.'
+    assert sanitize_html(fragment) == (
+        "<p>Fixed&nbsp;it.</p>"
+        '<pre><code>text.replace("&amp;nbsp;", " ")</code></pre>'
+        "<p>Inline <code>&amp;amp;</code> too.</p>"
+    )
