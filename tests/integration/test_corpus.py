@@ -19,8 +19,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 from conftest import write_config
-from integration_support import fetched
+from integration_support import fetched, rows
 
+from feedd import query
 from feedd.config import load_config
 from feedd.pipeline import Pipeline, open_store
 from feedd.types import Fetched, Outcome, Status
@@ -113,3 +114,27 @@ async def test_realworld_corpus(corpus: Path, tmp_path: Path, caplog, capsys, re
         record_property(name, value)
     with capsys.disabled():
         sys.stdout.write(f"\ncorpus: {counts}\n")
+
+
+async def test_a_hugo_sites_undated_pages_are_listed_after_its_posts(corpus: Path, tmp_path: Path):
+    """pooriat.com's feed carries its "About", "Projects" and "Tags" pages, undated:
+    stored undated (not dated by the fetch), listed after every dated post."""
+    [row] = [
+        r for r in index_rows(corpus) if r["path"].endswith("pooriat.com__995fa12531de4aa0.xml")
+    ]
+    url = f"https://corpus.test/{quote(row['path'])}"
+    config = load_config(write_config(tmp_path, [url]))
+    store = open_store(config)
+    async with httpx.AsyncClient() as unused_client:
+        pipeline = Pipeline(config, store, unused_client)
+        try:
+            [feed] = store.feeds_by_url([url])
+            assert pipeline.process(feed, as_fetched(corpus, row, feed.url)).status is Status.OK
+        finally:
+            pipeline.close()
+            store.close()
+    sql, params = query.articles_sql(query.Filters(limit=0), ("title", "published_at"))
+    listed = rows(config.database, sql, *params)
+    undated = [r["title"] for r in listed if r["published_at"] is None]
+    assert sorted(undated) == ["About", "Projects", "Tags"]
+    assert [r["title"] for r in listed[-3:]] == undated  # after every dated post

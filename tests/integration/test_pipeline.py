@@ -23,6 +23,7 @@ from integration_support import (
     scalar,
 )
 
+from feedd import query
 from feedd.config import Config, load_config
 from feedd.errors import ConfigError
 from feedd.pipeline import fetch_once
@@ -544,3 +545,47 @@ async def test_an_item_with_nothing_to_show_is_skipped_and_counted(
     (outcome,) = await fetch_once(config)
     assert (outcome.status, outcome.new, outcome.empty) == (Status.OK, 1, 2)
     assert rows(db(config), "SELECT title FROM articles") == [{"title": "A story"}]
+
+
+def _site(*items: tuple[str, str | None]) -> str:
+    """A Hugo-style feed: (title, pubDate or None for an undated page)."""
+    body = "".join(
+        f"<item><title>{title}</title><link>https://site.example/{title.lower()}/</link>"
+        + (f"<pubDate>{date}</pubDate>" if date else "")
+        + f"<description>Page {title}</description></item>"
+        for title, date in items
+    )
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Site</title>'
+        f"<link>https://site.example/</link>{body}</channel></rss>"
+    )
+
+
+async def test_undated_pages_of_a_first_poll_stay_undated_and_list_last(
+    server: FeedServer, tmp_path: Path
+):
+    """A feed's first document says nothing about when its undated pages were
+    written; an undated item appearing later is new, dated by when it was seen."""
+    post = ("Post", "Tue, 02 Jan 2024 10:30:00 +0000")
+    url = server.add("/site.xml", _site(("About", None), post))
+    config = make_config(tmp_path, [url])
+    await fetch_once(config)
+    about = one(db(config), "SELECT published_at, date_flag FROM articles WHERE title = 'About'")
+    assert about == {"published_at": None, "date_flag": "missing"}
+
+    server.add("/site.xml", _site(("Note", None), ("About", None), post))
+    await fetch_once(config)
+    note = one(
+        db(config),
+        "SELECT published_at = first_seen_at AS estimated, date_flag FROM articles "
+        "WHERE title = 'Note'",
+    )
+    assert note == {"estimated": 1, "date_flag": "missing"}
+    assert one(db(config), "SELECT published_at FROM articles WHERE title = 'About'") == {
+        "published_at": None
+    }
+    sql, params = query.articles_sql(query.Filters(), ("title",))
+    listed = rows(db(config), sql, *params)
+    # The estimate (seen now) is the newest date; the undated page comes after the
+    # 2024 post however recently it was seen.
+    assert [r["title"] for r in listed] == ["Note", "Post", "About"]
