@@ -47,7 +47,7 @@ from feedserver import FeedServer  # noqa: E402 - after the path tweak
 
 from feedd.config import load_config  # noqa: E402
 from feedd.pipeline import fetch_once  # noqa: E402
-from feedd.store import Store  # noqa: E402
+from feedd.store.sqlite import SQLiteStore as Store  # noqa: E402
 from feedd.types import Outcome, Status  # noqa: E402
 
 DEFAULT_CORPUS = Path(os.environ.get("FEEDD_CORPUS", ROOT.parent / "shared" / "corpus"))

@@ -423,7 +423,8 @@ def tick_claim(folder: Path, feeds: int, calls: int = 200) -> dict[str, float]:
     from datetime import UTC, datetime, timedelta
 
     from feedd.config import load_config
-    from feedd.store import Store, format_timestamp
+    from feedd.store.sqlite import SQLiteStore as Store
+    from feedd.types import format_timestamp
 
     (folder / f"claim-{feeds}").mkdir(parents=True, exist_ok=True)
     config_path = write_config(

@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT / "tests" / "reliability"))
 import test_readers as workload  # noqa: E402 - after the path tweak
 from feedserver import FeedServer  # noqa: E402
 
-from feedd.daemon import WAL_RETRY_SECONDS  # noqa: E402
-from feedd.store import WAL_LIMIT  # noqa: E402
+from feedd.store.sqlite import WAL_LIMIT  # noqa: E402
+from feedd.store.sqlite.maintenance import WAL_RETRY_SECONDS  # noqa: E402
 
 MIB = 1024 * 1024
 

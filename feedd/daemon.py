@@ -12,10 +12,8 @@ The only module that imports apscheduler. Jobs:
 - housekeeping, every HOUSEKEEPING_SECONDS: WAL checkpoint, PRAGMA optimize,
   retention.
 
-After each poll, if readers have kept SQLite's own checkpoints from restarting
-the WAL and it has grown past store.WAL_LIMIT, it is checkpointed and
-truncated (Store.trim_wal waits a moment for readers; after a reader outlasts
-that, not again for WAL_RETRY_SECONDS). A feed whose failure could not be
+After each poll the store does its upkeep (Storage.after_poll: SQLite trims
+a WAL that readers kept from restarting). A feed whose failure could not be
 written (the disk is full) would still be due at the next tick: it is held
 back in memory for its interval instead.
 
@@ -48,14 +46,12 @@ from .logs import outcome_fields, setup_logging
 from .metrics import Metrics
 from .metrics import serve as serve_metrics
 from .pipeline import Pipeline, make_client, make_digesters, make_guard, open_store, utcnow
-from .store import WAL_LIMIT, DueFeed
-from .types import Outcome, Status
+from .types import DueFeed, Outcome, Status
 
 log = logging.getLogger("feedd")
 
 TICK_SECONDS = 2.0
 HOUSEKEEPING_SECONDS = 600.0
-WAL_RETRY_SECONDS = 5.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -133,7 +129,6 @@ class Daemon:
         # feed id -> time.monotonic() before which it is not polled again
         # (failed polls; the database has the real schedule when it could be written)
         self.held_back: dict[int, float] = {}
-        self.wal_retry_at = 0.0  # time.monotonic(); set on the db thread
 
     def request_stop(self, signum: int) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
@@ -331,7 +326,7 @@ class Daemon:
             self.held_back.pop(feed.id, None)
         log_outcome(outcome)
         self.metrics.observe_outcome(outcome)
-        await self.trim_wal()
+        await self.upkeep()
         return outcome
 
     # -- /healthz and /metrics
@@ -397,26 +392,15 @@ class Daemon:
         if pruned:
             log.info("retention: deleted %d articles", pruned)
 
-    async def trim_wal(self) -> None:
-        """Keep the WAL from growing while readers never leave it (Store.trim_wal)."""
-        if time.monotonic() < self.wal_retry_at or self.pipeline.store.wal_size() <= WAL_LIMIT:
+    async def upkeep(self) -> None:
+        """The store's upkeep between polls (SQLite: an overgrown WAL trimmed)."""
+        store = self.pipeline.store
+        if not store.upkeep_due():
             return  # most polls: nothing to do, and no trip to the database thread
         try:
-            await self.pipeline.run_in_db(self._trim_wal)
+            await self.pipeline.run_in_db(store.after_poll)
         except Exception as exc:
-            log.warning("WAL checkpoint failed: %s", exc)
-
-    def _trim_wal(self) -> None:
-        # On the db thread, so that polls finishing together try once, not each.
-        if time.monotonic() < self.wal_retry_at:
-            return
-        trimmed = self.pipeline.store.trim_wal()
-        if trimmed:
-            log.info("WAL over %d MiB: checkpointed and truncated", WAL_LIMIT // 2**20)
-        elif trimmed is False:
-            # A long read transaction: the writes must not wait on it after every poll.
-            self.wal_retry_at = time.monotonic() + WAL_RETRY_SECONDS
-            log.debug("WAL over %d MiB: a reader holds an older snapshot", WAL_LIMIT // 2**20)
+            log.warning("store upkeep failed: %s", exc)
 
 
 def run(config: Config, *, verbose: int = 0, quiet: int = 0) -> int:

@@ -35,11 +35,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from . import dedupe, digest, fetch, links, neardup, schedule
+from . import store as storage
 from .config import Config, LinksConfig, default_workers
 from .errors import BlockedAddressError, FeeddError, FetchError, ParseError, StoreError
-from .store import DueFeed, Store
 from .types import (
     CachedLink,
+    DueFeed,
     Entry,
     FeedSource,
     Fetched,
@@ -73,9 +74,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def open_store(config: Config) -> Store:
+def open_store(config: Config) -> storage.Storage:
     """Open (creating or migrating) the database and sync the configured feeds into it."""
-    store = Store(config.database)
+    store = storage.open_store(config.database)
     store.sync_feeds(config.feeds, utcnow())
     return store
 
@@ -209,12 +210,12 @@ class Prepared:
 
 
 class Pipeline:
-    """Polls feeds for one Config against one Store."""
+    """Polls feeds for one Config against one store (any Storage)."""
 
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: storage.Storage,
         client: httpx.AsyncClient,
         guard: fetch.Guard | None = None,
         digesters: digest.Digesters | None = None,

@@ -76,6 +76,33 @@ class FeedSource:
 
 
 @dataclass(frozen=True, slots=True)
+class DueFeed:
+    """A feed to poll now, with what fetching and scheduling need."""
+
+    id: int
+    url: str
+    interval: float  # as configured
+    error_count: int
+    source: FeedSource
+    poll_interval: float | None = None  # the adaptive interval in use, once known
+    posting_gap: float | None = None
+    last_post_at: datetime | None = None
+    moved_to: str | None = None
+    moved_count: int = 0
+    state: str = "new"
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """What a poll did with its items (Outcome carries them to the caller)."""
+
+    new: int = 0
+    updated: int = 0
+    linked: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Fetched:
     """A successful (2xx) response with its whole body."""
 

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from feedd import dedupe, normalize
-from feedd.store import Store
+from feedd.store.sqlite import SQLiteStore as Store
 from feedd.types import Entry, FeedSettings, Hop, RawEntry, Resolution
 
 ROOT = Path(__file__).parents[1]
@@ -233,7 +233,7 @@ def test_every_block_is_a_language_this_test_runs():
 
 
 def test_the_documented_version_is_the_schema_version():
-    from feedd.store import SCHEMA_VERSION
+    from feedd.store.sqlite import SCHEMA_VERSION
 
     assert f"(currently **{SCHEMA_VERSION}**)" in SCHEMA_DOC.read_text()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from test_cli import FEEDD, query
 
 from feedd import normalize
-from feedd.store import Store
+from feedd.store.sqlite import SQLiteStore as Store
 from feedd.types import Action, Entry, FeedSettings, Intent, RawEntry
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from integration_support import rows, scalar
 
 from feedd import dedupe
-from feedd.store import Store
+from feedd.store.sqlite import SQLiteStore as Store
 from feedd.types import Entry, FeedSettings
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)

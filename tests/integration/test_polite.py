@@ -20,7 +20,7 @@ from integration_support import RSS20_FIRST, Item, one, rss20
 from feedd.config import Config, load_config
 from feedd.pipeline import MOVED_AFTER, fetch_once
 from feedd.schedule import MAX_BACKOFF
-from feedd.store import Store
+from feedd.store.sqlite import SQLiteStore as Store
 from feedd.types import Status, parse_timestamp
 
 HOUR = 3600.0

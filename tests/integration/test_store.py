@@ -15,7 +15,8 @@ from integration_support import one, reader, rows, scalar
 
 from feedd import dedupe, normalize
 from feedd.errors import StoreError
-from feedd.store import SCHEMA_VERSION, Store
+from feedd.store.sqlite import SCHEMA_VERSION
+from feedd.store.sqlite import SQLiteStore as Store
 from feedd.types import (
     Action,
     Entry,

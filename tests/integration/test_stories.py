@@ -25,7 +25,7 @@ from integration_support import Item, rows, rss20
 
 from feedd.config import load_config
 from feedd.pipeline import fetch_once
-from feedd.store import Store
+from feedd.store.sqlite import SQLiteStore as Store
 
 TOPIC_TEXT = (
     "the council voted on the new budget for the harbour district after a long debate "

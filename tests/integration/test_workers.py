@@ -14,7 +14,7 @@ from conftest import write_config
 from integration_support import Item, rss20
 
 from feedd import digest
-from feedd.store import Store
+from feedd.store.sqlite import SQLiteStore as Store
 
 FEEDD = str(Path(sys.executable).parent / "feedd")
 FEED_URL = "https://blog.example/feed.xml"

@@ -42,7 +42,7 @@ from feedd.config import load_config
 from feedd.daemon import Daemon
 from feedd.errors import StoreError
 from feedd.pipeline import Pipeline, make_client, make_guard, open_store
-from feedd.store import Store
+from feedd.store.sqlite import SQLiteStore as Store
 from feedd.types import Status
 
 FEEDD = str(Path(sys.executable).parent / "feedd")

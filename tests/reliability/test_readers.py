@@ -595,8 +595,8 @@ def _stored_feeds(db: Path) -> int:
 
 
 def test_readers_beside_a_writing_daemon(server, tmp_path):
-    from feedd.daemon import WAL_RETRY_SECONDS
-    from feedd.store import WAL_LIMIT
+    from feedd.store.sqlite import WAL_LIMIT
+    from feedd.store.sqlite.maintenance import WAL_RETRY_SECONDS
 
     hold, changing = 6.0, 14
     run = run_readers(
@@ -639,7 +639,9 @@ def test_readers_beside_a_writing_daemon(server, tmp_path):
 
 
 def test_trim_wal_waits_for_readers_then_truncates(tmp_path):
-    from feedd.store import BUSY_TIMEOUT_MS, WAL_LIMIT, WAL_WAIT_MS, Store
+    from feedd.store.sqlite import BUSY_TIMEOUT_MS, WAL_LIMIT
+    from feedd.store.sqlite import SQLiteStore as Store
+    from feedd.store.sqlite.maintenance import WAL_WAIT_MS
 
     db = tmp_path / "feedd.db"
     wal = Path(f"{db}-wal")
@@ -675,7 +677,7 @@ async def test_the_daemon_trims_the_wal_after_polls(server, tmp_path, caplog):
     from feedd.config import load_config
     from feedd.daemon import Daemon
     from feedd.pipeline import Pipeline, make_client, make_guard, open_store
-    from feedd.store import WAL_LIMIT
+    from feedd.store.sqlite import WAL_LIMIT
 
     caplog.set_level(logging.INFO, logger="feedd")
     url = server.add(feed_path(0), feed_body(0, 0), content_type="application/rss+xml")

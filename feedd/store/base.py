@@ -1,0 +1,192 @@
+"""What the pipeline, the daemon and the CLI need of a database: the protocol.
+
+Typed with values from feedd.types only; one implementation per backend
+(``feedd.store.sqlite``). Grouped by topic, in the order an item meets them:
+feeds and their schedule, recording a poll, articles and their identity,
+links, near-duplicates, maintenance.
+
+Every method runs on the store's own thread (the pipeline's database
+thread), except ``upkeep_due``, a cheap check callable from anywhere. Writes
+that belong to one feed's poll run inside one ``transaction()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from ..types import (
+    CachedLink,
+    Counts,
+    DueFeed,
+    Entry,
+    FeedSettings,
+    Intent,
+    Kept,
+    Known,
+    KnownArticle,
+    Merge,
+    Relocation,
+    Resolution,
+)
+
+
+class Storage(Protocol):
+    def close(self) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """All of it or none of it: one feed's poll, one merge."""
+        ...
+
+    # -- feeds and their schedule
+
+    def sync_feeds(self, feeds: Sequence[FeedSettings], now: datetime) -> None:
+        """Make the stored feeds match the config (added due at once, removed disabled)."""
+        ...
+
+    def due_feeds(
+        self, now: datetime, limit: int, exclude: Iterable[int] = ()
+    ) -> tuple[DueFeed, ...]:
+        """Enabled feeds whose time has come, never-fetched first."""
+        ...
+
+    def feeds_by_url(self, urls: Iterable[str]) -> tuple[DueFeed, ...]: ...
+
+    def has_polled(self, feed_id: int) -> bool:
+        """Whether a poll of this feed has succeeded before."""
+        ...
+
+    # -- recording a poll
+
+    def record_not_modified(
+        self,
+        feed_id: int,
+        *,
+        status: int,
+        etag: str | None,
+        last_modified: str | None,
+        now: datetime,
+        next_fetch_at: datetime,
+        poll_interval: float,
+        move: Relocation,
+    ) -> None: ...
+
+    def record_failure(
+        self,
+        feed_id: int,
+        *,
+        error: str,
+        status: int | None,
+        now: datetime,
+        next_fetch_at: datetime,
+    ) -> None: ...
+
+    def record_gone(self, feed_id: int, *, error: str, status: int, now: datetime) -> None: ...
+
+    def record_success(
+        self,
+        feed_id: int,
+        *,
+        status: int,
+        etag: str | None,
+        last_modified: str | None,
+        body_hash: str,
+        title: str | None,
+        site_url: str | None,
+        now: datetime,
+        next_fetch_at: datetime,
+        poll_interval: float,
+        posting_gap: float | None,
+        last_post_at: datetime | None,
+        move: Relocation,
+    ) -> None: ...
+
+    def digest_state(self, feed_id: int) -> str | None:
+        """What the feed's last digest left for the next (digest.Memory, as JSON)."""
+        ...
+
+    def save_digest_state(self, feed_id: int, state: str) -> None: ...
+
+    # -- articles and their identity
+
+    def still_stored(self, feed_id: int, items: Sequence[tuple[str, str]]) -> bool:
+        """Whether these (guid, raw hash) items are stored for the feed, as they are."""
+        ...
+
+    def stored_guids(self, feed_id: int, guids: Sequence[str]) -> frozenset[str]: ...
+
+    def known(self, feed_id: int, entries: Sequence[Entry], kept: Sequence[Kept] = ()) -> Known:
+        """The slice of the database dedupe decides a batch on."""
+        ...
+
+    def apply(
+        self,
+        feed_id: int,
+        intents: Iterable[Intent],
+        *,
+        language: str | None,
+        now: datetime,
+        estimate_dates: bool = True,
+    ) -> tuple[Counts, tuple[tuple[int, Entry], ...]]:
+        """Write dedupe's intents; the counts, and the articles whose text was written."""
+        ...
+
+    def articles_sharing_urls(self) -> tuple[KnownArticle, ...]: ...
+
+    def merge_articles(self, merge: Merge, now: datetime) -> None: ...
+
+    # -- links
+
+    def cached_links(self, urls: Sequence[str]) -> dict[str, CachedLink]: ...
+
+    def save_link(
+        self, resolution: Resolution, *, failures: int, checked_at: datetime, expires_at: datetime
+    ) -> None: ...
+
+    # -- near-duplicates
+
+    def signature_of(self, article_id: int) -> bytes | None: ...
+
+    def save_signature(
+        self,
+        article_id: int,
+        signature: bytes | None,
+        bands: Sequence[str],
+        old_bands: Sequence[str] = (),
+    ) -> None: ...
+
+    def near_candidates(
+        self, article_id: int, bands: Sequence[str], window: timedelta
+    ) -> tuple[tuple[int, bytes], ...]: ...
+
+    def duplicate_group(
+        self, article_ids: Iterable[int]
+    ) -> tuple[tuple[int, datetime | None], ...]: ...
+
+    def point_group(self, members: Iterable[int], root: int) -> None: ...
+
+    # -- maintenance
+
+    def housekeeping(
+        self, now: datetime, max_age: float | None = None, max_per_feed: int | None = None
+    ) -> int:
+        """Retention and the backend's own upkeep; how many articles were deleted."""
+        ...
+
+    def upkeep_due(self) -> bool:
+        """Whether after_poll has work (cheap; callable from any thread)."""
+        ...
+
+    def after_poll(self) -> None:
+        """The backend's upkeep between polls (none for a backend that needs none)."""
+        ...
+
+    def check_writable(self) -> None:
+        """Raise StoreError unless a write could start now."""
+        ...
+
+    def feed_states(self) -> dict[str, int]: ...
+
+    def count(self, table: str) -> int: ...

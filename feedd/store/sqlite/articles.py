@@ -1,0 +1,328 @@
+"""Articles and their identity: what dedupe needs, applying its intents, repairs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from ...errors import StoreError
+from ...types import (
+    Action,
+    Counts,
+    Entry,
+    Intent,
+    Kept,
+    Known,
+    KnownArticle,
+    KnownItem,
+    Merge,
+    format_timestamp,
+)
+from .connection import Connection, chunks
+
+# dedupe compares a new copy with the start of a stored text (dedupe.is_lead).
+_LEAD_CHARS = 2_000
+
+
+class Articles(Connection):
+    def known(self, feed_id: int, entries: Sequence[Entry], kept: Sequence[Kept] = ()) -> Known:
+        """What dedupe needs: this feed's stored items (of the entries and the kept
+        items), the articles with the same URL or the same text (from any feed), and
+        other feeds' episodes with the entries' guids."""
+        url_of: dict[str, str | None] = {}
+        for guid, url in [*((e.guid, e.url) for e in entries), *((k.guid, k.url) for k in kept)]:
+            url_of.setdefault(guid, url)  # dedupe reads a repeated guid's first
+        items = self._stored_items(feed_id, url_of)
+        # A stored item is compared with the new ones (dedupe.same_story) only when
+        # it carries the URL of one: its article's title and lead are read for those.
+        stored = {item.guid for item in items}
+        new_urls = {e.url for e in entries if e.url and e.guid not in stored}
+        compared = {i.article_id for i in items if url_of.get(i.guid) in new_urls}
+        articles: dict[int, tuple[str | None, str | None, int]] = {}
+        for chunk in chunks(sorted(compared)):
+            marks = ",".join("?" * len(chunk))
+            for id_, title, lead, words in self.conn.execute(
+                f"SELECT id, title, substr(coalesce(content_text, summary), 1, {_LEAD_CHARS}), "
+                f"word_count FROM articles WHERE id IN ({marks})",
+                chunk,
+            ):
+                articles[id_] = (title, lead, words)
+        items = [
+            dataclasses.replace(item, title=a[0], lead=a[1], word_count=a[2])
+            if (a := articles.get(item.article_id))
+            else item
+            for item in items
+        ]
+        found: dict[int, KnownArticle] = {}
+        for column, values in (
+            ("url", [e.url for e in entries if e.url]),
+            ("text_hash", [e.text_hash for e in entries if e.text_hash]),
+        ):
+            for chunk in chunks(list(dict.fromkeys(values))):
+                marks = ",".join("?" * len(chunk))
+                for id_, url, text_hash, words, title, lead in self.conn.execute(
+                    f"SELECT id, url, text_hash, word_count, title, "
+                    f"substr(coalesce(content_text, summary), 1, {_LEAD_CHARS}) FROM articles "
+                    f"WHERE {column} IN ({marks})",
+                    chunk,
+                ):
+                    found[id_] = KnownArticle(id_, url, text_hash, words, title, lead)
+        episodes: list[tuple[str, str, int]] = []
+        with_enclosures = [e.guid for e in entries if e.enclosures]
+        for chunk in chunks(list(dict.fromkeys(with_enclosures))):
+            marks = ",".join("?" * len(chunk))
+            for guid, article_id, enclosures, words, url in self.conn.execute(
+                f"SELECT f.guid, a.id, a.enclosures, a.word_count, a.url "
+                f"FROM article_feeds f JOIN articles a ON a.id = f.article_id "
+                f"WHERE f.guid IN ({marks}) AND f.feed_id != ? AND a.enclosures != '[]'",
+                (*chunk, feed_id),
+            ):
+                for enclosure in json.loads(enclosures):
+                    if enclosure.get("url"):
+                        episodes.append((guid, enclosure["url"], article_id))
+                found.setdefault(article_id, KnownArticle(article_id, url, None, words))
+        return Known(items=tuple(items), articles=tuple(found.values()), episodes=tuple(episodes))
+
+    def apply(
+        self,
+        feed_id: int,
+        intents: Iterable[Intent],
+        *,
+        language: str | None,
+        now: datetime,
+        estimate_dates: bool = True,
+    ) -> tuple[Counts, tuple[tuple[int, Entry], ...]]:
+        """Write the intents of one feed. Call inside transaction().
+
+        ``estimate_dates``: an article inserted without a usable date is dated by
+        ``now`` (its date_flag says so); else it is stored undated.
+
+        Returns the counts and the articles whose text was written (inserted,
+        updated, enriched), for near-duplicate detection.
+        """
+        if not self.conn.in_transaction:
+            raise StoreError("apply() must run inside a transaction")
+        seen_at = format_timestamp(now)
+        counts = dict.fromkeys(Action, 0)
+        written: list[tuple[int, Entry]] = []
+        inserted: dict[str, int] = {}  # guid -> article: for copies of a story in this batch
+        # Inserts first: a copy of the same story may stand before its inserted copy.
+        ordered = sorted(intents, key=lambda i: i.action is not Action.INSERT)
+        for intent in ordered:
+            entry = intent.entry
+            if intent.action is Action.INSERT:
+                estimate = seen_at if estimate_dates else None
+                article_id = self._insert_article(entry, language, seen_at, estimate)
+                self._link(article_id, feed_id, entry, seen_at)
+                written.append((article_id, entry))
+                inserted[entry.guid] = article_id
+            elif intent.action in (Action.LINK, Action.ENRICH):
+                target = intent.article_id
+                if target is None and intent.same_as is not None:
+                    target = inserted.get(intent.same_as)
+                if target is None:
+                    raise StoreError(f"link without an article id: {entry.guid!r}")
+                self._link(target, feed_id, entry, seen_at)
+                if intent.action is Action.ENRICH:
+                    self._update_article(target, entry, seen_at)
+                    written.append((target, entry))
+            elif intent.action is Action.UPDATE:
+                if intent.article_id is None:
+                    raise StoreError(f"update without an article id: {entry.guid!r}")
+                self._update_article(intent.article_id, entry, seen_at)
+                self.conn.execute(
+                    "UPDATE article_feeds SET content_hash = ?, link = ?, raw_hash = ? "
+                    "WHERE feed_id = ? AND guid = ?",
+                    (entry.content_hash, entry.link, entry.raw_hash, feed_id, entry.guid),
+                )
+                written.append((intent.article_id, entry))
+            elif intent.article_id is not None and entry.raw_hash is not None:
+                # Unchanged, and read whole: its raw hash may be new (stored before
+                # raw hashes were, or cleaned with other learned lines, to the same text).
+                self.conn.execute(
+                    "UPDATE article_feeds SET raw_hash = ? "
+                    "WHERE feed_id = ? AND guid = ? AND raw_hash IS NOT ?",
+                    (entry.raw_hash, feed_id, entry.guid, entry.raw_hash),
+                )
+            counts[intent.action] += 1
+        totals = Counts(
+            new=counts[Action.INSERT],
+            updated=counts[Action.UPDATE] + counts[Action.ENRICH],
+            linked=counts[Action.LINK] + counts[Action.ENRICH],
+            unchanged=counts[Action.SKIP],
+        )
+        return totals, tuple(written)
+
+    def _article_values(
+        self, entry: Entry, seen_at: str | None, estimate: str | None = None
+    ) -> dict[str, Any]:
+        return {
+            "title": entry.title,
+            "summary": entry.summary,
+            "content_text": entry.content_text,
+            "content_html": entry.content_html,
+            "author": entry.author,
+            # No usable date: the estimate, if any, stands in; date_flag says so.
+            "published_at": format_timestamp(entry.published_at) or estimate,
+            "updated_at": format_timestamp(entry.updated_at),
+            "tags": json.dumps(list(entry.tags), ensure_ascii=False),
+            "date_flag": entry.date_flag,
+            "published_raw": entry.published_raw,
+            "word_count": entry.word_count,
+            "enclosures": json.dumps(
+                [{"url": e.url, "type": e.type, "length": e.length} for e in entry.enclosures],
+                ensure_ascii=False,
+            ),
+            "text_hash": entry.text_hash,
+            "seen_at": seen_at,
+        }
+
+    def _insert_article(
+        self, entry: Entry, language: str | None, seen_at: str | None, estimate: str | None
+    ) -> int:
+        values = self._article_values(entry, seen_at, estimate)
+        cursor = self.conn.execute(
+            """
+            INSERT INTO articles (url, title, summary, content_text, content_html, author,
+                published_at, updated_at, first_seen_at, modified_at, language, tags,
+                date_flag, published_raw, word_count, enclosures, text_hash)
+            VALUES (:url, :title, :summary, :content_text, :content_html, :author,
+                :published_at, :updated_at, :seen_at, :seen_at, :language, :tags,
+                :date_flag, :published_raw, :word_count, :enclosures, :text_hash)
+            """,
+            {**values, "url": entry.url, "language": entry.language or language},
+        )
+        if cursor.lastrowid is None:
+            raise StoreError("INSERT INTO articles returned no rowid")
+        return cursor.lastrowid
+
+    def _link(self, article_id: int, feed_id: int, entry: Entry, seen_at: str | None) -> None:
+        self.conn.execute(
+            """
+            INSERT INTO article_feeds (article_id, feed_id, guid, link, content_hash,
+                first_seen_at, raw_hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """,
+            (
+                article_id,
+                feed_id,
+                entry.guid,
+                entry.link,
+                entry.content_hash,
+                seen_at,
+                entry.raw_hash,
+            ),
+        )
+
+    def _update_article(self, article_id: int, entry: Entry, seen_at: str | None) -> None:
+        # The URL is the article's identity (and may come from link
+        # resolution, which an update does not repeat): it never changes here.
+        # A date the new version lacks keeps the stored one.
+        self.conn.execute(
+            """
+            UPDATE articles SET
+                title = :title, summary = :summary, content_text = :content_text,
+                content_html = :content_html, author = coalesce(:author, author),
+                published_at = CASE WHEN :date_flag IS NULL THEN :published_at
+                                    ELSE published_at END,
+                date_flag = CASE WHEN :date_flag IS NULL THEN NULL ELSE date_flag END,
+                published_raw = coalesce(:published_raw, published_raw),
+                updated_at = :updated_at, tags = :tags, word_count = :word_count,
+                enclosures = :enclosures, text_hash = :text_hash,
+                language = coalesce(:language, language), modified_at = :seen_at
+            WHERE id = :id
+            """,
+            {**self._article_values(entry, seen_at), "id": article_id, "language": entry.language},
+        )
+
+    def has_polled(self, feed_id: int) -> bool:
+        """Whether a poll of this feed has succeeded before."""
+        row = self.conn.execute("SELECT last_ok_at FROM feeds WHERE id = ?", (feed_id,)).fetchone()
+        return row is not None and row[0] is not None
+
+    def articles_sharing_urls(self) -> tuple[KnownArticle, ...]:
+        """Articles whose canonical URL another article has too (dedupe.repairs)."""
+        rows = self.conn.execute(
+            f"""
+            SELECT id, url, text_hash, word_count, title,
+                substr(coalesce(content_text, summary), 1, {_LEAD_CHARS})
+            FROM articles WHERE url IN (
+                SELECT url FROM articles WHERE url IS NOT NULL GROUP BY url HAVING count(*) > 1
+            ) ORDER BY url, id
+            """
+        )
+        return tuple(KnownArticle(*row) for row in rows)
+
+    def merge_articles(self, merge: Merge, now: datetime) -> None:
+        """One article out of several (dedupe.repairs): the kept one takes the fullest
+        one's text and signature, every item of the others, and the near-duplicates
+        that pointed at them. Call inside transaction()."""
+        if not self.conn.in_transaction:
+            raise StoreError("merge_articles() must run inside a transaction")
+        keep, merged = merge.keep, list(merge.merged)
+        if merge.text_from != keep:
+            self.conn.execute(
+                """
+                UPDATE articles SET (title, summary, content_text, content_html, author,
+                    updated_at, tags, word_count, enclosures, text_hash, language) =
+                    (SELECT f.title, f.summary, f.content_text, f.content_html,
+                        coalesce(f.author, articles.author), f.updated_at, f.tags,
+                        f.word_count, f.enclosures, f.text_hash,
+                        coalesce(f.language, articles.language)
+                     FROM articles f WHERE f.id = :source)
+                WHERE id = :keep
+                """,
+                {"source": merge.text_from, "keep": keep},
+            )
+            self.conn.execute("DELETE FROM article_bands WHERE article_id = ?", (keep,))
+            self.conn.execute("DELETE FROM article_signatures WHERE article_id = ?", (keep,))
+            for table in ("article_signatures", "article_bands"):
+                self.conn.execute(
+                    f"UPDATE {table} SET article_id = ? WHERE article_id = ?",
+                    (keep, merge.text_from),
+                )
+        for chunk in chunks(merged):
+            marks = ",".join("?" * len(chunk))
+            self.conn.execute(
+                f"UPDATE article_feeds SET article_id = ? WHERE article_id IN ({marks})",
+                (keep, *chunk),
+            )
+            self.conn.execute(
+                f"UPDATE articles SET duplicate_of = ? WHERE duplicate_of IN ({marks})",
+                (keep, *chunk),
+            )
+            self.conn.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
+        self.conn.execute(
+            "UPDATE articles SET modified_at = ?, duplicate_of = nullif(duplicate_of, id) "
+            "WHERE id = ?",
+            (format_timestamp(now), keep),
+        )
+
+    def still_stored(self, feed_id: int, items: Sequence[tuple[str, str]]) -> bool:
+        """Whether every (guid, raw_hash) is stored for the feed as it was: retention,
+        or another writer, may have deleted some since a digest relied on them."""
+        stored = {
+            item.guid: item.raw_hash for item in self._stored_items(feed_id, (g for g, _ in items))
+        }
+        return all(stored.get(guid) == hashed for guid, hashed in items)
+
+    def stored_guids(self, feed_id: int, guids: Sequence[str]) -> frozenset[str]:
+        """Which of these guids this feed already has stored (never resolved again)."""
+        return frozenset(item.guid for item in self._stored_items(feed_id, guids))
+
+    def _stored_items(self, feed_id: int, guids: Iterable[str]) -> list[KnownItem]:
+        items: list[KnownItem] = []
+        for chunk in chunks(list(dict.fromkeys(guids))):
+            marks = ",".join("?" * len(chunk))
+            items.extend(
+                KnownItem(guid, article_id, content_hash, raw_hash)
+                for guid, article_id, content_hash, raw_hash in self.conn.execute(
+                    f"SELECT guid, article_id, content_hash, raw_hash FROM article_feeds "
+                    f"WHERE feed_id = ? AND guid IN ({marks})",
+                    (feed_id, *chunk),
+                )
+            )
+        return items
