@@ -1,0 +1,334 @@
+"""The storage seam is real: the pipeline polls feeds into a store that is not SQLite.
+
+``DictStore`` implements ``feedd.store.Storage`` with dicts, written for this
+test and nothing else. A real server on 127.0.0.1 serves two feeds; the
+pipeline fetches, digests, resolves, dedupes and records them into it, and no
+database file is ever created.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from conftest import write_config
+from feedserver import FeedServer
+from integration_support import Item, rss20
+
+from feedd.config import load_config
+from feedd.pipeline import Pipeline, make_client, make_guard
+from feedd.store import Storage
+from feedd.types import (
+    Action,
+    CachedLink,
+    Counts,
+    DueFeed,
+    Entry,
+    FeedSettings,
+    FeedSource,
+    Intent,
+    Kept,
+    Known,
+    KnownArticle,
+    KnownItem,
+    Merge,
+    Resolution,
+    Status,
+)
+
+
+class DictStore:
+    """Storage in dicts: feeds by id, items by (feed, guid), articles by id."""
+
+    def __init__(self) -> None:
+        self.feeds: dict[int, dict[str, Any]] = {}
+        self.items: dict[tuple[int, str], dict[str, Any]] = {}
+        self.articles: dict[int, dict[str, Any]] = {}
+        self.links: dict[str, CachedLink] = {}
+        self.signatures: dict[int, bytes] = {}
+        self.bands: dict[str, set[int]] = {}
+        self.digests: dict[int, str] = {}
+
+    def close(self) -> None:
+        pass
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        saved = copy.deepcopy(self.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.update(saved)
+            raise
+
+    # -- feeds and their schedule
+
+    def sync_feeds(self, feeds: Sequence[FeedSettings], now: datetime) -> None:
+        known = {row["url"]: id_ for id_, row in self.feeds.items()}
+        for feed in feeds:
+            if feed.url not in known:
+                id_ = len(self.feeds) + 1
+                self.feeds[id_] = {"url": feed.url, "interval": feed.interval, "state": "new"}
+
+    def _due(self, id_: int) -> DueFeed:
+        row = self.feeds[id_]
+        source = FeedSource(
+            row["url"], row.get("etag"), row.get("last_modified"), row.get("body_hash")
+        )
+        return DueFeed(id_, row["url"], row["interval"], row.get("errors", 0), source)
+
+    def due_feeds(
+        self, now: datetime, limit: int, exclude: Iterable[int] = ()
+    ) -> tuple[DueFeed, ...]:
+        skip = set(exclude)
+        due = [i for i, row in self.feeds.items() if i not in skip and row.get("next", now) <= now]
+        return tuple(self._due(i) for i in due[:limit])
+
+    def feeds_by_url(self, urls: Iterable[str]) -> tuple[DueFeed, ...]:
+        by_url = {row["url"]: id_ for id_, row in self.feeds.items()}
+        return tuple(self._due(by_url[url]) for url in urls if url in by_url)
+
+    def has_polled(self, feed_id: int) -> bool:
+        return "ok_at" in self.feeds[feed_id]
+
+    # -- recording a poll
+
+    def record_not_modified(self, feed_id: int, **values: Any) -> None:
+        self.feeds[feed_id].update(
+            state="ok", status=values["status"], next=values["next_fetch_at"]
+        )
+
+    def record_failure(self, feed_id: int, **values: Any) -> None:
+        row = self.feeds[feed_id]
+        row.update(state="failing", error=values["error"], next=values["next_fetch_at"])
+        row["errors"] = row.get("errors", 0) + 1
+
+    def record_gone(self, feed_id: int, **values: Any) -> None:
+        self.feeds[feed_id].update(state="gone", error=values["error"])
+
+    def record_success(self, feed_id: int, **values: Any) -> None:
+        self.feeds[feed_id].update(
+            state="ok",
+            status=values["status"],
+            etag=values["etag"],
+            last_modified=values["last_modified"],
+            body_hash=values["body_hash"],
+            title=values["title"],
+            ok_at=values["now"],
+            next=values["next_fetch_at"],
+        )
+
+    def digest_state(self, feed_id: int) -> str | None:
+        return self.digests.get(feed_id)
+
+    def save_digest_state(self, feed_id: int, state: str) -> None:
+        self.digests[feed_id] = state
+
+    # -- articles and their identity
+
+    def still_stored(self, feed_id: int, items: Sequence[tuple[str, str]]) -> bool:
+        return all(
+            self.items.get((feed_id, guid), {}).get("raw_hash") == raw for guid, raw in items
+        )
+
+    def stored_guids(self, feed_id: int, guids: Sequence[str]) -> frozenset[str]:
+        return frozenset(g for g in guids if (feed_id, g) in self.items)
+
+    def known(self, feed_id: int, entries: Sequence[Entry], kept: Sequence[Kept] = ()) -> Known:
+        guids = [*(e.guid for e in entries), *(k.guid for k in kept)]
+        items = tuple(
+            KnownItem(g, row["article"], row["content_hash"], row["raw_hash"])
+            for g in guids
+            if (row := self.items.get((feed_id, g)))
+        )
+        urls = {e.url for e in entries if e.url}
+        texts = {e.text_hash for e in entries if e.text_hash}
+        articles = tuple(
+            KnownArticle(id_, a["url"], a["text_hash"], a["words"], a["title"])
+            for id_, a in self.articles.items()
+            if a["url"] in urls or (a["text_hash"] and a["text_hash"] in texts)
+        )
+        return Known(items, articles)
+
+    def apply(
+        self,
+        feed_id: int,
+        intents: Iterable[Intent],
+        *,
+        language: str | None,
+        now: datetime,
+        estimate_dates: bool = True,
+    ) -> tuple[Counts, tuple[tuple[int, Entry], ...]]:
+        done = dict.fromkeys(Action, 0)
+        written: list[tuple[int, Entry]] = []
+        inserted: dict[str, int] = {}
+        for intent in sorted(intents, key=lambda i: i.action is not Action.INSERT):
+            entry, target = intent.entry, intent.article_id
+            if intent.action is Action.INSERT:
+                target = inserted[entry.guid] = len(self.articles) + 1
+                self.articles[target] = {"url": entry.url, "first_seen": now}
+            elif target is None and intent.same_as is not None:
+                target = inserted[intent.same_as]
+            if intent.action in (Action.INSERT, Action.ENRICH, Action.UPDATE):
+                assert target is not None
+                self.articles[target].update(
+                    title=entry.title,
+                    text=entry.content_text,
+                    text_hash=entry.text_hash,
+                    words=entry.word_count,
+                    published=entry.published_at or (now if estimate_dates else None),
+                )
+                written.append((target, entry))
+            if intent.action in (Action.INSERT, Action.LINK, Action.ENRICH, Action.UPDATE):
+                self.items[(feed_id, entry.guid)] = {
+                    "article": target,
+                    "content_hash": entry.content_hash,
+                    "raw_hash": entry.raw_hash,
+                }
+            done[intent.action] += 1
+        counts = Counts(
+            new=done[Action.INSERT],
+            updated=done[Action.UPDATE] + done[Action.ENRICH],
+            linked=done[Action.LINK] + done[Action.ENRICH],
+            unchanged=done[Action.SKIP],
+        )
+        return counts, tuple(written)
+
+    def articles_sharing_urls(self) -> tuple[KnownArticle, ...]:
+        return ()
+
+    def merge_articles(self, merge: Merge, now: datetime) -> None:
+        raise NotImplementedError("not needed to poll")
+
+    # -- links
+
+    def cached_links(self, urls: Sequence[str]) -> dict[str, CachedLink]:
+        return {url: self.links[url] for url in urls if url in self.links}
+
+    def save_link(
+        self, resolution: Resolution, *, failures: int, checked_at: datetime, expires_at: datetime
+    ) -> None:
+        self.links[resolution.url] = CachedLink(
+            resolution.url, resolution.resolved_url, resolution.outcome, failures, expires_at
+        )
+
+    # -- near-duplicates
+
+    def signature_of(self, article_id: int) -> bytes | None:
+        return self.signatures.get(article_id)
+
+    def save_signature(
+        self,
+        article_id: int,
+        signature: bytes | None,
+        bands: Sequence[str],
+        old_bands: Sequence[str] = (),
+    ) -> None:
+        for band in old_bands:
+            self.bands.get(band, set()).discard(article_id)
+        if signature is None:
+            self.signatures.pop(article_id, None)
+            return
+        self.signatures[article_id] = signature
+        for band in bands:
+            self.bands.setdefault(band, set()).add(article_id)
+
+    def near_candidates(
+        self, article_id: int, bands: Sequence[str], window: timedelta
+    ) -> tuple[tuple[int, bytes], ...]:
+        others = {other for band in bands for other in self.bands.get(band, ())} - {article_id}
+        return tuple((other, self.signatures[other]) for other in sorted(others))
+
+    def duplicate_group(
+        self, article_ids: Iterable[int]
+    ) -> tuple[tuple[int, datetime | None], ...]:
+        return tuple((i, self.articles[i].get("published")) for i in article_ids)
+
+    def point_group(self, members: Iterable[int], root: int) -> None:
+        for member in members:
+            self.articles[member]["duplicate_of"] = None if member == root else root
+
+    # -- maintenance
+
+    def housekeeping(
+        self, now: datetime, max_age: float | None = None, max_per_feed: int | None = None
+    ) -> int:
+        return 0
+
+    def upkeep_due(self) -> bool:
+        return False
+
+    def after_poll(self) -> None:
+        pass
+
+    def check_writable(self) -> None:
+        pass
+
+    def feed_states(self) -> dict[str, int]:
+        states: dict[str, int] = {}
+        for row in self.feeds.values():
+            states[row["state"]] = states.get(row["state"], 0) + 1
+        return states
+
+    def count(self, table: str) -> int:
+        return len(getattr(self, table))
+
+
+def as_storage(store: DictStore) -> Storage:
+    return store
+
+
+def test_the_dict_store_implements_the_whole_protocol():
+    wanted = {name for name in vars(Storage) if not name.startswith("_")}
+    assert wanted <= {name for name in vars(DictStore) if not name.startswith("_")}
+
+
+STORY = " ".join(f"word{n}" for n in range(120))
+
+
+async def test_the_pipeline_polls_into_a_store_that_is_not_sqlite(
+    server: FeedServer, tmp_path: Path
+):
+    story = server.url("/posts/story")
+    first = server.add(
+        "/a.xml",
+        rss20(
+            Item("a-1", "The story", f"{story}?utm_source=rss", f"<p>{STORY}</p>"),
+            Item("a-2", "Another one", server.url("/posts/other"), "<p>Other text.</p>"),
+            title="A",
+        ),
+    )
+    second = server.add(
+        "/b.xml", rss20(Item("b-1", "The story, again", story, "<p>A line.</p>"), title="B")
+    )
+    config = load_config(write_config(tmp_path, [first, second]))  # workers = 0
+    store = DictStore()
+    store.sync_feeds(config.feeds, datetime.now().astimezone())
+    guard = make_guard(config)
+    async with make_client(config, guard) as client:
+        pipeline = Pipeline(config, as_storage(store), client, guard)
+        try:
+            feeds = store.feeds_by_url([first, second])
+            outcomes = await pipeline.poll_many(feeds)
+            again = await pipeline.poll_many(store.feeds_by_url([first, second]))
+        finally:
+            pipeline.close()
+
+    assert [(o.status, o.new, o.linked) for o in outcomes] == [
+        (Status.OK, 2, 0),
+        (Status.OK, 0, 1),  # the same canonical URL: one story, linked
+    ]
+    assert {o.status for o in again} == {Status.NOT_MODIFIED}  # the validators were recorded
+    assert len(store.articles) == 2
+    story_row = next(a for a in store.articles.values() if a["url"] == story)
+    assert story_row["title"] == "The story"  # the fuller copy's text
+    assert {(feed, guid) for (feed, guid), row in store.items.items() if row["article"] == 1} == {
+        (1, "a-1"),
+        (2, "b-1"),
+    }
+    assert all(row["state"] == "ok" for row in store.feeds.values())
+    assert not config.database.exists()  # no SQLite anywhere
