@@ -1,6 +1,6 @@
 """Boilerplate in feed items: what is not the story, found by rules and by repetition.
 
-Pure functions on HTML fragments and text, used by normalize (issue 4). Two
+Pure functions on HTML fragments and text, used by normalize. Two
 kinds of evidence:
 
 **Rules** (``strip_boilerplate``), on the item's HTML. The first three need

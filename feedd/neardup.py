@@ -1,4 +1,4 @@
-"""Near-duplicate detection: MinHash signatures and banded LSH keys (issue 4).
+"""Near-duplicate detection: MinHash signatures and banded LSH keys.
 
 Pure functions, stdlib only. The same story under another URL (syndication,
 a republishing blog, minor edits) gives a similar set of shingles; a MinHash

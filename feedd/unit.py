@@ -1,4 +1,4 @@
-"""The systemd unit for feedd, rendered for a given install (issue 6).
+"""The systemd unit for feedd, rendered for a given install.
 
 ``render_unit`` is the single source of systemd/feedd.service: that file is
 ``render_unit(DEFAULT_EXECUTABLE)`` byte for byte (tests/unit/test_unit.py
