@@ -1,7 +1,9 @@
-"""The read-only query commands (issue 7): articles, search, show, feeds, stats, tail, export.
+"""The read-only query commands: articles, search, show, feeds, stats, tail, export.
 
-Registered on the main group by cli.py (``COMMANDS``). They open the
-database read-only, so they run beside the daemon. Exit statuses: 0 success
+Registered on the main group by cli.py (``COMMANDS``). They read through a
+``feedd.store.Reader`` (``open_reader``), which never writes, so they run
+beside the daemon, and any backend that implements it answers them
+unchanged. Exit statuses: 0 success
 (an empty result too), 1 the database is missing or unreadable, 2 a usage
 error (bad --since, unknown field or format, bad search syntax).
 
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,25 +26,12 @@ import click
 
 from . import output
 from .cli_common import EXIT_USAGE, config_option, load_or_exit
-from .config import Config
-from .query import (
-    EXPORT_FIELDS,
-    BadQuery,
-    Filters,
-    QueryError,
-    Row,
-    connect,
-    fetch_article,
-    fetch_articles,
-    fetch_feeds,
-    fetch_search,
-    fetch_stats,
-    fetch_tail,
-    max_article_id,
-    parse_fields,
-    parse_when,
-    timestamp,
-)
+from .config import parse_duration
+from .errors import BadQuery, QueryError
+from .query import EXPORT_FIELDS, parse_fields, parse_when
+from .store import Reader, open_reader
+from .store.reading import Filters, Row
+from .types import format_timestamp
 
 EXIT_DATABASE = 1
 
@@ -54,15 +42,15 @@ def _fail(command: str, message: str, status: int) -> NoReturn:
 
 
 @contextmanager
-def _database(command: str, config_path: str) -> Iterator[tuple[Config, sqlite3.Connection]]:
-    """The config and a read-only connection; errors become messages and exit codes."""
+def _database(command: str, config_path: str) -> Iterator[Reader]:
+    """A reader of the config's database; errors become messages and exit codes."""
     config = load_or_exit(config_path)
     try:
-        conn = connect(config.database)
+        reader = open_reader(config.database)
     except QueryError as exc:
         _fail(command, str(exc), EXIT_DATABASE)
     try:
-        yield config, conn
+        yield reader
     except BadQuery as exc:
         _fail(command, str(exc), EXIT_USAGE)
     except QueryError as exc:
@@ -73,7 +61,7 @@ def _database(command: str, config_path: str) -> Iterator[tuple[Config, sqlite3.
         sys.stderr.close()
         sys.exit(0)
     finally:
-        conn.close()
+        reader.close()
 
 
 def _now() -> datetime:
@@ -90,8 +78,8 @@ def _filters(command: str, **options: Any) -> Filters:
     return Filters(
         feeds=tuple(options.get("feed") or ()),
         tags=tuple(options.get("tag") or ()),
-        since=timestamp(since) if since else None,
-        until=timestamp(until) if until else None,
+        since=format_timestamp(since),
+        until=format_timestamp(until),
         limit=limit,
         include_duplicates=bool(options.get("include_duplicates")),
     )
@@ -215,8 +203,8 @@ def articles(
     """
     filters = _filters("articles", **options)
     columns = _fields("articles", fields)
-    with _database("articles", config_path) as (_config, conn):
-        rows = fetch_articles(conn, filters, columns)
+    with _database("articles", config_path) as reader:
+        rows = reader.articles(filters, columns)
         _emit("articles", rows, columns, as_json, as_csv)
 
 
@@ -241,8 +229,8 @@ def search(
     """
     filters = _filters("search", **options)
     columns = (*_fields("search", fields), "snippet")
-    with _database("search", config_path) as (_config, conn):
-        rows = fetch_search(conn, query, filters, columns[:-1])
+    with _database("search", config_path) as reader:
+        rows = reader.search(query, filters, columns[:-1])
         # Bold on a terminal (applied after the table's layout), else [ ].
         bold = sys.stdout.isatty() and not (as_json or as_csv)
         for row in rows:
@@ -265,8 +253,8 @@ def show(ref: str, config_path: str, as_json: bool) -> None:
     """
     import json
 
-    with _database("show", config_path) as (_config, conn):
-        article = fetch_article(conn, ref)
+    with _database("show", config_path) as reader:
+        article = reader.article(ref)
         if article is None:
             _fail("show", f"no article {ref}", EXIT_DATABASE)
         if as_json:
@@ -328,8 +316,8 @@ FEED_COLUMNS = (
 def feeds(config_path: str, failing: bool, as_json: bool, as_csv: bool) -> None:
     """List feeds: state (new, ok, failing, disabled), last and next fetch, errors,
     article count and items per day (over the last 30 days)."""
-    with _database("feeds", config_path) as (_config, conn):
-        rows = fetch_feeds(conn, failing, _now())
+    with _database("feeds", config_path) as reader:
+        rows = reader.feeds(failing, _now())
         if as_json or as_csv:
             _emit("feeds", rows, ("id", *FEED_COLUMNS, "last_status"), as_json, as_csv)
         else:
@@ -343,8 +331,8 @@ def stats(config_path: str, as_json: bool) -> None:
     """Totals, articles stored per day (14 days), top feeds, link outcomes, database size."""
     import json
 
-    with _database("stats", config_path) as (config, conn):
-        data = fetch_stats(conn, config.database, _now())
+    with _database("stats", config_path) as reader:
+        data = reader.stats(_now())
         if as_json:
             click.echo(json.dumps(data, ensure_ascii=False))
             return
@@ -390,8 +378,6 @@ TAIL_COLUMNS = ("id", "date", "feeds", "title", "url")
 
 
 def _interval(value: str) -> float:
-    from .config import parse_duration
-
     try:
         seconds = parse_duration(value)
     except ValueError as exc:
@@ -447,10 +433,10 @@ def tail(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with _database("tail", config_path) as (_config, conn):
-            last = max_article_id(conn) if since_id is None else since_id
+        with _database("tail", config_path) as reader:
+            last = reader.max_article_id() if since_id is None else since_id
             while not stopped:
-                rows = fetch_tail(conn, last, filters, TAIL_COLUMNS)
+                rows = reader.tail(last, filters, TAIL_COLUMNS)
                 for row in rows:
                     last = max(last, int(row["id"]))
                     if as_json:
@@ -505,8 +491,8 @@ def export(config_path: str, fmt: str, title: str, link: str, **options: Any) ->
     unless --include-duplicates.
     """
     filters = _filters("export", **options)
-    with _database("export", config_path) as (_config, conn):
-        rows = fetch_articles(conn, filters, EXPORT_FIELDS)
+    with _database("export", config_path) as reader:
+        rows = reader.articles(filters, EXPORT_FIELDS)
         if fmt == "jsonl":
             for line in output.json_lines(rows):
                 click.echo(line)

@@ -28,7 +28,8 @@ from .types import FeedSettings
 
 # -- value parsers: each returns the converted value or raises ValueError with a user message.
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$", re.IGNORECASE)
 _SIZE_UNITS = {
@@ -45,6 +46,16 @@ _SIZE_UNITS = {
 MAX_DURATION = 366 * 86400.0
 
 
+def duration_seconds(text: str) -> float | None:
+    """'90s', '1h30m', '2 d' (whitespace and case ignored) -> seconds; None when
+    ``text`` is not such a duration. The one parser of duration text: the
+    config's values and the read commands' --since/--until both use it."""
+    compact = "".join(text.split()).lower()
+    if not _DURATION.fullmatch(compact):
+        return None
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(compact))
+
+
 def parse_duration(value: object) -> float:
     """'90s', '15m', '2h', '1d', '1h30m' or a number of seconds -> seconds (> 0)."""
     if isinstance(value, bool):
@@ -52,13 +63,12 @@ def parse_duration(value: object) -> float:
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
-        text = value.strip().lower().replace(" ", "")
-        parts = _DURATION_PART.findall(text)
-        if not text or "".join(n + u for n, u in parts) != text:
+        parsed = duration_seconds(value)
+        if parsed is None:
             raise ValueError(
                 f'bad duration {value!r} (use e.g. "90s", "15m", "2h", "1d" or seconds)'
             )
-        seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+        seconds = parsed
     else:
         raise ValueError(f"expected a duration, got {type(value).__name__}")
     if not math.isfinite(seconds) or seconds <= 0:

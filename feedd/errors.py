@@ -5,7 +5,11 @@
      ├── FetchError       the feed could not be retrieved (network, HTTP status, limits)
      │    └── BlockedAddressError   the URL points into a private network
      ├── ParseError       the body is not a feed we can read
-     └── StoreError       the database refused a write
+     ├── StoreError       the database refused a write
+     ├── QueryError       the read side cannot open or read the database
+     ├── BadQuery         a read command's input is invalid (a bad date, field or search)
+     ├── OpmlError        the document is not OPML at all
+     └── BadRequest       the metrics endpoint got a malformed or oversized request
 
 Within a batch, the pipeline turns FetchError and ParseError into an Outcome
 value, so one bad feed never stops the others.
@@ -50,3 +54,20 @@ class ParseError(FeeddError):
 
 class StoreError(FeeddError):
     """The database refused a write."""
+
+
+class QueryError(FeeddError):
+    """The database cannot be opened or read (the CLI exits 1)."""
+
+
+class BadQuery(FeeddError):
+    """The user's input is invalid: a bad date, an unknown field, an FTS syntax
+    error (the CLI exits 2)."""
+
+
+class OpmlError(FeeddError):
+    """The document is not OPML at all (nothing recoverable)."""
+
+
+class BadRequest(FeeddError):
+    """The HTTP request to /healthz or /metrics is malformed or too large (400)."""

@@ -28,6 +28,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from .errors import BadRequest
 from .types import Outcome, Status
 
 log = logging.getLogger("feedd.metrics")
@@ -143,10 +144,6 @@ Refresh = Callable[[], Awaitable[None]]
 
 ROUTES = ("/healthz", "/metrics")
 TEXT = "text/plain; charset=utf-8"
-
-
-class BadRequest(Exception):
-    pass
 
 
 async def serve(

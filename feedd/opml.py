@@ -2,7 +2,7 @@
 
 Reading. Many OPML files in the wild are not well-formed XML: a raw ``&`` in
 an ``xmlUrl`` or a description, HTML entities such as ``&nbsp;`` that XML does
-not define, text in another encoding than the one declared (issue 7). Before
+not define, text in another encoding than the one declared. Before
 lxml sees the document:
 
 - bytes that are not valid in the declared encoding (UTF-8 when none) are read
@@ -44,9 +44,8 @@ from urllib.parse import urlsplit
 
 from lxml import etree  # type: ignore[import-untyped]
 
-
-class OpmlError(ValueError):
-    """The document is not OPML at all (nothing recoverable)."""
+# Raised here; callers (config, cli_feeds) catch it by this module's name too.
+from .errors import OpmlError as OpmlError
 
 
 @dataclass(frozen=True, slots=True)

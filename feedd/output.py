@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-from .query import MARK_END, MARK_START
+from .store.reading import MARK_END, MARK_START
+from .types import format_timestamp, parse_timestamp
 
 Row = Mapping[str, Any]
 
@@ -38,7 +39,7 @@ def short_time(value: object) -> str:
 
 
 def highlight(text: str, start: str, end: str) -> str:
-    """Replace the snippet markers (query.MARK_START/END)."""
+    """Replace the snippet markers (store.reading.MARK_START/END)."""
     return text.replace(MARK_START, start).replace(MARK_END, end)
 
 
@@ -148,10 +149,11 @@ def _xml_text(value: object) -> str:
 
 
 def _parse_ts(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
+    """A stored timestamp; None when empty or not in the schema's format."""
+    if not isinstance(value, str):
         return None
     try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return parse_timestamp(value)
     except ValueError:
         return None
 
@@ -220,7 +222,7 @@ def atom(rows: Sequence[Row], title: str, link: str, now: datetime) -> str:
     sub(root, "link", href=link)
     dates = [when for when in map(_item_date, rows) if when is not None]
     updated = max(dates, default=now)
-    sub(root, "updated", updated.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    sub(root, "updated", format_timestamp(updated))
     sub(root, "generator", "feedd")
     for row in rows:
         entry = sub(root, "entry")
@@ -230,9 +232,9 @@ def atom(rows: Sequence[Row], title: str, link: str, now: datetime) -> str:
             sub(entry, "link", href=str(row["url"]), rel="alternate")
         when = _item_date(row) or now
         changed = _parse_ts(row.get("updated_at")) or when
-        sub(entry, "updated", changed.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        sub(entry, "updated", format_timestamp(changed))
         if row.get("published_at"):
-            sub(entry, "published", when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            sub(entry, "published", format_timestamp(when))
         if row.get("author"):
             sub(sub(entry, "author"), "name", row["author"])
         if row.get("summary"):
@@ -259,7 +261,7 @@ def json_feed(rows: Sequence[Row], title: str, link: str) -> str:
             item["content_html"] = row["content_html"]
         when = _item_date(row)
         if when is not None:
-            item["date_published"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+            item["date_published"] = format_timestamp(when)
         if row.get("updated_at"):
             item["date_modified"] = row["updated_at"]
         if row.get("author"):

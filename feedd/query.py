@@ -1,62 +1,39 @@
-"""Read-side queries for the CLI (issue 7): articles, search, show, feeds, stats, tail.
+"""How the read commands' input is read: pure.
 
-Opens the database read-only (a ``file:...?mode=ro`` URI) with a busy
-timeout, so it works while the daemon writes (WAL) and can never write.
-SQL is built from constant fragments; every user value is a bound
-parameter. The builders and the --since/--until parser are pure and tested
-with values; only ``connect`` and the ``fetch_*`` functions do I/O.
+``feedd articles/search/show/feeds/stats/tail/export`` (cli_query.py) turn
+their options into a ``Filters`` value and a tuple of field names here, then
+ask a ``feedd.store.Reader`` for rows; the SQL that answers lives with the
+SQLite backend (``feedd.store.sqlite.reading``), so another backend answers
+the same commands without a change here or in the CLI.
 """
-
-# ruff: noqa: S608  (SQL is assembled from constant fragments; every value is bound)
 
 from __future__ import annotations
 
-import json
 import re
-import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
-from .errors import FeeddError
-
-BUSY_TIMEOUT_MS = 30_000
-
-Row = dict[str, Any]
-
-
-class QueryError(FeeddError):
-    """The database cannot be opened or read."""
-
-
-class BadQuery(FeeddError):
-    """The user's input is invalid (a bad date, an FTS syntax error)."""
-
+from .config import duration_seconds
+from .errors import BadQuery
+from .store.reading import ARTICLE_FIELDS
 
 # -- --since / --until
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([wdhms])")
-_UNITS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 
 
 def parse_when(value: str, now: datetime) -> datetime:
     """A point in time from a duration before ``now`` ("2d", "12h", "1h30m")
     or an ISO date or datetime (naive means UTC). Raises BadQuery."""
     text = value.strip()
-    compact = text.replace(" ", "").lower()
-    if compact and _DURATION_PART.sub("", compact) == "":
-        seconds = sum(
-            float(number) * _UNITS[unit] for number, unit in _DURATION_PART.findall(compact)
-        )
-        return now - timedelta(seconds=seconds)
     try:
+        seconds = duration_seconds(text)
+        if seconds is not None:
+            return now - timedelta(seconds=seconds)
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             day = date.fromisoformat(text)
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         moment = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
+    except (ValueError, OverflowError):
+        # OverflowError: a duration reaching before year 1 ("1000000w").
         raise BadQuery(
             f"bad time {value!r}: expected a duration such as 2d, 12h or 30m, "
             "or an ISO date or datetime such as 2025-06-03 or 2025-06-03T09:00"
@@ -66,43 +43,8 @@ def parse_when(value: str, now: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def timestamp(moment: datetime) -> str:
-    """The schema's timestamp text, so comparisons are text comparisons."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+# -- what to list
 
-
-# -- filters and SQL
-
-# The date an article is listed, sorted and filtered by.
-DATE_SQL = "coalesce(a.published_at, a.first_seen_at)"
-# Newest first; undated articles (a feed's backlog of pages with no date) after
-# every dated one, newest seen first.
-ORDER_SQL = f"a.published_at IS NULL, {DATE_SQL} DESC, a.id DESC"
-
-_FEEDS_OF_ARTICLE = (
-    "(SELECT group_concat(coalesce(f.name, f.title, f.url), ', ') "
-    "FROM article_feeds af JOIN feeds f ON f.id = af.feed_id WHERE af.article_id = a.id)"
-)
-
-# Fields --fields may name: name -> SQL expression over articles a.
-ARTICLE_FIELDS: dict[str, str] = {
-    "id": "a.id",
-    "date": "a.published_at",  # empty for an undated article
-    "feeds": _FEEDS_OF_ARTICLE,
-    "title": "a.title",
-    "url": "a.url",
-    "author": "a.author",
-    "language": "a.language",
-    "tags": "a.tags",
-    "summary": "a.summary",
-    "content_text": "a.content_text",
-    "content_html": "a.content_html",
-    "published_at": "a.published_at",
-    "updated_at": "a.updated_at",
-    "first_seen_at": "a.first_seen_at",
-    "modified_at": "a.modified_at",
-    "duplicate_of": "a.duplicate_of",
-}
 DEFAULT_FIELDS = ("id", "date", "feeds", "title", "url")
 EXPORT_FIELDS = (
     "id",
@@ -121,18 +63,6 @@ EXPORT_FIELDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """What to list. ``since``/``until`` are schema timestamps; limit 0 means all."""
-
-    feeds: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    since: str | None = None
-    until: str | None = None
-    limit: int = 20
-    include_duplicates: bool = False
-
-
 def parse_fields(value: str | None, default: Sequence[str] = DEFAULT_FIELDS) -> tuple[str, ...]:
     """--fields a,b,c: validated against ARTICLE_FIELDS. Raises BadQuery."""
     if value is None:
@@ -145,282 +75,3 @@ def parse_fields(value: str | None, default: Sequence[str] = DEFAULT_FIELDS) -> 
             f"choose from {', '.join(ARTICLE_FIELDS)}"
         )
     return names
-
-
-def _placeholders(count: int) -> str:
-    return ", ".join("?" * count)
-
-
-def where_clauses(filters: Filters) -> tuple[list[str], list[object]]:
-    """SQL conditions on articles ``a`` and their parameters."""
-    clauses: list[str] = []
-    params: list[object] = []
-    if not filters.include_duplicates:
-        clauses.append("a.duplicate_of IS NULL")
-    if filters.feeds:
-        marks = _placeholders(len(filters.feeds))
-        clauses.append(
-            "EXISTS (SELECT 1 FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
-            f"WHERE af.article_id = a.id AND (f.url IN ({marks}) OR f.name IN ({marks}) "
-            f"OR f.title IN ({marks})))"
-        )
-        params += list(filters.feeds) * 3
-    if filters.tags:
-        marks = _placeholders(len(filters.tags))
-        clauses.append(
-            "(EXISTS (SELECT 1 FROM article_feeds af JOIN feeds f ON f.id = af.feed_id, "
-            f"json_each(f.tags) t WHERE af.article_id = a.id AND t.value IN ({marks})) "
-            f"OR EXISTS (SELECT 1 FROM json_each(a.tags) t WHERE t.value IN ({marks})))"
-        )
-        params += list(filters.tags) * 2
-    if filters.since is not None:
-        clauses.append(f"{DATE_SQL} >= ?")
-        params.append(filters.since)
-    if filters.until is not None:
-        clauses.append(f"{DATE_SQL} < ?")
-        params.append(filters.until)
-    return clauses, params
-
-
-def _select(fields: Sequence[str]) -> str:
-    return ", ".join(f"{ARTICLE_FIELDS[name]} AS {name}" for name in fields)
-
-
-def _limit(filters: Filters, params: list[object]) -> str:
-    if filters.limit > 0:
-        params.append(filters.limit)
-        return " LIMIT ?"
-    return ""
-
-
-def articles_sql(filters: Filters, fields: Sequence[str]) -> tuple[str, list[object]]:
-    """Newest first; duplicates hidden unless asked."""
-    clauses, params = where_clauses(filters)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = f"SELECT {_select(fields)} FROM articles a{where} ORDER BY {ORDER_SQL}"
-    return sql + _limit(filters, params), params
-
-
-# Snippet highlight markers: control characters no text contains; output.py
-# turns them into bold on a terminal or [ ] elsewhere.
-MARK_START = "\x02"
-MARK_END = "\x03"
-
-
-def search_sql(query: str, filters: Filters, fields: Sequence[str]) -> tuple[str, list[object]]:
-    """Full-text search, best matches (bm25) first, with a snippet."""
-    clauses, params = where_clauses(filters)
-    conditions = " AND ".join(["articles_fts MATCH ?", *clauses])
-    sql = (
-        f"SELECT {_select(fields)}, "
-        "snippet(articles_fts, -1, ?, ?, '…', 12) AS snippet "
-        "FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
-        f"WHERE {conditions} ORDER BY bm25(articles_fts), a.id DESC"
-    )
-    params = [MARK_START, MARK_END, query, *params]
-    return sql + _limit(filters, params), params
-
-
-def tail_sql(after_id: int, filters: Filters, fields: Sequence[str]) -> tuple[str, list[object]]:
-    """Articles stored after ``after_id``, oldest first."""
-    clauses, params = where_clauses(filters)
-    conditions = " AND ".join(["a.id > ?", *clauses])
-    sql = f"SELECT {_select(fields)} FROM articles a WHERE {conditions} ORDER BY a.id LIMIT 1000"
-    return sql, [after_id, *params]
-
-
-# -- I/O
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    """A read-only connection. Raises QueryError when the file is missing or unusable."""
-    if not path.is_file():
-        raise QueryError(f"database {path} does not exist (run `feedd fetch` or `feedd run`)")
-    uri = path.absolute().as_uri() + "?mode=ro"
-    try:
-        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA query_only = ON")
-        conn.execute("SELECT count(*) FROM articles").fetchone()
-    except sqlite3.Error as exc:
-        raise QueryError(f"cannot read database {path}: {exc}") from None
-    conn.row_factory = sqlite3.Row
-    return conn
-
-
-def _rows(conn: sqlite3.Connection, sql: str, params: Sequence[object]) -> list[Row]:
-    try:
-        return [dict(row) for row in conn.execute(sql, params).fetchall()]
-    except sqlite3.Error as exc:
-        raise QueryError(f"query failed: {exc}") from None
-
-
-def _decode_tags(rows: list[Row]) -> list[Row]:
-    for row in rows:
-        if isinstance(row.get("tags"), str):
-            try:
-                row["tags"] = json.loads(row["tags"])
-            except ValueError:
-                row["tags"] = [row["tags"]]
-    return rows
-
-
-def fetch_articles(conn: sqlite3.Connection, filters: Filters, fields: Sequence[str]) -> list[Row]:
-    return _decode_tags(_rows(conn, *articles_sql(filters, fields)))
-
-
-# FTS5 reports a malformed query as one of these (sqlite3.OperationalError).
-_FTS_SYNTAX = ("fts5:", "no such column", "unterminated string", "unknown special query")
-
-
-def fetch_search(
-    conn: sqlite3.Connection, query: str, filters: Filters, fields: Sequence[str]
-) -> list[Row]:
-    sql, params = search_sql(query, filters, fields)
-    try:
-        rows = [dict(row) for row in conn.execute(sql, params).fetchall()]
-    except sqlite3.OperationalError as exc:
-        message = str(exc)
-        if message.startswith(_FTS_SYNTAX):
-            raise BadQuery(f"bad search query {query!r}: {message}") from None
-        raise QueryError(f"search failed: {message}") from None
-    return _decode_tags(rows)
-
-
-def fetch_tail(
-    conn: sqlite3.Connection, after_id: int, filters: Filters, fields: Sequence[str]
-) -> list[Row]:
-    return _decode_tags(_rows(conn, *tail_sql(after_id, filters, fields)))
-
-
-def max_article_id(conn: sqlite3.Connection) -> int:
-    return int(_rows(conn, "SELECT coalesce(max(id), 0) AS m FROM articles", ())[0]["m"])
-
-
-def fetch_article(conn: sqlite3.Connection, ref: str) -> Row | None:
-    """One article by id or URL (the canonical URL, else an item link), in full."""
-    columns = ", ".join(f"a.{name}" for name in ARTICLE_FIELDS if name not in ("date", "feeds"))
-    if ref.strip().isdigit():
-        found = _rows(conn, f"SELECT {columns} FROM articles a WHERE a.id = ?", (int(ref),))
-    else:
-        found = _rows(
-            conn,
-            f"SELECT {columns} FROM articles a WHERE a.url = ? OR a.id IN "
-            "(SELECT article_id FROM article_feeds WHERE link = ?) "
-            "ORDER BY a.duplicate_of IS NOT NULL, a.id DESC LIMIT 1",
-            (ref, ref),
-        )
-    if not found:
-        return None
-    article = _decode_tags(found)[0]
-    article["feeds"] = _rows(
-        conn,
-        "SELECT f.id, f.url, f.name, f.title, af.guid, af.link, af.first_seen_at "
-        "FROM article_feeds af JOIN feeds f ON f.id = af.feed_id "
-        "WHERE af.article_id = ? ORDER BY af.first_seen_at, f.id",
-        (article["id"],),
-    )
-    article["duplicates"] = _rows(
-        conn,
-        "SELECT id, title, url FROM articles WHERE duplicate_of = ? ORDER BY id",
-        (article["id"],),
-    )
-    original = None
-    if article["duplicate_of"] is not None:
-        originals = _rows(
-            conn,
-            "SELECT id, title, url FROM articles WHERE id = ?",
-            (article["duplicate_of"],),
-        )
-        original = originals[0] if originals else {"id": article["duplicate_of"]}
-    article["duplicate_of"] = original
-    return article
-
-
-def feeds_sql(failing_only: bool, now: datetime) -> tuple[str, list[object]]:
-    """Each feed with its state, schedule, errors, article count and items per day
-    (articles this feed first carried in the last 30 days, / 30)."""
-    where = " WHERE f.state = 'failing'" if failing_only else ""
-    sql = (
-        "SELECT f.id, coalesce(f.name, f.title) AS name, f.url, "
-        "CASE WHEN f.enabled = 0 THEN 'disabled' ELSE f.state END AS state, "
-        "f.last_fetched_at, f.next_fetch_at, f.error_count, f.last_status, f.last_error, "
-        "(SELECT count(*) FROM article_feeds af WHERE af.feed_id = f.id) AS articles, "
-        "round((SELECT count(*) FROM article_feeds af WHERE af.feed_id = f.id "
-        "AND af.first_seen_at >= ?) / 30.0, 2) AS per_day "
-        f"FROM feeds f{where} ORDER BY lower(coalesce(f.name, f.title, f.url)), f.id"
-    )
-    return sql, [timestamp(now - timedelta(days=30))]
-
-
-def fetch_feeds(conn: sqlite3.Connection, failing_only: bool, now: datetime) -> list[Row]:
-    return _rows(conn, *feeds_sql(failing_only, now))
-
-
-def fetch_stats(conn: sqlite3.Connection, path: Path, now: datetime) -> Row:
-    """Totals, per-day ingest (14 days), top 10 feeds, link outcomes, database size."""
-    states = {
-        row["state"]: row["n"]
-        for row in _rows(
-            conn,
-            "SELECT CASE WHEN enabled = 0 THEN 'disabled' ELSE state END AS state, "
-            "count(*) AS n FROM feeds GROUP BY 1 ORDER BY 1",
-            (),
-        )
-    }
-    totals = _rows(
-        conn,
-        "SELECT (SELECT count(*) FROM articles) AS articles, "
-        "(SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL) AS duplicates, "
-        "(SELECT count(*) FROM article_feeds) AS article_feeds",
-        (),
-    )[0]
-    first_day = (now.astimezone(UTC) - timedelta(days=13)).date()
-    counted = {
-        row["day"]: row["n"]
-        for row in _rows(
-            conn,
-            "SELECT substr(first_seen_at, 1, 10) AS day, count(*) AS n FROM articles "
-            "WHERE first_seen_at >= ? GROUP BY day",
-            (f"{first_day.isoformat()}T00:00:00Z",),
-        )
-    }
-    days = [(first_day + timedelta(days=offset)).isoformat() for offset in range(14)]
-    top = _rows(
-        conn,
-        "SELECT coalesce(f.name, f.title, f.url) AS feed, f.url, count(af.article_id) AS articles "
-        "FROM feeds f JOIN article_feeds af ON af.feed_id = f.id "
-        "GROUP BY f.id ORDER BY articles DESC, feed LIMIT 10",
-        (),
-    )
-    has_links = _rows(
-        conn, "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'links'", ()
-    )[0]["n"]
-    links = (
-        {
-            row["outcome"]: row["n"]
-            for row in _rows(
-                conn,
-                "SELECT outcome, count(*) AS n FROM links GROUP BY outcome ORDER BY n DESC",
-                (),
-            )
-        }
-        if has_links
-        else {}
-    )
-    sizes = {}
-    for label, file in (("file", path), ("wal", Path(f"{path}-wal"))):
-        try:
-            sizes[label] = file.stat().st_size
-        except OSError:
-            sizes[label] = 0
-    return {
-        "feeds": {"total": sum(states.values()), **states},
-        "articles": totals["articles"],
-        "duplicates": totals["duplicates"],
-        "article_feeds": totals["article_feeds"],
-        "ingest_per_day": [{"day": day, "articles": counted.get(day, 0)} for day in days],
-        "top_feeds": top,
-        "links": links,
-        "database_bytes": {**sizes, "total": sizes["file"] + sizes["wal"]},
-    }

@@ -21,9 +21,9 @@ import pytest
 from conftest import write_config
 from integration_support import fetched, rows
 
-from feedd import query
 from feedd.config import load_config
 from feedd.pipeline import Pipeline, open_store
+from feedd.store.sqlite import reading as query
 from feedd.types import Fetched, Outcome, Status
 
 pytestmark = pytest.mark.corpus

@@ -23,11 +23,11 @@ from integration_support import (
     scalar,
 )
 
-from feedd import query
 from feedd.config import Config, load_config
 from feedd.errors import ConfigError
 from feedd.pipeline import fetch_once
 from feedd.store.sqlite import SQLiteStore as Store
+from feedd.store.sqlite import reading as query
 from feedd.types import Outcome, Status
 
 LAST_MODIFIED = "Mon, 01 Jan 2024 00:00:00 GMT"

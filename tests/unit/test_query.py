@@ -12,18 +12,10 @@ import feedparser
 import pytest
 
 from feedd import output
-from feedd.query import (
-    MARK_END,
-    MARK_START,
-    BadQuery,
-    Filters,
-    articles_sql,
-    parse_fields,
-    parse_when,
-    search_sql,
-    tail_sql,
-    where_clauses,
-)
+from feedd.errors import BadQuery
+from feedd.query import parse_fields, parse_when
+from feedd.store.reading import MARK_END, MARK_START, Filters
+from feedd.store.sqlite.reading import articles_sql, search_sql, tail_sql, where_clauses
 
 NOW = datetime(2025, 6, 10, 12, 0, 0, tzinfo=UTC)
 
