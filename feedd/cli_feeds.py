@@ -1,4 +1,4 @@
-"""Feed management in the config (issue 7): `feedd opml import|export` and `feedd add`.
+"""Feed management in the config: `feedd opml import|export` and `feedd add`.
 
 Registered on the main group by cli.py (``COMMANDS``). Shared with the other
 command modules: cli_common (the -c option, config loading).
@@ -30,7 +30,7 @@ from .cli_common import EXIT_USAGE, config_option, load_or_exit
 from .config import Config, load_config
 from .discover import candidates, looks_like_html
 from .errors import ConfigError, FeeddError, FetchError, ParseError
-from .fetch import Guard, fetch_feed, make_client
+from .fetch import fetch_feed
 from .opml import OpmlError, OpmlFeed, check_feed_url, feed_key, parse_opml, render_opml
 from .parse import parse_feed
 from .types import FeedSource, Fetched, ParsedFeed
@@ -264,13 +264,10 @@ async def find_feed(
     config: Config, url: str, say: Callable[[str], None]
 ) -> tuple[str, ParsedFeed] | None:
     """The feed at url, or the first feed the page at url leads to; None if there is none."""
-    guard = Guard(
-        allow_private=config.fetch.allow_private_networks,
-        allowed_networks=config.fetch.allowed_networks,
-    )
-    async with make_client(
-        user_agent=config.fetch.user_agent, timeout=config.fetch.timeout, concurrency=2, guard=guard
-    ) as client:
+    from .pipeline import make_client  # the pipeline loads only for the commands that fetch
+
+    # Discovery asks one page and then one feed at a time: two connections do.
+    async with make_client(config, concurrency=2) as client:
 
         async def get(target: str) -> Fetched | str:
             try:

@@ -9,8 +9,8 @@ The only module that imports apscheduler. Jobs:
   tick is a missed watchdog. Between ticks, when half of the polls in flight
   have ended, the same claim runs again: a backlog (a first start, a long
   stop) drains at the speed of the polls, not of the tick;
-- housekeeping, every HOUSEKEEPING_SECONDS: WAL checkpoint, PRAGMA optimize,
-  retention.
+- housekeeping, every HOUSEKEEPING_SECONDS: retention and the store's own
+  upkeep (Storage.housekeeping).
 
 After each poll the store does its upkeep (Storage.after_poll: SQLite trims
 a WAL that readers kept from restarting). A feed whose failure could not be
@@ -374,7 +374,7 @@ class Daemon:
 
     @_quiet_at_stop
     async def housekeeping(self) -> None:
-        """Checkpoint the WAL, let SQLite optimize, apply retention (on the db thread)."""
+        """Retention and the store's own upkeep (Storage.housekeeping, on the db thread)."""
         retention = self.config.retention
         try:
             pruned = await self.pipeline.run_in_db(

@@ -6,7 +6,8 @@ Pure functions, in this order:
    newsletter, promo, ad), tracking pixels, ad links, "Read more" lines and
    trailers come out of the item's HTML before anything else; see that
    module for the rules. Lines a feed repeats in most of its items are found
-   by ``learn_boilerplate`` and dropped by ``drop_learned``.
+   over the whole document (``boilerplate.learn_lines``) and dropped by
+   ``drop_learned``.
 2. **HTML**: sanitized with nh3 (an allowlist; script, style, iframes and
    embeds removed with their content; the fallback text of ``<object>`` and
    the text of SVG and MathML kept without their markup), relative URLs made
@@ -33,12 +34,15 @@ from link resolution), nor what is derived from the text (language, word
 count), nor the dates (feeds that stamp every item at each fetch would
 otherwise update every item at every poll).
 
-Per feed, the pipeline normalizes a document's items, learns from their
-texts and drops what it learned::
+Per document, ``digest`` (in a worker process) normalizes the items, learns
+from their texts and drops what it learned::
 
     entries = [normalize_entry(raw, ...) for raw in parsed.entries]
-    learned = learn_boilerplate([entry.content_text for entry in entries])
-    entries = [drop_learned(entry, learned) for entry in entries]
+    learned = boilerplate.learn_lines([entry.content_text for entry in entries])
+    entries = [drop_learned(entry, learned.lines) for entry in entries]
+
+When only a few items changed since the feed's last document, it cleans just
+those, with the lines learned then (``normalize_entry(..., boilerplate=...)``).
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ from .boilerplate import (
     has_line_boilerplate,
     strip_boilerplate,
 )
-from .boilerplate import learn_boilerplate as learn_boilerplate  # for the pipeline
+from .boilerplate import learn_boilerplate as learn_boilerplate  # tests use it from here
 from .types import Enclosure, Entry, RawEntry
 
 if TYPE_CHECKING:

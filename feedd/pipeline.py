@@ -1,4 +1,5 @@
-"""Run the stages for one feed: fetch -> parse -> links -> normalize -> dedupe -> store.
+"""Run the stages for one feed: fetch -> digest (parse, links, normalize) ->
+resolve links -> dedupe -> store, and schedule the next poll.
 
 The only module that puts stages together. Network work is async (many feeds
 and links in flight on one client); parsing and normalizing run in worker
@@ -6,15 +7,17 @@ processes (digest.Digesters), so they use every core and never block the event
 loop; the database is written by a single thread that holds the only write
 connection, so writes never contend with each other.
 
-One feed, one poll:
-1. fetch the feed (async);
+One feed, one poll (``Pipeline`` shows it as pseudocode):
+1. fetch the feed (async); a 304 or a failure goes straight to 6;
 2. digest (a worker process, else the db thread): parse, find each item's
    link (absolute, unwrapped offline), normalize, sign the texts;
 3. prepare (db thread): which links need following: new items only, on the
    feed's resolve mode, not fresh in the links cache;
 4. resolve those links hop by hop (async; links decides, fetch requests);
-5. finish (db thread), in one transaction: cache the resolutions, dedupe,
-   store the items and the feed's new validators.
+5. finish (db thread), in one transaction: cache the resolutions, read what
+   is known, dedupe, apply the intents, mark near-duplicates, and
+6. record the poll: schedule decides the feed's FeedUpdate (validators,
+   interval, next poll, backoff, Retry-After, gone, moved), the store writes it.
 
 Errors become Outcome values: one bad feed never stops the batch.
 """
@@ -43,13 +46,13 @@ from .types import (
     DueFeed,
     Entry,
     FeedSource,
+    FeedUpdate,
     Fetched,
     Hop,
     Merge,
     NotModified,
     Outcome,
     Probe,
-    Relocation,
     Resolution,
     Status,
 )
@@ -59,9 +62,7 @@ T = TypeVar("T")
 
 RESOLVE_READ_LIMIT = 256 * 1024  # bytes of a page read to find a meta refresh or canonical link
 PERMANENT_REDIRECTS = frozenset({301, 308})
-# A feed's address changes only after this many fetches in a row were moved
-# (301/308) to the same URL: one misconfigured response must not lose a feed.
-MOVED_AFTER = 3
+MOVED_AFTER = schedule.MOVED_AFTER  # named in the log when a feed moves
 # Near-duplicates are looked for among articles published this close: the
 # same story is republished within days; older look-alikes are other stories
 # (yearly lists, templated posts).
@@ -79,16 +80,6 @@ def open_store(config: Config) -> storage.Storage:
     store = storage.open_store(config.database)
     store.sync_feeds(config.feeds, utcnow())
     return store
-
-
-def relocate(feed: DueFeed, moved_to: str | None) -> Relocation:
-    """Count permanent moves; adopt the new address after MOVED_AFTER in a row (pure)."""
-    if moved_to is None:
-        return Relocation(feed.source.final_url, None, 0)
-    count = feed.moved_count + 1 if moved_to == feed.moved_to else 1
-    if count >= MOVED_AFTER:
-        return Relocation(moved_to, None, 0)
-    return Relocation(feed.source.final_url, moved_to, count)
 
 
 # -- link resolution
@@ -210,7 +201,39 @@ class Prepared:
 
 
 class Pipeline:
-    """Polls feeds for one Config against one store (any Storage)."""
+    """Polls feeds for one Config against one store (any Storage).
+
+    One feed's poll, the whole chain (``poll``; ``process`` is the same
+    without the network)::
+
+        result = fetch.fetch_feed(feed)                   # async, per-host slots
+        if result is NotModified:                         # _record, db thread
+            interval = schedule.interval_after(feed, no dates: the stored pace)
+            store.record_poll(feed, schedule.answered(feed, 304, interval))
+            return NOT_MODIFIED
+        memory = store.digest_state(feed)                 # db thread
+        digested = digest.digest(body, memory)            # worker process: parse, item
+                                                          # links offline, normalize, sign
+        prepared = prepare(feed, digested)                # db thread: links of new items
+                                                          # not fresh in store.cached_links
+        resolutions = resolver.resolve_all(prepared)      # async, hop by hop
+        with store.transaction():                         # finish, db thread
+            if not store.still_stored(feed, digested.kept):
+                digested = digest.digest(body)            # retention took kept items
+            store.save_link(each resolution, links.link_expiry(outcome, failures))
+            known = store.known(feed, entries, kept)
+            intents = dedupe.decide(known, entries, kept)
+            counts, written = store.apply(feed, intents)
+            mark_near_duplicates(each written article)    # store.near_candidates, neardup
+            interval = schedule.interval_after(feed, the items' dates, ttl, headers)
+            document = schedule.document_seen(body_hash, title, dates)
+            store.record_poll(feed, schedule.answered(feed, 200, interval, document))
+            store.save_digest_state(feed, digested.state)
+        return OK(counts)
+    on FetchError, ParseError or any other exception, at any step:
+        store.record_poll(feed, schedule.failed(feed, status, error, Retry-After))
+        return FAILED                                     # _failed: backoff, 429/503, 410
+    """
 
     def __init__(
         self,
@@ -349,15 +372,17 @@ class Pipeline:
             raise result
         now = utcnow()
         interval = self._interval(feed, now, result.headers, ttl=None, dates=None)
-        self.store.record_not_modified(
-            feed.id,
-            status=result.status,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            now=now,
-            next_fetch_at=schedule.next_fetch_at(now, interval, 0),
-            poll_interval=interval,
-            move=self._relocate(feed, result.moved_to),
+        self._record_poll(
+            feed,
+            schedule.answered(
+                feed,
+                status=result.status,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                moved_to=result.moved_to,
+                interval=interval,
+                now=now,
+            ),
         )
         return Outcome(
             feed.url, Status.NOT_MODIFIED, http_status=result.status, duration=_since(started)
@@ -372,38 +397,35 @@ class Pipeline:
         ttl: float | None,
         dates: Sequence[datetime] | None,
     ) -> float:
-        """The feed's next interval: adaptive within [fetch] bounds unless the feed pins
-        it, never shorter than the publisher's hints. ``dates`` are the publication
-        dates of the document's items (None: no new document, keep the last rhythm)."""
+        """schedule.interval_after under the feed's settings and the [fetch] bounds."""
         settings = self.settings.get(feed.url)
-        hint = schedule.hinted_interval(ttl=ttl, headers=headers, now=now)
-        if settings is None or not settings.adaptive:
-            return schedule.poll_interval(
-                base=feed.interval, floor=feed.interval, ceiling=feed.interval, gap=None, hint=hint
-            )
-        if dates is None:
-            gap = schedule.silent_gap(feed.posting_gap, feed.last_post_at, now)
-        else:
-            gap = schedule.posting_gap(dates, now)
-        return schedule.poll_interval(
-            base=feed.interval,
-            floor=self.config.fetch.min_interval,
-            ceiling=self.config.fetch.max_interval,
-            gap=gap,
-            hint=hint,
+        policy = schedule.IntervalPolicy(
+            adaptive=settings is not None and settings.adaptive,
+            min_interval=self.config.fetch.min_interval,
+            max_interval=self.config.fetch.max_interval,
         )
+        return schedule.interval_after(feed, policy, headers=headers, ttl=ttl, dates=dates, now=now)
 
-    def _relocate(self, feed: DueFeed, moved_to: str | None) -> Relocation:
-        move = relocate(feed, moved_to)
-        if move.final_url != feed.source.final_url:
+    def _record_poll(self, feed: DueFeed, update: FeedUpdate) -> None:
+        """Store what schedule decided for the poll; tell the user what needs their eye
+        (first: it is true even when the database refuses the write)."""
+        if update.state == "gone":
+            log.warning(
+                "%s: %s: the feed is gone; it is not polled again until its entry in "
+                "the config changes",
+                feed.url,
+                update.error,
+            )
+        moved = update.answer.relocation.final_url if update.answer else feed.source.final_url
+        if moved != feed.source.final_url:
             log.warning(
                 "%s: moved permanently to %s (%d fetches in a row); fetching the new address "
                 "from now on, update the config to silence this",
                 feed.url,
-                move.final_url,
+                moved,
                 MOVED_AFTER,
             )
-        return move
+        self.store.record_poll(feed.id, update)
 
     def memory_of(self, feed: DueFeed) -> digest.Memory | None:
         """What the feed's last digest left for this one (db thread)."""
@@ -508,25 +530,21 @@ class Pipeline:
                 if date is not None
             ]
             interval = self._interval(feed, now, fetched.headers, ttl=parsed.ttl, dates=dates)
-            skew = timedelta(seconds=schedule.CLOCK_SKEW)
-            last_post_at = max((d for d in dates if d <= now + skew), default=None)
             # The validators go in the same transaction as the items they cover.
-            self.store.record_success(
-                feed.id,
-                status=fetched.status,
-                etag=fetched.etag,
-                last_modified=fetched.last_modified,
-                body_hash=fetched.body_hash,
-                title=parsed.title,
-                site_url=parsed.site_url,
-                now=now,
-                next_fetch_at=schedule.next_fetch_at(now, interval, 0),
-                poll_interval=interval,
-                # Measured up to the newest post: silence since then is added
-                # when the gap is used (schedule.silent_gap), not stored.
-                posting_gap=schedule.posting_gap(dates, last_post_at) if last_post_at else None,
-                last_post_at=last_post_at,
-                move=self._relocate(feed, fetched.moved_to),
+            self._record_poll(
+                feed,
+                schedule.answered(
+                    feed,
+                    status=fetched.status,
+                    etag=fetched.etag,
+                    last_modified=fetched.last_modified,
+                    moved_to=fetched.moved_to,
+                    interval=interval,
+                    now=now,
+                    document=schedule.document_seen(
+                        fetched.body_hash, parsed.title, parsed.site_url, dates, now
+                    ),
+                ),
             )
             self.store.save_digest_state(feed.id, digested.state)
         if parsed.warning:
@@ -592,30 +610,18 @@ class Pipeline:
     def _failed(
         self, feed: DueFeed, exc: BaseException, started: float, status: int | None
     ) -> Outcome:
-        now = utcnow()
         message = str(exc) or type(exc).__name__
         try:
-            if status == 410:
-                log.warning(
-                    "%s: %s: the feed is gone; it is not polled again until its entry in "
-                    "the config changes",
-                    feed.url,
-                    message,
-                )
-                self.store.record_gone(feed.id, error=message, status=status, now=now)
-            else:
-                retry_after = None
-                if isinstance(exc, FetchError) and status in (429, 503):
-                    retry_after = schedule.retry_after(exc.retry_after, now)
-                next_fetch_at = schedule.next_fetch_at(
-                    now,
-                    feed.poll_interval or feed.interval,
-                    feed.error_count + 1,
-                    retry_after=retry_after,
-                )
-                self.store.record_failure(
-                    feed.id, error=message, status=status, now=now, next_fetch_at=next_fetch_at
-                )
+            self._record_poll(
+                feed,
+                schedule.failed(
+                    feed,
+                    status=status,
+                    error=message,
+                    retry_after_value=exc.retry_after if isinstance(exc, FetchError) else None,
+                    now=utcnow(),
+                ),
+            )
         except StoreError as exc:
             # The database refuses writes (disk full): said once per poll, no traceback.
             log.error("%s: could not record the failure: %s", feed.url, exc)
@@ -707,7 +713,7 @@ def repair_duplicates(config: Config, *, apply: bool) -> tuple[Merge, ...]:
 
 def make_digesters(config: Config, start_after: int = 0) -> digest.Digesters | None:
     """Worker processes for parsing and normalizing ([fetch] workers); None for none
-    (the database thread digests, as before workers existed)."""
+    (the database thread digests: no process to start, for small runs and tests)."""
     processes = config.fetch.workers
     if processes is None:
         processes = default_workers()
@@ -722,11 +728,15 @@ def make_guard(config: Config) -> fetch.Guard:
     )
 
 
-def make_client(config: Config, guard: fetch.Guard | None = None) -> httpx.AsyncClient:
+def make_client(
+    config: Config, guard: fetch.Guard | None = None, *, concurrency: int | None = None
+) -> httpx.AsyncClient:
+    """The HTTP client for the config ([fetch] user agent, timeout, private-network
+    guard); ``concurrency`` bounds its connections when not [fetch] concurrency."""
     return fetch.make_client(
         user_agent=config.fetch.user_agent,
         timeout=config.fetch.timeout,
-        concurrency=config.fetch.concurrency,
+        concurrency=config.fetch.concurrency if concurrency is None else concurrency,
         guard=guard or make_guard(config),
     )
 

@@ -15,6 +15,13 @@ The policy, in the order the daemon applies it:
    configured together do not fire together; after failures, exponential
    backoff (interval x 2^errors) capped at MAX_BACKOFF; never sooner than the
    server's ``Retry-After`` (``retry_after``, capped at MAX_RETRY_AFTER).
+
+What a poll writes to its feed follows from that, as one ``FeedUpdate``:
+``answered`` (a 304, or a new body with ``document``), ``failed`` (410 Gone
+sets the feed aside; 429 and 503 honour Retry-After; everything else backs
+off). ``relocate`` follows a feed that moved permanently. ``resync`` is what
+a change of the feed's config entry does to its schedule. ``backoff`` is the
+one retry rule, also behind the link cache's retries (``links.link_expiry``).
 """
 
 from __future__ import annotations
@@ -22,13 +29,26 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from .types import header_value
+from .types import (
+    DueFeed,
+    FeedAnswer,
+    FeedDocument,
+    FeedSchedule,
+    FeedSettings,
+    FeedUpdate,
+    Relocation,
+    header_value,
+)
 
 JITTER = 0.10
 MAX_BACKOFF = 24 * 3600.0
+# backoff: 2**20 times any interval is past every cap; bounding the exponent
+# keeps a corrupt or huge failure count from building an enormous number.
+MAX_DOUBLINGS = 20
 # A Retry-After is obeyed up to a week: longer is more likely a server bug
 # (or a date in the wrong year) than a wish to be left alone for months.
 MAX_RETRY_AFTER = 7 * 24 * 3600.0
@@ -235,12 +255,167 @@ def next_fetch_at(
     MAX_RETRY_AFTER), spread upward only, by up to JITTER, so feeds on one
     host told the same thing do not come back at the same second.
     """
-    delay = interval
-    if error_count > 0:
-        delay = max(interval, min(interval * 2 ** min(error_count, 20), MAX_BACKOFF))
+    delay = backoff(interval, error_count, MAX_BACKOFF)
     spread = (rng or random).uniform(-JITTER, JITTER)
     wait = max(1.0, delay * (1 + spread))
     if retry_after is not None and not math.isnan(retry_after):
         at_least = min(max(0.0, retry_after), MAX_RETRY_AFTER)
         wait = max(wait, at_least * (1 + abs(spread)))
     return now + timedelta(seconds=wait)
+
+
+def backoff(base: float, doublings: int, cap: float) -> float:
+    """``base`` doubled ``doublings`` times, at most ``cap``, never less than ``base``.
+
+    The one retry rule. A failing feed waits its interval x 2^errors, up to
+    MAX_BACKOFF (``next_fetch_at``); a link that could not be resolved is
+    tried again after links.RETRY_FIRST x 2^(failures - 1), up to
+    links.RETRY_MAX (``links.link_expiry``). A count of zero or less doubles
+    nothing; an interval already longer than the cap is not shortened by
+    failing.
+    """
+    return max(base, min(math.ldexp(base, min(max(doublings, 0), MAX_DOUBLINGS)), cap))
+
+
+# -- what a poll writes to its feed
+
+# Statuses whose Retry-After is about the next request (RFC 9110 10.2.3): on
+# any other status (a 500, a 404) it is not addressed to a poller's schedule.
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+GONE = 410  # the feed was removed for good: it is set aside, not retried
+# Characters of an error message kept on the feed: enough for any message of
+# feedd's; a server's whole error page is not worth keeping.
+MAX_ERROR = 2000
+# A feed's address changes only after this many fetches in a row were moved
+# (301/308) to the same URL: one misconfigured response must not lose a feed.
+MOVED_AFTER = 3
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalPolicy:
+    """How far one feed's interval may follow its posting pace."""
+
+    adaptive: bool  # False: the feed's own interval, lengthened only by publisher hints
+    min_interval: float  # [fetch] min_interval, seconds
+    max_interval: float  # [fetch] max_interval, seconds
+
+
+def interval_after(
+    feed: DueFeed,
+    policy: IntervalPolicy,
+    *,
+    headers: tuple[tuple[str, str], ...],
+    ttl: float | None,
+    dates: Sequence[datetime] | None,
+    now: datetime,
+) -> float:
+    """The feed's next interval: adaptive within the policy's bounds unless the
+    feed pins it, never shorter than the publisher's hints. ``dates`` are the
+    publication dates of the document's items (None: no new document, keep the
+    last rhythm, stretched by the silence since its newest post)."""
+    hint = hinted_interval(ttl=ttl, headers=headers, now=now)
+    if not policy.adaptive:
+        return poll_interval(
+            base=feed.interval, floor=feed.interval, ceiling=feed.interval, gap=None, hint=hint
+        )
+    if dates is None:
+        gap = silent_gap(feed.posting_gap, feed.last_post_at, now)
+    else:
+        gap = posting_gap(dates, now)
+    return poll_interval(
+        base=feed.interval,
+        floor=policy.min_interval,
+        ceiling=policy.max_interval,
+        gap=gap,
+        hint=hint,
+    )
+
+
+def relocate(feed: DueFeed, moved_to: str | None) -> Relocation:
+    """Count permanent moves; adopt the new address after MOVED_AFTER in a row."""
+    if moved_to is None:
+        return Relocation(feed.source.final_url, None, 0)
+    count = feed.moved_count + 1 if moved_to == feed.moved_to else 1
+    if count >= MOVED_AFTER:
+        return Relocation(moved_to, None, 0)
+    return Relocation(feed.source.final_url, moved_to, count)
+
+
+def document_seen(
+    body_hash: str,
+    title: str | None,
+    site_url: str | None,
+    dates: Sequence[datetime],
+    now: datetime,
+) -> FeedDocument:
+    """What a new body says about its feed. ``dates`` are its items' publication
+    dates; the newest one not in the future (beyond CLOCK_SKEW) is the last post."""
+    last_post_at = max((d for d in dates if d <= now + timedelta(seconds=CLOCK_SKEW)), default=None)
+    # Measured up to the newest post: the silence since then is added when the
+    # gap is used (silent_gap), so it is not stored twice.
+    gap = posting_gap(dates, last_post_at) if last_post_at else None
+    return FeedDocument(body_hash, title, site_url, gap, last_post_at)
+
+
+def answered(
+    feed: DueFeed,
+    *,
+    status: int,
+    etag: str | None,
+    last_modified: str | None,
+    moved_to: str | None,
+    interval: float,
+    now: datetime,
+    document: FeedDocument | None = None,
+    rng: random.Random | None = None,
+) -> FeedUpdate:
+    """The feed answered (a 304, or a new body described by ``document``): its
+    failures are forgotten, it is polled again after ``interval`` (jittered)."""
+    answer = FeedAnswer(etag, last_modified, interval, relocate(feed, moved_to), document)
+    return FeedUpdate("ok", status, now, 0, None, next_fetch_at(now, interval, 0, rng), answer)
+
+
+def failed(
+    feed: DueFeed,
+    *,
+    status: int | None,
+    error: str,
+    retry_after_value: str | None,
+    now: datetime,
+    rng: random.Random | None = None,
+) -> FeedUpdate:
+    """The poll failed: 410 Gone sets the feed aside (not polled until its config
+    entry changes, ``resync``); otherwise it backs off from its interval in use,
+    and after a 429 or 503 waits at least the server's ``retry_after_value``."""
+    errors = feed.error_count + 1
+    error = error[:MAX_ERROR]
+    if status == GONE:
+        return FeedUpdate("gone", status, now, errors, error, None)
+    wait = retry_after(retry_after_value, now) if status in RETRY_AFTER_STATUSES else None
+    interval = feed.poll_interval or feed.interval
+    at = next_fetch_at(now, interval, errors, rng, retry_after=wait)
+    return FeedUpdate("failing", status, now, errors, error, at)
+
+
+# -- a feed's config entry changed
+
+
+def resync(stored: FeedSchedule, configured: FeedSettings, *, edited: bool) -> FeedSchedule:
+    """The schedule once the feed's config entry is stored again.
+
+    ``edited``: the entry differs from the stored one (rather than a feed
+    removed from the config coming back as it was). A changed interval counts
+    from the last fetch, not from the next one already planned, and forgets
+    the adaptive interval learned under the old one. A gone feed (HTTP 410)
+    is tried again, at once, when its entry is edited: the user has looked at
+    it. Intervals are compared in whole seconds, as they are stored.
+    """
+    interval = float(round(configured.interval))
+    state, next_at, poll = stored.state, stored.next_fetch_at, stored.poll_interval
+    if interval != stored.interval:
+        poll = None
+        if stored.last_fetched_at is not None:
+            next_at = stored.last_fetched_at + timedelta(seconds=interval)
+    if state == "gone" and edited:
+        state, next_at = "new", None
+    return FeedSchedule(state, interval, stored.last_fetched_at, next_at, poll)

@@ -31,7 +31,7 @@ import pytest
 
 from feedd import dedupe, normalize
 from feedd.store.sqlite import SQLiteStore as Store
-from feedd.types import Entry, FeedSettings, Hop, RawEntry, Resolution
+from feedd.types import Entry, FeedSettings, FeedUpdate, Hop, RawEntry, Resolution
 
 ROOT = Path(__file__).parents[1]
 SCHEMA_DOC = ROOT / "docs" / "schema.md"
@@ -162,12 +162,16 @@ def build_database(path: Path) -> None:
         )
         write(store, world, [summit])  # the same story from a second feed
         (feed,) = store.feeds_by_url([broken])
-        store.record_failure(
+        store.record_poll(
             feed.id,
-            error="HTTP 500 Internal Server Error",
-            status=500,
-            now=NOW,
-            next_fetch_at=NOW + timedelta(minutes=5),
+            FeedUpdate(
+                "failing",
+                500,
+                NOW,
+                1,
+                "HTTP 500 Internal Server Error",
+                NOW + timedelta(minutes=5),
+            ),
         )
         with store.transaction():
             for resolution, failures in (

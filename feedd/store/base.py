@@ -23,12 +23,12 @@ from ..types import (
     DueFeed,
     Entry,
     FeedSettings,
+    FeedUpdate,
     Intent,
     Kept,
     Known,
     KnownArticle,
     Merge,
-    Relocation,
     Resolution,
 )
 
@@ -60,48 +60,11 @@ class Storage(Protocol):
 
     # -- recording a poll
 
-    def record_not_modified(
-        self,
-        feed_id: int,
-        *,
-        status: int,
-        etag: str | None,
-        last_modified: str | None,
-        now: datetime,
-        next_fetch_at: datetime,
-        poll_interval: float,
-        move: Relocation,
-    ) -> None: ...
-
-    def record_failure(
-        self,
-        feed_id: int,
-        *,
-        error: str,
-        status: int | None,
-        now: datetime,
-        next_fetch_at: datetime,
-    ) -> None: ...
-
-    def record_gone(self, feed_id: int, *, error: str, status: int, now: datetime) -> None: ...
-
-    def record_success(
-        self,
-        feed_id: int,
-        *,
-        status: int,
-        etag: str | None,
-        last_modified: str | None,
-        body_hash: str,
-        title: str | None,
-        site_url: str | None,
-        now: datetime,
-        next_fetch_at: datetime,
-        poll_interval: float,
-        posting_gap: float | None,
-        last_post_at: datetime | None,
-        move: Relocation,
-    ) -> None: ...
+    def record_poll(self, feed_id: int, update: FeedUpdate) -> None:
+        """Write what one poll decided (schedule.answered / failed) to the feed,
+        as it is: the fields the update leaves unset keep their stored values.
+        Inside the poll's transaction when it stored items, else on its own."""
+        ...
 
     def digest_state(self, feed_id: int) -> str | None:
         """What the feed's last digest left for the next (digest.Memory, as JSON)."""

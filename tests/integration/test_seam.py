@@ -30,6 +30,7 @@ from feedd.types import (
     Entry,
     FeedSettings,
     FeedSource,
+    FeedUpdate,
     Intent,
     Kept,
     Known,
@@ -97,30 +98,19 @@ class DictStore:
 
     # -- recording a poll
 
-    def record_not_modified(self, feed_id: int, **values: Any) -> None:
-        self.feeds[feed_id].update(
-            state="ok", status=values["status"], next=values["next_fetch_at"]
-        )
-
-    def record_failure(self, feed_id: int, **values: Any) -> None:
+    def record_poll(self, feed_id: int, update: FeedUpdate) -> None:
         row = self.feeds[feed_id]
-        row.update(state="failing", error=values["error"], next=values["next_fetch_at"])
-        row["errors"] = row.get("errors", 0) + 1
-
-    def record_gone(self, feed_id: int, **values: Any) -> None:
-        self.feeds[feed_id].update(state="gone", error=values["error"])
-
-    def record_success(self, feed_id: int, **values: Any) -> None:
-        self.feeds[feed_id].update(
-            state="ok",
-            status=values["status"],
-            etag=values["etag"],
-            last_modified=values["last_modified"],
-            body_hash=values["body_hash"],
-            title=values["title"],
-            ok_at=values["now"],
-            next=values["next_fetch_at"],
-        )
+        row.update(state=update.state, status=update.status, errors=update.error_count)
+        row.update(error=update.error)
+        if update.next_fetch_at is not None:
+            row["next"] = update.next_fetch_at
+        if update.answer is None:
+            return
+        answer = update.answer
+        row.update(ok_at=update.fetched_at, etag=answer.etag, last_modified=answer.last_modified)
+        if answer.document is not None:
+            row.update(body_hash=answer.document.body_hash)
+            row["title"] = answer.document.title or row.get("title")
 
     def digest_state(self, feed_id: int) -> str | None:
         return self.digests.get(feed_id)

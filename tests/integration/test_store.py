@@ -20,7 +20,10 @@ from feedd.store.sqlite import SQLiteStore as Store
 from feedd.types import (
     Action,
     Entry,
+    FeedAnswer,
+    FeedDocument,
     FeedSettings,
+    FeedUpdate,
     Intent,
     Known,
     RawEntry,
@@ -249,16 +252,12 @@ def test_due_feeds_order_and_exclusion(store: Store):
     a, b, c, d, _e = add_feeds(store, *urls)
     # a: never fetched; b due an hour ago; c due a minute ago; d not due; e disabled.
     for fid, when in ((b, NOW - timedelta(hours=1)), (c, NOW - timedelta(minutes=1))):
-        store.record_failure(fid, error="x", status=500, now=NOW, next_fetch_at=when)
-    store.record_not_modified(
+        store.record_poll(fid, FeedUpdate("failing", 500, NOW, 1, "x", when))
+    store.record_poll(
         d,
-        status=304,
-        etag=None,
-        last_modified=None,
-        now=NOW,
-        next_fetch_at=NOW + timedelta(1),
-        poll_interval=1800,
-        move=STAYED,
+        FeedUpdate(
+            "ok", 304, NOW, 0, None, NOW + timedelta(1), FeedAnswer(None, None, 1800, STAYED)
+        ),
     )
     store.sync_feeds([settings(u) for u in urls[:4]] + [settings(urls[4], enabled=False)], NOW)
 
@@ -286,20 +285,25 @@ def test_record_success_then_failure(store: Store, db_path: Path):
     (fid,) = add_feeds(store, "https://a.example/feed")
     next_at = NOW + timedelta(minutes=30)
     with store.transaction():
-        store.record_success(
+        store.record_poll(
             fid,
-            status=200,
-            etag='"e1"',
-            last_modified="Mon, 01 Jan 2024 00:00:00 GMT",
-            body_hash="abc",
-            title="A feed",
-            site_url="https://a.example/",
-            now=NOW,
-            next_fetch_at=next_at,
-            poll_interval=1800,
-            posting_gap=3600,
-            last_post_at=NOW - timedelta(hours=2),
-            move=Relocation("https://a.example/new-feed", None, 0),
+            FeedUpdate(
+                "ok",
+                200,
+                NOW,
+                0,
+                None,
+                next_at,
+                FeedAnswer(
+                    '"e1"',
+                    "Mon, 01 Jan 2024 00:00:00 GMT",
+                    1800,
+                    Relocation("https://a.example/new-feed", None, 0),
+                    FeedDocument(
+                        "abc", "A feed", "https://a.example/", 3600, NOW - timedelta(hours=2)
+                    ),
+                ),
+            ),
         )
     feed = one(db_path, "SELECT * FROM feeds WHERE id = ?", fid)
     assert feed["state"] == "ok"
@@ -313,8 +317,8 @@ def test_record_success_then_failure(store: Store, db_path: Path):
     assert (due.poll_interval, due.posting_gap) == (1800, 3600)
     assert due.last_post_at == NOW - timedelta(hours=2)
 
-    for _ in range(2):
-        store.record_failure(fid, error="HTTP 500", status=500, now=NOW, next_fetch_at=next_at)
+    for errors in (1, 2):
+        store.record_poll(fid, FeedUpdate("failing", 500, NOW, errors, "HTTP 500", next_at))
     feed = one(db_path, "SELECT * FROM feeds WHERE id = ?", fid)
     assert (feed["state"], feed["error_count"], feed["last_error"]) == ("failing", 2, "HTTP 500")
     assert feed["etag"] == '"e1"'  # a failure keeps the validators
@@ -450,20 +454,23 @@ def test_failed_transaction_rolls_back_everything(store: Store, db_path: Path):
     with pytest.raises(Boom), store.transaction():
         intents = dedupe.decide(store.known(fid, entries), entries)
         store.apply(fid, intents, language=None, now=NOW)
-        store.record_success(
+        store.record_poll(
             fid,
-            status=200,
-            etag='"doomed"',
-            last_modified=None,
-            body_hash="doomed",
-            title="Doomed",
-            site_url=None,
-            now=NOW,
-            next_fetch_at=NOW,
-            poll_interval=1800,
-            posting_gap=None,
-            last_post_at=None,
-            move=STAYED,
+            FeedUpdate(
+                "ok",
+                200,
+                NOW,
+                0,
+                None,
+                NOW,
+                FeedAnswer(
+                    '"doomed"',
+                    None,
+                    1800,
+                    STAYED,
+                    FeedDocument("doomed", "Doomed", None, None, None),
+                ),
+            ),
         )
         raise Boom
     assert not store.conn.in_transaction

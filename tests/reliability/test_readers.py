@@ -670,7 +670,7 @@ def test_trim_wal_waits_for_readers_then_truncates(tmp_path):
 
 
 async def test_the_daemon_trims_the_wal_after_polls(server, tmp_path, caplog):
-    """Daemon wiring: each poll ends with Store.trim_wal; after a reader outlasted
+    """Daemon wiring: each poll ends with the store's upkeep (trim_wal); after a reader outlasted
     the wait, no new try before WAL_RETRY_SECONDS."""
     from conftest import write_config
 
@@ -700,11 +700,11 @@ async def test_the_daemon_trims_the_wal_after_polls(server, tmp_path, caplog):
         (feed,) = store.feeds_by_url([url])
         await daemon._poll(feed)
         assert wal.stat().st_size > WAL_LIMIT  # the reader is still there
-        assert daemon.wal_retry_at > time.monotonic()
+        assert store.wal_retry_at > time.monotonic()
         reader.execute("COMMIT")
         await daemon._poll(feed)  # too soon to try again
         assert wal.stat().st_size > WAL_LIMIT
-        daemon.wal_retry_at = 0.0  # as WAL_RETRY_SECONDS later
+        store.wal_retry_at = 0.0  # as WAL_RETRY_SECONDS later
         await daemon._poll(feed)
         assert wal.stat().st_size == 0
         assert any("checkpointed and truncated" in m for m in caplog.messages)

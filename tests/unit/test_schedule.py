@@ -1,5 +1,7 @@
-"""schedule: posting gaps, publisher hints, Retry-After, the adaptive interval, and
-next_fetch_at's jitter, backoff and caps, with seeded random numbers."""
+"""schedule: posting gaps, publisher hints, Retry-After, the adaptive interval,
+next_fetch_at's jitter, backoff and caps, with seeded random numbers; what a poll
+writes to its feed (answered, failed, relocate) and what a config change does to
+its schedule (resync), as tables."""
 
 # S311: seeded random.Random makes the jitter reproducible here; nothing is cryptographic.
 # ruff: noqa: S311
@@ -18,14 +20,34 @@ from feedd.schedule import (
     JITTER,
     MAX_BACKOFF,
     MAX_DATES,
+    MAX_ERROR,
     MAX_HINT,
     MAX_RETRY_AFTER,
+    MOVED_AFTER,
+    IntervalPolicy,
+    answered,
+    backoff,
+    document_seen,
+    failed,
     hinted_interval,
+    interval_after,
     next_fetch_at,
     poll_interval,
     posting_gap,
+    relocate,
+    resync,
     retry_after,
     silent_gap,
+)
+from feedd.types import (
+    DueFeed,
+    FeedAnswer,
+    FeedDocument,
+    FeedSchedule,
+    FeedSettings,
+    FeedSource,
+    FeedUpdate,
+    Relocation,
 )
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -489,3 +511,275 @@ def test_retry_after_is_capped_at_a_week():
 )
 def test_retry_after_garbage_is_none(value):
     assert retry_after(value, NOW) is None
+
+
+# --- backoff: the one retry rule ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("base", "doublings", "cap", "expected"),
+    [
+        (600.0, 0, DAY, 600.0),  # no failure, no doubling
+        (600.0, -3, DAY, 600.0),  # nonsense counts double nothing
+        (600.0, 1, DAY, 1200.0),
+        (600.0, 3, DAY, 4800.0),
+        (600.0, 8, DAY, DAY),  # 153,600 s, capped
+        (600.0, 10**9, DAY, DAY),  # any count: the exponent is bounded
+        (2 * DAY, 3, DAY, 2 * DAY),  # an interval past the cap is not shortened
+        # The link cache's parameters (links.RETRY_FIRST, links.RETRY_MAX).
+        (HOUR, 0, 7 * DAY, HOUR),
+        (HOUR, 7, 7 * DAY, 128 * HOUR),
+        (HOUR, 8, 7 * DAY, 7 * DAY),
+    ],
+)
+def test_backoff(base, doublings, cap, expected):
+    assert backoff(base, doublings, cap) == expected
+
+
+# --- what a poll writes: the classifier ---------------------------------------
+
+
+class NoJitter(random.Random):
+    """next_fetch_at without its random spread, so a table can give exact times."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return 0.0
+
+
+def due(
+    *,
+    interval: float = 600.0,
+    errors: int = 0,
+    poll: float | None = None,
+    final_url: str | None = None,
+    moved_to: str | None = None,
+    moved_count: int = 0,
+    gap: float | None = None,
+    last_post: datetime | None = None,
+) -> DueFeed:
+    url = "https://a.example/feed"
+    return DueFeed(
+        1,
+        url,
+        interval,
+        errors,
+        FeedSource(url, '"old"', None, "oldhash", final_url),
+        poll_interval=poll,
+        posting_gap=gap,
+        last_post_at=last_post,
+        moved_to=moved_to,
+        moved_count=moved_count,
+    )
+
+
+def after(seconds: float | None) -> datetime | None:
+    return None if seconds is None else NOW + timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize(
+    ("status", "retry", "feed", "state", "errors", "wait"),
+    [
+        # Any failure backs off from the interval in use: x 2^errors.
+        (500, None, due(), "failing", 1, 1200.0),
+        (None, None, due(), "failing", 1, 1200.0),  # no response (timeout, refused)
+        (200, None, due(), "failing", 1, 1200.0),  # a body that is not a feed
+        (404, None, due(errors=2, poll=900.0), "failing", 3, 7200.0),  # adaptive interval
+        (500, None, due(interval=HOUR, errors=9), "failing", 10, MAX_BACKOFF),
+        (500, None, due(interval=2 * DAY, errors=3), "failing", 4, 2 * DAY),
+        # 429 and 503 wait at least their Retry-After, in seconds or as a date.
+        (429, "7200", due(), "failing", 1, 7200.0),
+        (503, "60", due(), "failing", 1, 1200.0),  # shorter than the backoff: backoff
+        (503, "Sat, 01 Jun 2024 15:00:00 GMT", due(), "failing", 1, 3 * HOUR),
+        (429, "99999999", due(), "failing", 1, MAX_RETRY_AFTER),
+        (429, "soon", due(), "failing", 1, 1200.0),  # malformed: ignored
+        (429, None, due(errors=1), "failing", 2, 2400.0),
+        # Retry-After on any other status is not about polling.
+        (500, "7200", due(), "failing", 1, 1200.0),
+        (301, "7200", due(), "failing", 1, 1200.0),
+        # 410 Gone: set aside, never scheduled, whatever else it says.
+        (410, None, due(), "gone", 1, None),
+        (410, "60", due(errors=4, poll=900.0), "gone", 5, None),
+    ],
+)
+def test_failed(status, retry, feed, state, errors, wait):
+    update = failed(
+        feed, status=status, error="boom", retry_after_value=retry, now=NOW, rng=NoJitter()
+    )
+    assert update == FeedUpdate(state, status, NOW, errors, "boom", after(wait))
+    assert update.answer is None  # validators, interval, title and relocation stay as stored
+
+
+def test_failed_keeps_a_bounded_error_message():
+    page = "<html>" + "x" * 10_000
+    update = failed(due(), status=500, error=page, retry_after_value=None, now=NOW)
+    assert update.error == page[:MAX_ERROR]
+
+
+def test_failed_is_jittered_like_any_schedule():
+    update = failed(
+        due(), status=500, error="x", retry_after_value=None, now=NOW, rng=random.Random(3)
+    )
+    spread = random.Random(3).uniform(-JITTER, JITTER)
+    assert update.next_fetch_at == NOW + timedelta(seconds=1200.0 * (1 + spread))
+
+
+DOCUMENT = FeedDocument(
+    "newhash", "Title", "https://a.example/", 3 * HOUR, NOW - timedelta(hours=1)
+)
+
+
+@pytest.mark.parametrize(
+    ("feed", "status", "document"),
+    [
+        (due(errors=5), 304, None),  # not modified: the stored document stands
+        (due(errors=0), 200, DOCUMENT),
+        (due(errors=3, poll=900.0), 200, DOCUMENT),  # an answer forgets the failures
+        (due(), 200, FeedDocument("h", None, None, None, None)),
+    ],
+)
+def test_answered(feed, status, document):
+    update = answered(
+        feed,
+        status=status,
+        etag='"new"',
+        last_modified=None,
+        moved_to=None,
+        interval=HOUR,
+        now=NOW,
+        document=document,
+        rng=NoJitter(),
+    )
+    answer = FeedAnswer('"new"', None, HOUR, Relocation(None, None, 0), document)
+    assert update == FeedUpdate("ok", status, NOW, 0, None, NOW + timedelta(hours=1), answer)
+
+
+NEW = "https://b.example/feed"
+OTHER = "https://c.example/feed"
+
+
+@pytest.mark.parametrize(
+    ("feed", "moved_to", "expected"),
+    [
+        (due(), None, Relocation(None, None, 0)),
+        (due(final_url=NEW), None, Relocation(NEW, None, 0)),  # moved once: stays moved
+        (due(), NEW, Relocation(None, NEW, 1)),
+        (due(moved_to=NEW, moved_count=1), NEW, Relocation(None, NEW, 2)),
+        (due(moved_to=NEW, moved_count=MOVED_AFTER - 1), NEW, Relocation(NEW, None, 0)),
+        (due(moved_to=NEW, moved_count=2), OTHER, Relocation(None, OTHER, 1)),  # elsewhere
+        (due(moved_to=NEW, moved_count=2), None, Relocation(None, None, 0)),  # interrupted
+    ],
+)
+def test_relocate(feed, moved_to, expected):
+    assert relocate(feed, moved_to) == expected
+    update = answered(
+        feed, status=200, etag=None, last_modified=None, moved_to=moved_to, interval=HOUR, now=NOW
+    )
+    assert update.answer is not None
+    assert update.answer.relocation == expected
+
+
+ADAPTIVE = IntervalPolicy(adaptive=True, min_interval=10 * MINUTE, max_interval=DAY)
+PINNED = IntervalPolicy(adaptive=False, min_interval=10 * MINUTE, max_interval=DAY)
+HOURLY = [NOW - timedelta(hours=h) for h in range(10)]
+DAILY = [NOW - timedelta(days=d) for d in range(5)]
+HALF_HOUR = due(interval=1800.0)
+# Posted every 2 hours, last an hour ago / eight hours ago.
+ON_PACE = due(interval=1800.0, gap=2 * HOUR, last_post=NOW - timedelta(hours=1))
+SILENT = due(interval=1800.0, gap=2 * HOUR, last_post=NOW - timedelta(hours=8))
+PINNED_45M = due(interval=2700.0)
+MAX_AGE_2H = (("cache-control", "max-age=7200"),)
+
+
+@pytest.mark.parametrize(
+    ("policy", "feed", "headers", "ttl", "dates", "expected"),
+    [
+        # A new document: half its posting gap, within [min, max].
+        (ADAPTIVE, HALF_HOUR, (), None, HOURLY, 1800.0),
+        (ADAPTIVE, HALF_HOUR, (), None, DAILY, DAY / 2),
+        (ADAPTIVE, HALF_HOUR, (), None, [], 1800.0),  # no gap: the configured interval
+        # No new document (a 304): the stored gap, stretched by the silence since.
+        (ADAPTIVE, ON_PACE, (), None, None, HOUR),
+        (ADAPTIVE, SILENT, (), None, None, 2 * HOUR),  # sqrt(2 h x 8 h) / 2
+        (ADAPTIVE, HALF_HOUR, (), None, None, 1800.0),
+        # The feed's own interval pins it; only a publisher hint lengthens it.
+        (PINNED, PINNED_45M, (), None, HOURLY, 2700.0),
+        (PINNED, PINNED_45M, MAX_AGE_2H, None, HOURLY, 7200.0),
+        (ADAPTIVE, HALF_HOUR, (), 3 * HOUR, HOURLY, 3 * HOUR),
+    ],
+)
+def test_interval_after(policy, feed, headers, ttl, dates, expected):
+    got = interval_after(feed, policy, headers=headers, ttl=ttl, dates=dates, now=NOW)
+    assert got == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("dates", "gap", "last_post"),
+    [
+        ([], None, None),
+        ([NOW - timedelta(hours=1)], None, NOW - timedelta(hours=1)),
+        # The gap is measured up to the newest post: silence is not stored.
+        ([NOW - timedelta(days=10), NOW - timedelta(days=11)], DAY, NOW - timedelta(days=10)),
+        # A date beyond the clock skew is not the last post.
+        (
+            [NOW + timedelta(days=1), NOW - timedelta(hours=2), NOW - timedelta(hours=4)],
+            2 * HOUR,
+            NOW - timedelta(hours=2),
+        ),
+        ([NOW + timedelta(seconds=CLOCK_SKEW)], None, NOW + timedelta(seconds=CLOCK_SKEW)),
+    ],
+)
+def test_document_seen(dates, gap, last_post):
+    assert document_seen("h", "T", None, dates, NOW) == FeedDocument("h", "T", None, gap, last_post)
+
+
+# --- resync: a config entry changed -------------------------------------------
+
+FETCHED = NOW - timedelta(minutes=10)
+PLANNED = NOW + timedelta(hours=1)
+
+
+def stored(
+    state: str = "ok",
+    interval: float = 1800.0,
+    fetched: datetime | None = FETCHED,
+    next_at: datetime | None = PLANNED,
+    poll: float | None = 3600.0,
+) -> FeedSchedule:
+    return FeedSchedule(state, interval, fetched, next_at, poll)
+
+
+def configured(interval: float = 1800.0) -> FeedSettings:
+    return FeedSettings("https://a.example/feed", None, interval, (), True)
+
+
+@pytest.mark.parametrize(
+    ("before", "entry", "edited", "expected"),
+    [
+        # Renamed, retagged, re-enabled: the schedule stands.
+        (stored(), configured(), True, stored()),
+        (stored(), configured(), False, stored()),
+        (stored("failing"), configured(), True, stored("failing")),
+        (stored("new", fetched=None, next_at=None, poll=None), configured(), True,
+         stored("new", fetched=None, next_at=None, poll=None)),
+        # A new interval counts from the last fetch and forgets the learned one.
+        (stored(), configured(900.0), True,
+         stored(interval=900.0, next_at=FETCHED + timedelta(minutes=15), poll=None)),
+        (stored("failing"), configured(7200.0), True,
+         stored("failing", interval=7200.0, next_at=FETCHED + timedelta(hours=2), poll=None)),
+        (stored(fetched=None, next_at=None), configured(900.0), True,
+         stored(interval=900.0, fetched=None, next_at=None, poll=None)),  # never fetched: due
+        # Whole seconds, as stored: 1800.4 s is the same interval.
+        (stored(), configured(1800.4), True, stored()),
+        (stored(), configured(1800.6), True,
+         stored(interval=1801.0, next_at=FETCHED + timedelta(seconds=1801), poll=None)),
+        # A gone feed is tried again, at once, when its entry is edited...
+        (stored("gone", next_at=None), configured(), True,
+         stored("new", next_at=None)),
+        (stored("gone", next_at=None), configured(900.0), True,
+         stored("new", interval=900.0, next_at=None, poll=None)),
+        # ...not when it only comes back to the config as it was.
+        (stored("gone", next_at=None), configured(), False, stored("gone", next_at=None)),
+    ],
+)  # fmt: skip
+def test_resync(before, entry, edited, expected):
+    assert resync(before, entry, edited=edited) == expected

@@ -9,41 +9,87 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from ... import schedule
 from ...types import (
     DueFeed,
+    FeedSchedule,
     FeedSettings,
     FeedSource,
-    Relocation,
+    FeedUpdate,
     format_timestamp,
     parse_timestamp,
 )
-from .connection import Connection
+from .connection import Connection, chunks
 
-# A configured feed: added (due at once), or its settings updated.
-_UPSERT_FEED = """
+# A configured feed, added: due at once (next_fetch_at NULL, state 'new').
+_INSERT_FEED = """
 INSERT INTO feeds (url, name, tags, enabled, interval_seconds, settings_hash, created_at)
 VALUES (:url, :name, :tags, :enabled, :interval, :settings, :created)
-ON CONFLICT (url) DO UPDATE SET
-    name = excluded.name, tags = excluded.tags,
-    enabled = excluded.enabled, interval_seconds = excluded.interval_seconds,
-    settings_hash = excluded.settings_hash,
-    -- a changed interval counts from the last fetch, not the next one
-    next_fetch_at = CASE
-        WHEN state = 'gone' AND settings_hash IS NOT excluded.settings_hash
-        THEN NULL
-        WHEN interval_seconds != excluded.interval_seconds
-             AND last_fetched_at IS NOT NULL
-        THEN strftime('%Y-%m-%dT%H:%M:%SZ', last_fetched_at,
-                      '+' || excluded.interval_seconds || ' seconds')
-        ELSE next_fetch_at END,
-    poll_interval_seconds = CASE
-        WHEN interval_seconds != excluded.interval_seconds THEN NULL
-        ELSE poll_interval_seconds END,
-    -- a gone feed (HTTP 410) is tried again once its entry is edited
-    state = CASE
-        WHEN state = 'gone' AND settings_hash IS NOT excluded.settings_hash
-        THEN 'new' ELSE state END
 """
+# A configured feed whose entry changed: its settings, and its schedule as
+# schedule.resync left it.
+_UPDATE_FEED = """
+UPDATE feeds SET name = :name, tags = :tags, enabled = :enabled,
+    interval_seconds = :interval, settings_hash = :settings, state = :state,
+    next_fetch_at = :next_fetch_at, poll_interval_seconds = :poll_interval
+WHERE id = :id
+"""
+# What every poll writes (FeedUpdate), then what an answer adds (FeedAnswer),
+# then what a new body adds (FeedDocument). A document without a title, a
+# site link or a dated item keeps the ones stored.
+_POLLED = (
+    "state = :state, last_status = :status, last_fetched_at = :fetched_at, "
+    "error_count = :error_count, last_error = :error, next_fetch_at = :next_fetch_at"
+)
+_ANSWERED = (
+    ", last_ok_at = :fetched_at, etag = :etag, last_modified = :last_modified, "
+    "poll_interval_seconds = :poll_interval, final_url = :final_url, moved_to = :moved_to, "
+    "moved_count = :moved_count"
+)
+_DOCUMENT = (
+    ", body_hash = :body_hash, title = coalesce(:title, title), "
+    "site_url = coalesce(:site_url, site_url), posting_gap_seconds = :posting_gap, "
+    "last_post_at = coalesce(:last_post_at, last_post_at)"
+)
+_RECORD_FAILURE = f"UPDATE feeds SET {_POLLED} WHERE id = :id"
+_RECORD_NOT_MODIFIED = f"UPDATE feeds SET {_POLLED}{_ANSWERED} WHERE id = :id"
+_RECORD_DOCUMENT = f"UPDATE feeds SET {_POLLED}{_ANSWERED}{_DOCUMENT} WHERE id = :id"
+
+
+def _poll_values(feed_id: int, update: FeedUpdate) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters that write ``update`` to the feed's row."""
+    values: dict[str, Any] = {
+        "id": feed_id,
+        "state": update.state,
+        "status": update.status,
+        "fetched_at": format_timestamp(update.fetched_at),
+        "error_count": update.error_count,
+        "error": update.error,
+        "next_fetch_at": format_timestamp(update.next_fetch_at),
+    }
+    answer = update.answer
+    if answer is None:
+        return _RECORD_FAILURE, values
+    move = answer.relocation
+    values.update(
+        etag=answer.etag,
+        last_modified=answer.last_modified,
+        poll_interval=round(answer.poll_interval),
+        final_url=move.final_url,
+        moved_to=move.moved_to,
+        moved_count=move.moved_count,
+    )
+    document = answer.document
+    if document is None:
+        return _RECORD_NOT_MODIFIED, values
+    values.update(
+        body_hash=document.body_hash,
+        title=document.title,
+        site_url=document.site_url,
+        posting_gap=None if document.posting_gap is None else round(document.posting_gap),
+        last_post_at=format_timestamp(document.last_post_at),
+    )
+    return _RECORD_DOCUMENT, values
 
 
 def settings_hash(feed: FeedSettings) -> str:
@@ -52,46 +98,93 @@ def settings_hash(feed: FeedSettings) -> str:
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
+def _settings_values(feed: FeedSettings, fingerprint: str) -> dict[str, Any]:
+    """The columns a feed's config entry sets."""
+    return {
+        "url": feed.url,
+        "name": feed.name,
+        "tags": json.dumps(list(feed.tags), ensure_ascii=False),
+        "enabled": int(feed.enabled),
+        "interval": round(feed.interval),
+        "settings": fingerprint,
+    }
+
+
+def _resynced(
+    feed_id: int, stored: FeedSchedule, feed: FeedSettings, *, edited: bool
+) -> dict[str, Any]:
+    """The schedule columns of a stored feed whose entry changed, as resync decides."""
+    after = schedule.resync(stored, feed, edited=edited)
+    return {
+        "id": feed_id,
+        "state": after.state,
+        "next_fetch_at": format_timestamp(after.next_fetch_at),
+        "poll_interval": None if after.poll_interval is None else round(after.poll_interval),
+    }
+
+
 class Feeds(Connection):
     def sync_feeds(self, feeds: Sequence[FeedSettings], now: datetime) -> None:
         """Make the feeds table match the config: add new feeds (due at once),
         update settings, disable feeds no longer configured (their articles stay).
+        What an edited entry does to the feed's schedule is schedule.resync's.
 
         Only rows whose settings changed are written: a start or a reload with
         the same config reads the table and writes nothing."""
         created = format_timestamp(now)
         with self.transaction():
             stored = {
-                url: (settings, enabled)
-                for url, settings, enabled in self.conn.execute(
-                    "SELECT url, settings_hash, enabled FROM feeds"
+                url: (id_, settings, enabled)
+                for id_, url, settings, enabled in self.conn.execute(
+                    "SELECT id, url, settings_hash, enabled FROM feeds"
                 )
             }
             configured = {feed.url: settings_hash(feed) for feed in feeds}
+            added, changed = [], []
+            for feed in feeds:
+                row = stored.get(feed.url)
+                if row is None:
+                    added.append(
+                        {**_settings_values(feed, configured[feed.url]), "created": created}
+                    )
+                elif row[1:] != (configured[feed.url], int(feed.enabled)):
+                    changed.append((row[0], feed, row[1] != configured[feed.url]))
+            self.conn.executemany(_INSERT_FEED, added)
+            schedules = self._schedules([id_ for id_, _, _ in changed])
             self.conn.executemany(
-                _UPSERT_FEED,
+                _UPDATE_FEED,
                 (
                     {
-                        "url": feed.url,
-                        "name": feed.name,
-                        "tags": json.dumps(list(feed.tags), ensure_ascii=False),
-                        "enabled": int(feed.enabled),
-                        "interval": round(feed.interval),
-                        "settings": configured[feed.url],
-                        "created": created,
+                        **_settings_values(feed, configured[feed.url]),
+                        **_resynced(id_, schedules[id_], feed, edited=edited),
                     }
-                    for feed in feeds
-                    if stored.get(feed.url) != (configured[feed.url], int(feed.enabled))
+                    for id_, feed, edited in changed
                 ),
             )
             self.conn.executemany(
                 "UPDATE feeds SET enabled = 0 WHERE url = ?",
-                (
-                    (url,)
-                    for url, (_, enabled) in stored.items()
-                    if enabled and url not in configured
-                ),
+                ((url,) for url, row in stored.items() if row[2] and url not in configured),
             )
+
+    def _schedules(self, feed_ids: Sequence[int]) -> dict[int, FeedSchedule]:
+        """The stored schedules of these feeds (sync_feeds reads them for edited
+        entries only: a start with the same config parses no timestamp)."""
+        found = {}
+        for chunk in chunks(feed_ids):
+            marks = ",".join("?" * len(chunk))
+            for id_, state, interval, fetched, next_at, poll in self.conn.execute(
+                "SELECT id, state, interval_seconds, last_fetched_at, next_fetch_at, "
+                f"poll_interval_seconds FROM feeds WHERE id IN ({marks})",
+                chunk,
+            ):
+                found[id_] = FeedSchedule(
+                    state=state,
+                    interval=float(interval),
+                    last_fetched_at=parse_timestamp(fetched),
+                    next_fetch_at=parse_timestamp(next_at),
+                    poll_interval=None if poll is None else float(poll),
+                )
+        return found
 
     def _due_feed(self, row: sqlite3.Row | tuple[Any, ...]) -> DueFeed:
         (id_, url, interval, errors, etag, last_modified, body_hash, final_url, poll_interval,
@@ -154,119 +247,12 @@ class Feeds(Connection):
                 found.append(self._due_feed(row))
         return tuple(found)
 
-    # -- recording a fetch
+    # -- recording a poll
 
-    def record_not_modified(
-        self,
-        feed_id: int,
-        *,
-        status: int,
-        etag: str | None,
-        last_modified: str | None,
-        now: datetime,
-        next_fetch_at: datetime,
-        poll_interval: float,
-        move: Relocation,
-    ) -> None:
-        self._write(
-            """
-            UPDATE feeds SET state = 'ok', etag = ?, last_modified = ?, last_status = ?,
-                last_fetched_at = ?, last_ok_at = ?, error_count = 0, last_error = NULL,
-                next_fetch_at = ?, poll_interval_seconds = ?, final_url = ?, moved_to = ?,
-                moved_count = ?
-            WHERE id = ?
-            """,
-            (
-                etag,
-                last_modified,
-                status,
-                format_timestamp(now),
-                format_timestamp(now),
-                format_timestamp(next_fetch_at),
-                round(poll_interval),
-                move.final_url,
-                move.moved_to,
-                move.moved_count,
-                feed_id,
-            ),
-        )
-
-    def record_failure(
-        self,
-        feed_id: int,
-        *,
-        error: str,
-        status: int | None,
-        now: datetime,
-        next_fetch_at: datetime,
-    ) -> None:
-        self._write(
-            """
-            UPDATE feeds SET state = 'failing', last_status = ?, last_fetched_at = ?,
-                error_count = error_count + 1, last_error = ?, next_fetch_at = ?
-            WHERE id = ?
-            """,
-            (status, format_timestamp(now), error[:2000], format_timestamp(next_fetch_at), feed_id),
-        )
-
-    def record_gone(self, feed_id: int, *, error: str, status: int, now: datetime) -> None:
-        """HTTP 410: the feed is not polled again until its config entry changes."""
-        self._write(
-            """
-            UPDATE feeds SET state = 'gone', last_status = ?, last_fetched_at = ?,
-                error_count = error_count + 1, last_error = ?, next_fetch_at = NULL
-            WHERE id = ?
-            """,
-            (status, format_timestamp(now), error[:2000], feed_id),
-        )
-
-    def record_success(
-        self,
-        feed_id: int,
-        *,
-        status: int,
-        etag: str | None,
-        last_modified: str | None,
-        body_hash: str,
-        title: str | None,
-        site_url: str | None,
-        now: datetime,
-        next_fetch_at: datetime,
-        poll_interval: float,
-        posting_gap: float | None,
-        last_post_at: datetime | None,
-        move: Relocation,
-    ) -> None:
-        self.conn.execute(
-            """
-            UPDATE feeds SET state = 'ok', last_status = ?, etag = ?,
-                last_modified = ?, body_hash = ?, title = coalesce(?, title),
-                site_url = coalesce(?, site_url), last_fetched_at = ?, last_ok_at = ?,
-                error_count = 0, last_error = NULL, next_fetch_at = ?,
-                poll_interval_seconds = ?, posting_gap_seconds = ?,
-                last_post_at = coalesce(?, last_post_at),
-                final_url = ?, moved_to = ?, moved_count = ?
-            WHERE id = ?
-            """,
-            (
-                status,
-                etag,
-                last_modified,
-                body_hash,
-                title,
-                site_url,
-                format_timestamp(now),
-                format_timestamp(now),
-                format_timestamp(next_fetch_at),
-                round(poll_interval),
-                None if posting_gap is None else round(posting_gap),
-                format_timestamp(last_post_at),
-                move.final_url,
-                move.moved_to,
-                move.moved_count,
-                feed_id,
-            ),
-        )
+    def record_poll(self, feed_id: int, update: FeedUpdate) -> None:
+        sql, values = _poll_values(feed_id, update)
+        with self._refusals():
+            self.conn.execute(sql, values)
 
     def digest_state(self, feed_id: int) -> str | None:
         """What the feed's last digest left for the next one (``save_digest_state``)."""

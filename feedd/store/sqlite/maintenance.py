@@ -110,12 +110,12 @@ class Maintenance(Connection):
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return not busy
 
-    _wal_retry_at = 0.0  # time.monotonic(): trim_wal is not tried before
+    wal_retry_at = 0.0  # time.monotonic(): trim_wal is not tried before
 
     def upkeep_due(self) -> bool:
         """Whether after_poll has work: the WAL grew past WAL_LIMIT (a stat, from any
         thread; most polls: no trip to the store's thread)."""
-        return time.monotonic() >= self._wal_retry_at and self.wal_size() > WAL_LIMIT
+        return time.monotonic() >= self.wal_retry_at and self.wal_size() > WAL_LIMIT
 
     def after_poll(self) -> None:
         """Keep the WAL from growing while readers never leave it (trim_wal).
@@ -126,7 +126,7 @@ class Maintenance(Connection):
         if trimmed:
             log.info("WAL over %d MiB: checkpointed and truncated", WAL_LIMIT // 2**20)
         elif trimmed is False:
-            self._wal_retry_at = time.monotonic() + WAL_RETRY_SECONDS
+            self.wal_retry_at = time.monotonic() + WAL_RETRY_SECONDS
             log.debug("WAL over %d MiB: a reader holds an older snapshot", WAL_LIMIT // 2**20)
 
     def integrity_problems(self) -> list[str]:
