@@ -238,11 +238,6 @@ class Articles(Connection):
             {**self._article_values(entry, seen_at), "id": article_id, "language": entry.language},
         )
 
-    def has_polled(self, feed_id: int) -> bool:
-        """Whether a poll of this feed has succeeded before."""
-        row = self.conn.execute("SELECT last_ok_at FROM feeds WHERE id = ?", (feed_id,)).fetchone()
-        return row is not None and row[0] is not None
-
     def articles_sharing_urls(self) -> tuple[KnownArticle, ...]:
         """Articles whose canonical URL another article has too (dedupe.repairs)."""
         rows = self.conn.execute(

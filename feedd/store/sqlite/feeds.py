@@ -254,6 +254,11 @@ class Feeds(Connection):
         with self._refusals():
             self.conn.execute(sql, values)
 
+    def has_polled(self, feed_id: int) -> bool:
+        """Whether a poll of this feed has succeeded before."""
+        row = self.conn.execute("SELECT last_ok_at FROM feeds WHERE id = ?", (feed_id,)).fetchone()
+        return row is not None and row[0] is not None
+
     def digest_state(self, feed_id: int) -> str | None:
         """What the feed's last digest left for the next one (``save_digest_state``)."""
         row = self.conn.execute("SELECT state FROM feed_digests WHERE feed_id = ?", (feed_id,))
