@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
-import sqlite_utils
-
 from ...errors import StoreError
 from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 
@@ -52,6 +50,10 @@ class Connection:
             )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from None
+        # Imported here: the read commands (store.sqlite.reading) need only sqlite3, and
+        # sqlite_utils costs ~40 ms at every start.
+        import sqlite_utils
+
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
         try:
