@@ -424,6 +424,16 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             '"16MiB"',
         ),
         Key(
+            "max_items",
+            _positive_int,
+            5000,
+            "Most items kept from one feed document, the newest by date (undated ones "
+            "last); the rest are left out and logged. Real feeds carry up to ~1,000; the "
+            "bound keeps a hostile document of 100,000 tiny items from costing 100,000 "
+            "rows.",
+            "5000",
+        ),
+        Key(
             "user_agent",
             _non_empty_str,
             DEFAULT_USER_AGENT,
@@ -597,6 +607,7 @@ class FetchConfig:
     per_host: int
     workers: int | None  # None: default_workers()
     max_body_size: int
+    max_items: int
     user_agent: str
 
 

@@ -189,11 +189,18 @@ def _normalized(
     return cleaned, tuple(targets), learned
 
 
-def digest(body: bytes, url: str, content_type: str | None, memory: Memory | None = None) -> Digest:
+def digest(
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    memory: Memory | None = None,
+    max_items: int = parse.MAX_ITEMS,
+) -> Digest:
     """Parse and normalize a fetched body (raises ParseError). With the feed's
     ``memory``, items of its last document that are unchanged are not cleaned
-    again (the pipeline checks they are still stored before it relies on them)."""
-    parsed = parse.parse_feed(body, url=url, content_type=content_type)
+    again (the pipeline checks they are still stored before it relies on them).
+    Items beyond ``max_items``, the oldest, are left out (ParsedFeed.dropped_items)."""
+    parsed = parse.parse_feed(body, url=url, content_type=content_type, max_items=max_items)
     raw_hashes = [raw_hash(raw, url, parsed.language) for raw in parsed.entries]
     incremental = _incremental(parsed, url, raw_hashes, memory) if memory else None
     if incremental is not None:
@@ -284,10 +291,10 @@ def with_resolved(
 
 
 def _digest_in_worker(
-    body: bytes, url: str, content_type: str | None, memory: Memory | None
+    body: bytes, url: str, content_type: str | None, memory: Memory | None, max_items: int
 ) -> Digest:
     try:
-        return digest(body, url, content_type, memory)
+        return digest(body, url, content_type, memory, max_items)
     finally:
         # glibc keeps the heap a large document grew to; giving it back after each
         # body holds a worker near its idle size (corpus, one process: 142 -> 105 MB).
@@ -356,7 +363,12 @@ class Digesters:
         return self.pool
 
     async def digest(
-        self, body: bytes, url: str, content_type: str | None, memory: Memory | None = None
+        self,
+        body: bytes,
+        url: str,
+        content_type: str | None,
+        memory: Memory | None = None,
+        max_items: int = parse.MAX_ITEMS,
     ) -> Digest | None:
         """The body digested by a worker; None when the caller should digest it
         itself (no workers, before ``start_after`` bodies, a worker died): on
@@ -367,7 +379,7 @@ class Digesters:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(
-                self._pool(), _digest_in_worker, body, url, content_type, memory
+                self._pool(), _digest_in_worker, body, url, content_type, memory, max_items
             )
         except BrokenProcessPool:
             log.warning("a worker process died; starting new ones")

@@ -309,7 +309,11 @@ class Pipeline:
                 return memory
             try:
                 digested = await self.digesters.digest(
-                    result.body, result.final_url, result.header("content-type"), memory
+                    result.body,
+                    result.final_url,
+                    result.header("content-type"),
+                    memory,
+                    self.config.fetch.max_items,
                 )
             except Exception as exc:
                 # Recorded on the database thread like every other failure.
@@ -444,6 +448,7 @@ class Pipeline:
                     fetched.final_url,
                     fetched.header("content-type"),
                     self.memory_of(feed),
+                    self.config.fetch.max_items,
                 )
             except Exception as exc:
                 _raise_for(fetched, exc)
@@ -553,6 +558,13 @@ class Pipeline:
             log.info(
                 "%s: %d items with no title, link or text skipped", feed.url, parsed.empty_items
             )
+        if parsed.dropped_items:
+            log.warning(
+                "%s: %d items beyond [fetch] max_items (%d), the oldest, left out",
+                feed.url,
+                parsed.dropped_items,
+                self.config.fetch.max_items,
+            )
         failed_links = sum(r.outcome != "ok" for r in resolutions)
         if failed_links:
             log.info(
@@ -580,7 +592,12 @@ class Pipeline:
         (``resolved`` gets what the cache knows)."""
         log.info("%s: stored items went away during the poll; cleaning every item", fetched.url)
         try:
-            redone = digest.digest(fetched.body, fetched.final_url, fetched.header("content-type"))
+            redone = digest.digest(
+                fetched.body,
+                fetched.final_url,
+                fetched.header("content-type"),
+                max_items=self.config.fetch.max_items,
+            )
         except Exception as exc:
             _raise_for(fetched, exc)
         missing = [t for t in redone.targets if t and t not in resolved]

@@ -274,6 +274,8 @@ class ParsedFeed:
     ttl: float | None = None  # seconds the feed asks between polls (<ttl>, sy:updatePeriod)
     # Items left out for having nothing to show: no title, link, text or enclosure.
     empty_items: int = 0
+    # Items left out beyond [fetch] max_items (the oldest).
+    dropped_items: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -589,3 +589,22 @@ async def test_undated_pages_of_a_first_poll_stay_undated_and_list_last(
     # The estimate (seen now) is the newest date; the undated page comes after the
     # 2024 post however recently it was seen.
     assert [r["title"] for r in listed] == ["Note", "Post", "About"]
+
+
+async def test_a_document_beyond_max_items_keeps_its_newest_items(
+    server: FeedServer, tmp_path: Path, caplog
+):
+    caplog.set_level(logging.WARNING, logger="feedd")
+    items = "".join(
+        f"<item><title>Story {day}</title><link>https://site.example/{day}</link>"
+        f"<pubDate>{day:02d} Jan 2024 10:00:00 GMT</pubDate></item>"
+        for day in (3, 9, 1, 7, 5, 2)
+    )
+    body = f'<rss version="2.0"><channel><title>Big</title>{items}</channel></rss>'
+    url = server.add("/big.xml", body)
+    config = make_config(tmp_path, [url], "max_items = 3")
+    (outcome,) = await fetch_once(config)
+    assert (outcome.status, outcome.new) == (Status.OK, 3)
+    titles = rows(db(config), "SELECT title FROM articles ORDER BY title")
+    assert [r["title"] for r in titles] == ["Story 5", "Story 7", "Story 9"]
+    assert any("3 items beyond [fetch] max_items (3)" in m for m in caplog.messages)

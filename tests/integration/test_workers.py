@@ -49,6 +49,17 @@ async def test_workers_digest_as_this_process_does():
         digesters.close()
 
 
+async def test_a_worker_keeps_max_items_of_a_document():
+    digesters = digest.Digesters(1)
+    try:
+        there = await digesters.digest(document(0), FEED_URL, "application/rss+xml", None, 2)
+        assert there is not None
+        assert (len(there.entries), there.feed.dropped_items) == (2, 3)
+        assert there == digest.digest(document(0), FEED_URL, "application/rss+xml", None, 2)
+    finally:
+        digesters.close()
+
+
 async def test_a_parse_error_comes_back_from_the_worker():
     digesters = digest.Digesters(1)
     try:

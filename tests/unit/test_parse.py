@@ -1105,3 +1105,28 @@ def test_a_json_item_with_nothing_to_show_is_left_out_and_counted():
     parsed = parse_feed(json_feed([{"id": "1"}, {"id": "2", "title": "T"}, {}]), url=URL)
     assert [e.id for e in parsed.entries] == ["2"]
     assert parsed.empty_items == 2
+
+
+def _dated_items(days: list[int | None]) -> bytes:
+    items = "".join(
+        f"<item><title>Item {n}</title><link>https://e.x/{n}</link>"
+        + (f"<pubDate>{day:02d} Jan 2024 10:00:00 GMT</pubDate>" if day else "")
+        + "</item>"
+        for n, day in enumerate(days)
+    )
+    return f'<rss version="2.0"><channel><title>T</title>{items}</channel></rss>'.encode()
+
+
+def test_items_beyond_max_items_are_left_out_oldest_first_and_counted():
+    body = _dated_items([5, 20, None, 9, 30, 1])
+    parsed = parse_feed(body, url=URL, max_items=3)
+    # The three newest by date, in document order; the undated one counts as oldest.
+    assert [e.title for e in parsed.entries] == ["Item 1", "Item 3", "Item 4"]
+    assert parsed.dropped_items == 3
+    assert parse_feed(body, url=URL, max_items=6).dropped_items == 0
+
+
+def test_undated_items_are_kept_in_document_order_when_none_has_a_date():
+    parsed = parse_feed(_dated_items([None] * 5), url=URL, max_items=2)
+    assert [e.title for e in parsed.entries] == ["Item 0", "Item 1"]
+    assert parsed.dropped_items == 3
