@@ -82,6 +82,7 @@ def _filters(command: str, **options: Any) -> Filters:
         until=format_timestamp(until),
         limit=limit,
         include_duplicates=bool(options.get("include_duplicates")),
+        edited=bool(options.get("edited")),
     )
 
 
@@ -153,8 +154,18 @@ def _width() -> int:
     return shutil.get_terminal_size().columns
 
 
+EDITED_FIELDS = ("id", "edited_at", "revisions", "feeds", "title", "url")
+
+
 def _table_cell(column: str, value: object) -> str:
-    if column in ("date", "published_at", "first_seen_at", "last_fetched_at", "next_fetch_at"):
+    if column in (
+        "date",
+        "published_at",
+        "first_seen_at",
+        "last_fetched_at",
+        "next_fetch_at",
+        "edited_at",
+    ):
         return output.short_time(value)
     return output.plain(value)
 
@@ -188,9 +199,17 @@ def _emit(
 @click.option(
     "--fields",
     metavar="A,B,...",
-    help="Columns to show, comma-separated (default id,date,feeds,title,url); any of: "
+    help="Columns to show, comma-separated (default id,date,feeds,title,url; with --edited "
+    "id,edited_at,revisions,feeds,title,url); any of: "
     "id, date, feeds, title, url, author, language, tags, summary, content_text, "
-    "content_html, published_at, updated_at, first_seen_at, modified_at, duplicate_of.",
+    "content_html, published_at, updated_at, first_seen_at, modified_at, duplicate_of, "
+    "edited_at, revisions.",
+)
+@click.option(
+    "--edited",
+    is_flag=True,
+    help="Only articles whose title, summary or text changed after they were first "
+    "stored, the newest change first (see `feedd show ID --history`).",
 )
 @with_formats
 def articles(
@@ -202,7 +221,7 @@ def articles(
     Read-only: safe while the daemon runs.
     """
     filters = _filters("articles", **options)
-    columns = _fields("articles", fields)
+    columns = _fields("articles", fields, EDITED_FIELDS if filters.edited else None)
     with _database("articles", config_path) as reader:
         rows = reader.articles(filters, columns)
         _emit("articles", rows, columns, as_json, as_csv)
@@ -245,7 +264,14 @@ def search(
 @click.argument("ref", metavar="ID|URL")
 @config_option(help="The TOML config file (it names the database).")
 @click.option("--json", "as_json", is_flag=True, help="The article as one JSON object.")
-def show(ref: str, config_path: str, as_json: bool) -> None:
+@click.option(
+    "--history",
+    is_flag=True,
+    help="Its versions instead, oldest first: each earlier title, summary and text "
+    "kept, with a word-level diff against the next ([-removed-] {+added+}); with --json, "
+    "the versions as one JSON object.",
+)
+def show(ref: str, config_path: str, as_json: bool, history: bool) -> None:
     """Show one article in full: its text, dates, the feeds it came from, duplicates.
 
     ID is articles.id; a URL matches the article's canonical URL or an item
@@ -257,6 +283,15 @@ def show(ref: str, config_path: str, as_json: bool) -> None:
         article = reader.article(ref)
         if article is None:
             _fail("show", f"no article {ref}", EXIT_DATABASE)
+        if history:
+            versions = _versions(article, reader.revisions(article["id"]))
+            if as_json:
+                document = {"id": article["id"], "url": article["url"], "versions": versions}
+                click.echo(json.dumps(document, ensure_ascii=False))
+                return
+            for line in _history_lines(article, versions, color=sys.stdout.isatty()):
+                click.echo(line)
+            return
         if as_json:
             click.echo(json.dumps(article, ensure_ascii=False))
             return
@@ -296,6 +331,70 @@ def _show_lines(article: Row) -> Iterator[str]:
     yield from text.splitlines()
 
 
+_VERSION_FIELDS = ("title", "summary", "content_text")
+
+
+def _versions(article: Row, revisions: Sequence[Row]) -> list[Row]:
+    """The kept revisions, oldest first, then the current version (revision None)."""
+    first = article["feeds"][0] if article["feeds"] else None
+    current: Row = {
+        "revision": None,
+        **{field: article[field] for field in _VERSION_FIELDS},
+        "first_seen_at": revisions[-1]["replaced_at"] if revisions else article["first_seen_at"],
+        "feed": (
+            revisions[-1]["replaced_by"]
+            if revisions
+            else first and (first["name"] or first["title"] or first["url"])
+        ),
+        "reason": None,
+        "replaced_at": None,
+    }
+    return [dict(revision) for revision in revisions] + [current]
+
+
+def _history_lines(article: Row, versions: Sequence[Row], color: bool) -> Iterator[str]:
+    """Each version's header, then what the next version changed in it, field by field."""
+    removed, added = ("[-", "-]"), ("{+", "+}")
+    if color:
+        removed = (click.style("[-", fg="red", reset=False), click.style("-]", reset=True))
+        added = (click.style("{+", fg="green", reset=False), click.style("+}", reset=True))
+    yield click.style(article["title"] or "(untitled)", bold=True)
+    yield article["url"] or ""
+    if len(versions) == 1:
+        yield ""
+        yield "no earlier version kept"
+    for version, following in zip(versions, [*versions[1:], None], strict=True):
+        yield ""
+        seen = output.short_time(version.get("first_seen_at"))
+        feed = f" from {version['feed']}" if version.get("feed") else ""
+        if following is None:
+            yield click.style(f"current version, since {seen}{feed}", bold=True)
+            continue
+        last = output.short_time(version.get("last_seen_at"))
+        yield click.style(f"revision {version['revision']}, seen {seen} to {last}{feed}", bold=True)
+        by = f" ({version['replaced_by']})" if version.get("replaced_by") else ""
+        replaced = output.short_time(version["replaced_at"])
+        yield f"replaced {replaced} by {_REASONS.get(version['reason'], version['reason'])}{by}:"
+        for field in _VERSION_FIELDS:
+            if (version[field] or "") == (following[field] or ""):
+                continue
+            if field == "summary" and all(
+                v["summary"] == v["content_text"] for v in (version, following)
+            ):
+                continue  # a feed that gives only one text: shown once, as content_text
+            diff = output.word_diff(version[field], following[field], removed, added)
+            yield f"  {field}:"
+            for line in diff.splitlines():
+                yield f"    {line}"
+
+
+_REASONS = {
+    "update": "an update of the item",
+    "enrichment": "a fuller copy",
+    "page": "the page fetched in full",
+}
+
+
 FEED_COLUMNS = (
     "name",
     "url",
@@ -328,7 +427,8 @@ def feeds(config_path: str, failing: bool, as_json: bool, as_csv: bool) -> None:
 @config_option(help="The TOML config file (it names the database).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def stats(config_path: str, as_json: bool) -> None:
-    """Totals, articles stored per day (14 days), top feeds, link outcomes, database size."""
+    """Totals, articles stored per day (14 days), top feeds, edits per feed, link
+    outcomes, database size."""
     import json
 
     with _database("stats", config_path) as reader:
@@ -358,6 +458,14 @@ def stats(config_path: str, as_json: bool) -> None:
             click.echo("top feeds")
             for feed in data["top_feeds"]:
                 click.echo(f"  {feed['articles']:>6}  {feed['feed']}")
+        if data["edits"]:
+            click.echo("")
+            click.echo("edits (revisions kept: updates, fuller copies, articles)")
+            for feed in data["edits"]:
+                click.echo(
+                    f"  {feed['updates']:>6}  {feed['enrichments']:>6}  {feed['articles']:>6}  "
+                    f"{feed['feed']}"
+                )
         if data["links"]:
             click.echo("")
             click.echo("link resolution")
@@ -483,16 +591,30 @@ EXPORT_FORMATS = ("jsonl", "csv", "rss", "atom", "json-feed")
     metavar="URL",
     help="The exported feed's home page.",
 )
+@click.option(
+    "--revisions",
+    "with_revisions",
+    is_flag=True,
+    help="With --format jsonl: each article's earlier versions too, as a "
+    '"revisions" list (as `feedd show ID --history --json` gives them).',
+)
 @filter_options(limit_default=50)
-def export(config_path: str, fmt: str, title: str, link: str, **options: Any) -> None:
+def export(
+    config_path: str, fmt: str, title: str, link: str, with_revisions: bool, **options: Any
+) -> None:
     """Write articles to stdout, newest first, as data or as a feed.
 
     Takes the same filters as `feedd articles`; duplicates are left out
     unless --include-duplicates.
     """
+    if with_revisions and fmt != "jsonl":
+        _fail("export", "--revisions needs --format jsonl", EXIT_USAGE)
     filters = _filters("export", **options)
     with _database("export", config_path) as reader:
         rows = reader.articles(filters, EXPORT_FIELDS)
+        if with_revisions:
+            for row in rows:
+                row["revisions"] = reader.revisions(row["id"])
         if fmt == "jsonl":
             for line in output.json_lines(rows):
                 click.echo(line)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .opml import OpmlError, feed_key, parse_opml
-from .types import FeedSettings
+from .types import DEFAULT_MAX_REVISIONS, FeedSettings
 
 # -- value parsers: each returns the converted value or raises ValueError with a user message.
 
@@ -130,6 +130,13 @@ def _positive_int(value: object) -> int:
     number = _typed(int, "an integer")(value)
     if number < 1:
         raise ValueError(f"must be at least 1, got {number}")
+    return int(number)
+
+
+def _non_negative_int(value: object) -> int:
+    number = _typed(int, "an integer")(value)
+    if number < 0:
+        raise ValueError(f"must be at least 0, got {number}")
     return int(number)
 
 
@@ -527,6 +534,15 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "Keep at most this many articles per feed, the newest (unset: no limit).",
             "5000",
         ),
+        Key(
+            "max_revisions",
+            _non_negative_int,
+            DEFAULT_MAX_REVISIONS,
+            "Keep at most this many earlier versions of each article (its revision history: "
+            "titles, summaries and texts that an update or a fuller copy replaced), the newest; "
+            "0 keeps none.",
+            "20",
+        ),
     ),
     "feeds[]": (
         Key(
@@ -636,6 +652,7 @@ class HttpConfig:
 class RetentionConfig:
     max_age: float | None
     max_per_feed: int | None
+    max_revisions: int = DEFAULT_MAX_REVISIONS
 
 
 @dataclass(frozen=True, slots=True)

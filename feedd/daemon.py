@@ -382,6 +382,7 @@ class Daemon:
                 utcnow(),
                 retention.max_age,
                 retention.max_per_feed,
+                retention.max_revisions,
             )
         except StoreError as exc:
             log.error("housekeeping failed: %s", exc)

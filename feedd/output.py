@@ -278,3 +278,66 @@ def json_feed(rows: Sequence[Row], title: str, link: str) -> str:
         "items": items,
     }
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+# -- revision history
+
+
+def _words(text: str | None) -> list[str]:
+    """Words, with a "\\n" token between paragraphs (content_text: one per line)."""
+    tokens: list[str] = []
+    for line in (text or "").splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if tokens:
+            tokens.append("\n")
+        tokens.extend(words)
+    return tokens
+
+
+def _join(tokens: Sequence[str]) -> str:
+    return " ".join(tokens).replace(" \n ", "\n").replace("\n ", "\n").replace(" \n", "\n")
+
+
+def _marked(tokens: Sequence[str], start: str, end: str) -> str:
+    """A changed run of words, marked paragraph by paragraph (a mark never spans a line)."""
+    runs: list[list[str]] = [[]]
+    for word in tokens:
+        if word == "\n":
+            runs.append([])
+        else:
+            runs[-1].append(word)
+    return "\n".join(f"{start}{' '.join(run)}{end}" if run else "" for run in runs)
+
+
+def word_diff(
+    old: str | None,
+    new: str | None,
+    removed: tuple[str, str] = ("[-", "-]"),
+    added: tuple[str, str] = ("{+", "+}"),
+) -> str:
+    """``old`` rewritten into ``new`` word by word (wdiff style): unchanged words as
+    they are, removed ones between ``removed`` marks, added ones between ``added``;
+    paragraphs stay on their own lines."""
+    from difflib import SequenceMatcher
+
+    before, after = _words(old), _words(new)
+    parts: list[str] = []
+    matcher = SequenceMatcher(None, before, after, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            parts.append(_join(before[i1:i2]))
+            continue
+        if i2 > i1:
+            parts.append(_marked(before[i1:i2], *removed))
+        if j2 > j1:
+            parts.append(_marked(after[j1:j2], *added))
+    text = ""
+    for part in parts:
+        if not part:
+            continue
+        if text and not text.endswith("\n") and not part.startswith("\n"):
+            text += " "
+        text += part
+    return text

@@ -525,6 +525,7 @@ class Pipeline:
                 language=parsed.language,
                 now=now,
                 estimate_dates=self.store.has_polled(feed.id),
+                max_revisions=self.config.retention.max_revisions,
             )
             counts = dataclasses.replace(counts, unchanged=counts.unchanged + len(kept))
             for article_id, entry in written:

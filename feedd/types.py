@@ -17,6 +17,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+# How many earlier versions of an article are kept ([retention] max_revisions).
+DEFAULT_MAX_REVISIONS = 20
+
 
 def format_timestamp(value: datetime | None) -> str | None:
     """The schema's timestamp format: ISO-8601 UTC, YYYY-MM-DDTHH:MM:SSZ."""

@@ -15,6 +15,7 @@ that drifts from the data feedd writes is as wrong as a misspelt column.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 import shlex
@@ -161,6 +162,9 @@ def build_database(path: Path) -> None:
             ],
         )
         write(store, world, [summit])  # the same story from a second feed
+        # A corrected headline: the version it replaces goes to article_revisions.
+        write(store, news, [dataclasses.replace(summit, title="Climate summit opens in Bonn",
+                                                content_hash="edited")])  # fmt: skip
         (feed,) = store.feeds_by_url([broken])
         store.record_poll(
             feed.id,

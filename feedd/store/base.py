@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from ..types import (
+    DEFAULT_MAX_REVISIONS,
     CachedLink,
     Counts,
     DueFeed,
@@ -92,8 +93,11 @@ class Storage(Protocol):
         language: str | None,
         now: datetime,
         estimate_dates: bool = True,
+        max_revisions: int = DEFAULT_MAX_REVISIONS,
     ) -> tuple[Counts, tuple[tuple[int, Entry], ...]]:
-        """Write dedupe's intents; the counts, and the articles whose text was written."""
+        """Write dedupe's intents; the counts, and the articles whose text was written.
+        An update or enrichment that changes an article's title, summary or text
+        keeps the version it replaces (at most ``max_revisions`` per article)."""
         ...
 
     def articles_sharing_urls(self) -> tuple[KnownArticle, ...]: ...
@@ -133,9 +137,15 @@ class Storage(Protocol):
     # -- maintenance
 
     def housekeeping(
-        self, now: datetime, max_age: float | None = None, max_per_feed: int | None = None
+        self,
+        now: datetime,
+        max_age: float | None = None,
+        max_per_feed: int | None = None,
+        max_revisions: int | None = None,
     ) -> int:
-        """Retention and the backend's own upkeep; how many articles were deleted."""
+        """Retention and the backend's own upkeep; how many articles were deleted.
+        An article deleted takes its revisions along; ``max_revisions`` trims
+        each article's history to its newest N."""
         ...
 
     def upkeep_due(self) -> bool:

@@ -27,7 +27,9 @@ Row = dict[str, Any]
 # The article fields every Reader answers, in the order the CLI's help and
 # errors list them. "date" is the published date (empty for an undated
 # article), "feeds" the names of the feeds that carried the article; the
-# others are the stored columns of the same name.
+# others are the stored columns of the same name. "edited_at" is when a
+# later version last replaced the article's title, summary or text (empty:
+# never edited), "revisions" how many earlier versions are kept.
 ARTICLE_FIELDS: tuple[str, ...] = (
     "id",
     "date",
@@ -45,6 +47,8 @@ ARTICLE_FIELDS: tuple[str, ...] = (
     "first_seen_at",
     "modified_at",
     "duplicate_of",
+    "edited_at",
+    "revisions",
 )
 
 # Search snippet highlight markers: control characters no stored text
@@ -62,7 +66,9 @@ class Filters:
     """Which articles to list. ``feeds`` match a feed's URL, config name or
     title; ``tags`` a feed's or the article's own; ``since``/``until`` are
     schema timestamps, compared with the published date, else first seen;
-    ``limit`` 0 means all."""
+    ``limit`` 0 means all. ``edited``: only articles whose title, summary or
+    text changed after they were first stored (an earlier version is kept),
+    the newest change first."""
 
     feeds: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
@@ -70,6 +76,7 @@ class Filters:
     until: str | None = None
     limit: int = 20
     include_duplicates: bool = False
+    edited: bool = False
 
 
 class Reader(Protocol):
@@ -95,6 +102,14 @@ class Reader(Protocol):
         and ``duplicate_of`` (the original's id, title, url, or None)."""
         ...
 
+    def revisions(self, article_id: int) -> list[Row]:
+        """The article's earlier versions kept, oldest first: revision, title,
+        summary, content_text, content_hash, first_seen_at, last_seen_at,
+        feed_id and feed (the feed that brought the version), reason (what
+        replaced it: update, enrichment or page), replaced_at, replaced_by (the
+        name of the feed whose version replaced it). Empty when none is kept."""
+        ...
+
     def tail(self, after_id: int, filters: Filters, fields: Sequence[str]) -> list[Row]:
         """Articles stored after ``after_id``, oldest first, at most TAIL_BATCH."""
         ...
@@ -115,6 +130,8 @@ class Reader(Protocol):
     def stats(self, now: datetime) -> Row:
         """feeds (total and per state), articles, duplicates, article_feeds,
         ingest_per_day (the 14 days up to ``now``: day, articles), top_feeds (10:
-        feed, url, articles), links (outcome -> count), database_bytes (file,
-        wal, total)."""
+        feed, url, articles), edits (per feed whose version replaced another,
+        most first, of the revisions kept: feed, url, updates, enrichments,
+        articles), links (outcome -> count), database_bytes (file, wal,
+        total)."""
         ...

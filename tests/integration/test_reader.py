@@ -153,6 +153,9 @@ class ListReader:
     def tail(self, after_id, filters, fields):
         return [self._pick(row, fields) for row in self.rows if row["id"] > after_id]
 
+    def revisions(self, article_id):
+        return []
+
     def max_article_id(self):
         return max(row["id"] for row in self.rows)
 
@@ -167,6 +170,7 @@ class ListReader:
             "article_feeds": 0,
             "ingest_per_day": [],
             "top_feeds": [],
+            "edits": [],
             "links": {},
             "database_bytes": {"file": 0, "wal": 0, "total": 0},
         }

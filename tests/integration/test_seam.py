@@ -152,6 +152,7 @@ class DictStore:
         language: str | None,
         now: datetime,
         estimate_dates: bool = True,
+        max_revisions: int = 20,
     ) -> tuple[Counts, tuple[tuple[int, Entry], ...]]:
         done = dict.fromkeys(Action, 0)
         written: list[tuple[int, Entry]] = []
@@ -165,6 +166,13 @@ class DictStore:
                 target = inserted[intent.same_as]
             if intent.action in (Action.INSERT, Action.ENRICH, Action.UPDATE):
                 assert target is not None
+                article = self.articles[target]
+                if intent.action is not Action.INSERT and max_revisions > 0:
+                    before = (article.get("title"), article.get("text"))
+                    if before != (entry.title, entry.content_text):
+                        kept = article.setdefault("revisions", [])
+                        kept.append(before)
+                        del kept[:-max_revisions]
                 self.articles[target].update(
                     title=entry.title,
                     text=entry.content_text,
@@ -245,7 +253,11 @@ class DictStore:
     # -- maintenance
 
     def housekeeping(
-        self, now: datetime, max_age: float | None = None, max_per_feed: int | None = None
+        self,
+        now: datetime,
+        max_age: float | None = None,
+        max_per_feed: int | None = None,
+        max_revisions: int | None = None,
     ) -> int:
         return 0
 

@@ -207,3 +207,29 @@ def test_table_highlights_after_layout():
         [{"snippet": f"{MARK_START}abcdefghijkl{MARK_END}"}], ("snippet",), 8
     )
     assert cut == "[abcdefg]…"
+
+
+# -- word_diff: what `feedd show ID --history` prints between two versions
+
+
+def test_word_diff_marks_words_removed_and_added():
+    assert output.word_diff("Minister resigns on Monday", "Minister resigns on Tuesday") == (
+        "Minister resigns on [-Monday-] {+Tuesday+}"
+    )
+    assert output.word_diff("same  words", "same words") == "same words"
+    assert output.word_diff(None, "New") == "{+New+}"
+
+
+def test_word_diff_keeps_paragraphs_on_their_lines():
+    old = "First paragraph.\nSecond paragraph."
+    assert output.word_diff(old, old + "\nA third one.") == (
+        "First paragraph.\nSecond paragraph.\n{+A third one.+}"
+    )
+    assert output.word_diff(old + "\nA third one.", old) == (
+        "First paragraph.\nSecond paragraph.\n[-A third one.-]"
+    )
+    # Marks never span a line: a change across a paragraph break is marked on each.
+    assert output.word_diff("a b\nc d", "a x y d", ("<", ">"), ("(", ")")) == "a <b>\n<c> (x y) d"
+    assert output.word_diff("a b\nc d", "a x\ny d", ("<", ">"), ("(", ")")) == (
+        "a <b> (x)\n<c> (y) d"
+    )

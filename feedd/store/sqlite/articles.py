@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -10,6 +11,7 @@ from typing import Any
 
 from ...errors import StoreError
 from ...types import (
+    DEFAULT_MAX_REVISIONS,
     Action,
     Counts,
     Entry,
@@ -25,6 +27,12 @@ from .connection import Connection, chunks
 
 # dedupe compares a new copy with the start of a stored text (dedupe.is_lead).
 _LEAD_CHARS = 2_000
+
+
+def revision_hash(title: str | None, summary: str | None, text: str | None) -> str:
+    """article_revisions.content_hash: sha256 of the three fields, unit-separated."""
+    joined = "\x1f".join(part or "" for part in (title, summary, text))
+    return hashlib.sha256(joined.encode()).hexdigest()
 
 
 class Articles(Connection):
@@ -94,11 +102,17 @@ class Articles(Connection):
         language: str | None,
         now: datetime,
         estimate_dates: bool = True,
+        max_revisions: int = DEFAULT_MAX_REVISIONS,
     ) -> tuple[Counts, tuple[tuple[int, Entry], ...]]:
         """Write the intents of one feed. Call inside transaction().
 
         ``estimate_dates``: an article inserted without a usable date is dated by
         ``now`` (its date_flag says so); else it is stored undated.
+
+        ``max_revisions``: an update or enrichment that changes an article's
+        title, summary or text keeps the version it replaces in
+        article_revisions, at most this many per article (the oldest dropped;
+        0: none kept).
 
         Returns the counts and the articles whose text was written (inserted,
         updated, enriched), for near-duplicate detection.
@@ -127,11 +141,17 @@ class Articles(Connection):
                     raise StoreError(f"link without an article id: {entry.guid!r}")
                 self._link(target, feed_id, entry, seen_at)
                 if intent.action is Action.ENRICH:
+                    self._keep_revision(
+                        target, entry, feed_id, "enrichment", seen_at, max_revisions
+                    )
                     self._update_article(target, entry, seen_at)
                     written.append((target, entry))
             elif intent.action is Action.UPDATE:
                 if intent.article_id is None:
                     raise StoreError(f"update without an article id: {entry.guid!r}")
+                self._keep_revision(
+                    intent.article_id, entry, feed_id, "update", seen_at, max_revisions
+                )
                 self._update_article(intent.article_id, entry, seen_at)
                 self.conn.execute(
                     "UPDATE article_feeds SET content_hash = ?, link = ?, raw_hash = ? "
@@ -215,6 +235,78 @@ class Articles(Connection):
                 seen_at,
                 entry.raw_hash,
             ),
+        )
+
+    def _keep_revision(
+        self,
+        article_id: int,
+        entry: Entry,
+        feed_id: int,
+        reason: str,
+        seen_at: str | None,
+        max_revisions: int,
+    ) -> None:
+        """Before ``entry`` overwrites the article: keep the version it replaces, when
+        its title, summary or text differ (a re-delivery of the same words adds
+        nothing), and drop the oldest beyond ``max_revisions``."""
+        if max_revisions <= 0:
+            return
+        row = self.conn.execute(
+            "SELECT title, summary, content_text, first_seen_at FROM articles WHERE id = ?",
+            (article_id,),
+        ).fetchone()
+        if row is None or tuple(row[:3]) == (entry.title, entry.summary, entry.content_text):
+            return
+        title, summary, text, article_seen = row
+        last = self.conn.execute(
+            "SELECT revision, replaced_at, replaced_by FROM article_revisions "
+            "WHERE article_id = ? ORDER BY revision DESC LIMIT 1",
+            (article_id,),
+        ).fetchone()
+        if last is not None:
+            # The version now replaced is the one the last revision's replacement brought.
+            number, first_seen, brought_by = last[0] + 1, last[1], last[2]
+        else:
+            # The first version: stored by the feed that inserted the article.
+            number, first_seen = 1, article_seen
+            first = self.conn.execute(
+                "SELECT feed_id FROM article_feeds WHERE article_id = ? "
+                "ORDER BY first_seen_at, rowid LIMIT 1",
+                (article_id,),
+            ).fetchone()
+            brought_by = first[0] if first else None
+        # No poll records each re-delivery of an unchanged item: the last
+        # successful poll of the feed that brought the version (before this
+        # one, which is recorded after apply) is when it was last seen.
+        polled = self.conn.execute(
+            "SELECT last_ok_at FROM feeds WHERE id = ?", (brought_by,)
+        ).fetchone()
+        last_seen = max(first_seen, polled[0] or first_seen) if polled else first_seen
+        self.conn.execute(
+            """
+            INSERT INTO article_revisions (article_id, revision, title, summary, content_text,
+                content_hash, first_seen_at, last_seen_at, feed_id, reason, replaced_at,
+                replaced_by)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            (
+                article_id,
+                number,
+                title,
+                summary,
+                text,
+                revision_hash(title, summary, text),
+                first_seen,
+                last_seen,
+                brought_by,
+                reason,
+                seen_at,
+                feed_id,
+            ),
+        )
+        self.conn.execute(
+            "DELETE FROM article_revisions WHERE article_id = ? AND revision <= ?",
+            (article_id, number - max_revisions),
         )
 
     def _update_article(self, article_id: int, entry: Entry, seen_at: str | None) -> None:

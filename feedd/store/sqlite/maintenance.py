@@ -32,15 +32,36 @@ log = logging.getLogger("feedd")
 
 class Maintenance(Connection):
     def housekeeping(
-        self, now: datetime, max_age: float | None = None, max_per_feed: int | None = None
+        self,
+        now: datetime,
+        max_age: float | None = None,
+        max_per_feed: int | None = None,
+        max_revisions: int | None = None,
     ) -> int:
         """Retention, then WAL checkpoint and PRAGMA optimize. Returns articles deleted.
 
         max_age: delete articles first seen longer ago. max_per_feed: each feed
         keeps its newest N; an article goes when no feed keeps it. Never
-        deletes anything younger than the limits.
+        deletes anything younger than the limits. An article deleted takes its
+        revisions along (ON DELETE CASCADE). max_revisions: each article keeps
+        its newest N revisions (apply trims as it writes; this catches up after
+        the limit was lowered).
         """
         deleted = 0
+        if max_revisions is not None:
+            with self.transaction():
+                self.conn.execute(
+                    """
+                    DELETE FROM article_revisions WHERE rowid IN (
+                        SELECT rowid FROM (
+                            SELECT rowid, row_number() OVER (
+                                PARTITION BY article_id ORDER BY revision DESC
+                            ) AS rank FROM article_revisions
+                        ) WHERE rank > ?
+                    )
+                    """,
+                    (max_revisions,),
+                )
         if max_age is not None or max_per_feed is not None:
             with self.transaction():
                 if max_age is not None:

@@ -51,9 +51,13 @@ COLUMNS: dict[str, str] = {
     "first_seen_at": "a.first_seen_at",
     "modified_at": "a.modified_at",
     "duplicate_of": "a.duplicate_of",
+    "edited_at": "(SELECT max(r.replaced_at) FROM article_revisions r WHERE r.article_id = a.id)",
+    "revisions": "(SELECT count(*) FROM article_revisions r WHERE r.article_id = a.id)",
 }
 # What `feedd show` reads of the article itself: its stored columns.
-_STORED = tuple(name for name in COLUMNS if name not in ("date", "feeds"))
+_STORED = tuple(name for name in COLUMNS if name not in ("date", "feeds", "edited_at", "revisions"))
+# --edited: the newest change first.
+EDITED_ORDER_SQL = f"{COLUMNS['edited_at']} DESC, a.id DESC"
 
 
 def _placeholders(count: int) -> str:
@@ -82,6 +86,8 @@ def where_clauses(filters: Filters) -> tuple[list[str], list[object]]:
             f"OR EXISTS (SELECT 1 FROM json_each(a.tags) t WHERE t.value IN ({marks})))"
         )
         params += list(filters.tags) * 2
+    if filters.edited:
+        clauses.append("EXISTS (SELECT 1 FROM article_revisions r WHERE r.article_id = a.id)")
     if filters.since is not None:
         clauses.append(f"{DATE_SQL} >= ?")
         params.append(filters.since)
@@ -106,7 +112,8 @@ def articles_sql(filters: Filters, fields: Sequence[str]) -> tuple[str, list[obj
     """Newest first; duplicates hidden unless asked."""
     clauses, params = where_clauses(filters)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = f"SELECT {_select(fields)} FROM articles a{where} ORDER BY {ORDER_SQL}"
+    order = EDITED_ORDER_SQL if filters.edited else ORDER_SQL
+    sql = f"SELECT {_select(fields)} FROM articles a{where} ORDER BY {order}"
     return sql + _limit(filters, params), params
 
 
@@ -257,6 +264,20 @@ class SQLiteReader:
         article["duplicate_of"] = original
         return article
 
+    def revisions(self, article_id: int) -> list[Row]:
+        if not self._has_table("article_revisions"):
+            return []  # a database of an older feedd, not yet migrated
+        return self._rows(
+            "SELECT r.revision, r.title, r.summary, r.content_text, r.content_hash, "
+            "r.first_seen_at, r.last_seen_at, r.feed_id, "
+            "coalesce(f.name, f.title, f.url) AS feed, r.reason, r.replaced_at, "
+            "coalesce(b.name, b.title, b.url) AS replaced_by "
+            "FROM article_revisions r LEFT JOIN feeds f ON f.id = r.feed_id "
+            "LEFT JOIN feeds b ON b.id = r.replaced_by "
+            "WHERE r.article_id = ? ORDER BY r.revision",
+            (article_id,),
+        )
+
     # -- feeds and totals
 
     def feeds(self, failing_only: bool, now: datetime) -> list[Row]:
@@ -294,6 +315,19 @@ class SQLiteReader:
             "GROUP BY f.id ORDER BY articles DESC, feed LIMIT 10",
             (),
         )
+        edits = (
+            self._rows(
+                "SELECT coalesce(f.name, f.title, f.url) AS feed, f.url, "
+                "sum(r.reason = 'update') AS updates, "
+                "sum(r.reason = 'enrichment') AS enrichments, "
+                "count(DISTINCT r.article_id) AS articles "
+                "FROM article_revisions r JOIN feeds f ON f.id = r.replaced_by "
+                "GROUP BY f.id ORDER BY count(*) DESC, feed",
+                (),
+            )
+            if self._has_table("article_revisions")
+            else []
+        )
         sizes = self._sizes()
         return {
             "feeds": {"total": sum(states.values()), **states},
@@ -302,16 +336,22 @@ class SQLiteReader:
             "article_feeds": totals["article_feeds"],
             "ingest_per_day": [{"day": day, "articles": counted.get(day, 0)} for day in days],
             "top_feeds": top,
+            "edits": edits,
             "links": self._link_outcomes(),
             "database_bytes": {**sizes, "total": sizes["file"] + sizes["wal"]},
         }
 
+    def _has_table(self, name: str) -> bool:
+        return bool(
+            self._rows(
+                "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
+                (name,),
+            )[0]["n"]
+        )
+
     def _link_outcomes(self) -> dict[str, int]:
         """Resolutions per outcome; none in a database older than the links table."""
-        has_links = self._rows(
-            "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'links'", ()
-        )[0]["n"]
-        if not has_links:
+        if not self._has_table("links"):
             return {}
         return {
             row["outcome"]: row["n"]

@@ -116,6 +116,28 @@ CREATE TABLE article_bands (
     PRIMARY KEY (band, article_id)
 ) WITHOUT ROWID;
 
+-- Revision history: each version of an article's title, summary or text that
+-- a later one replaced (an update of the same item, an enrichment from a
+-- fuller copy, or a page fetched in full). The article row holds the current
+-- version; at most [retention] max_revisions rows per article, the oldest
+-- dropped first.
+CREATE TABLE article_revisions (
+    article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+    revision INTEGER NOT NULL,           -- 1, 2, ... per article, oldest first
+    title TEXT,                          -- the replaced version
+    summary TEXT,
+    content_text TEXT,
+    content_hash TEXT NOT NULL,          -- sha256 of title, summary and content_text
+    first_seen_at TEXT NOT NULL,         -- when this version was first stored
+    last_seen_at TEXT NOT NULL,          -- its feed's last poll before it was replaced
+    feed_id INTEGER REFERENCES feeds (id),  -- the feed that brought this version
+    reason TEXT NOT NULL,                -- what replaced it: update | enrichment | page
+    replaced_at TEXT NOT NULL,           -- when it was replaced
+    replaced_by INTEGER REFERENCES feeds (id),  -- the feed that brought the replacement
+    PRIMARY KEY (article_id, revision)
+);
+CREATE INDEX article_revisions_replaced_at ON article_revisions (replaced_at);
+
 -- The link-resolution cache: where each item link found in a feed leads.
 CREATE TABLE links (
     url TEXT PRIMARY KEY,                -- the link as found (absolute, unwrapped offline)
@@ -205,6 +227,22 @@ SELECT
     max(checked_at) AS last_checked_at
 FROM links
 GROUP BY outcome;
+
+-- Each edit of a story: the version replaced, the article's current title and
+-- the feed that brought the replacement (ORDER BY replaced_at DESC: newest first).
+CREATE VIEW latest_edits AS
+SELECT
+    r.article_id,
+    a.title,
+    r.title AS old_title,
+    r.revision,
+    r.reason,
+    r.replaced_at,
+    coalesce(f.name, f.title, f.url) AS feed,
+    a.url
+FROM article_revisions r
+JOIN articles a ON a.id = r.article_id
+LEFT JOIN feeds f ON f.id = r.replaced_by;
 """
 
 # -- How each older version was brought forward: what shipped, never edited.
@@ -452,6 +490,46 @@ _V7 = """
 CREATE INDEX article_feeds_guid ON article_feeds (guid);
 """
 
+_V8 = """
+-- Revision history: each version of an article's title, summary or text that
+-- a later one replaced (an update of the same item, an enrichment from a
+-- fuller copy, or a page fetched in full). The article row holds the current
+-- version; at most [retention] max_revisions rows per article, the oldest
+-- dropped first.
+CREATE TABLE article_revisions (
+    article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+    revision INTEGER NOT NULL,           -- 1, 2, ... per article, oldest first
+    title TEXT,                          -- the replaced version
+    summary TEXT,
+    content_text TEXT,
+    content_hash TEXT NOT NULL,          -- sha256 of title, summary and content_text
+    first_seen_at TEXT NOT NULL,         -- when this version was first stored
+    last_seen_at TEXT NOT NULL,          -- its feed's last poll before it was replaced
+    feed_id INTEGER REFERENCES feeds (id),  -- the feed that brought this version
+    reason TEXT NOT NULL,                -- what replaced it: update | enrichment | page
+    replaced_at TEXT NOT NULL,           -- when it was replaced
+    replaced_by INTEGER REFERENCES feeds (id),  -- the feed that brought the replacement
+    PRIMARY KEY (article_id, revision)
+);
+CREATE INDEX article_revisions_replaced_at ON article_revisions (replaced_at);
+
+-- Each edit of a story: the version replaced, the article's current title and
+-- the feed that brought the replacement (ORDER BY replaced_at DESC: newest first).
+CREATE VIEW latest_edits AS
+SELECT
+    r.article_id,
+    a.title,
+    r.title AS old_title,
+    r.revision,
+    r.reason,
+    r.replaced_at,
+    coalesce(f.name, f.title, f.url) AS feed,
+    a.url
+FROM article_revisions r
+JOIN articles a ON a.id = r.article_id
+LEFT JOIN feeds f ON f.id = r.replaced_by;
+"""
+
 # MIGRATIONS[n] takes the schema from version n to n + 1. Append only.
 MIGRATIONS: tuple[str, ...] = (
     _V1,
@@ -461,5 +539,6 @@ MIGRATIONS: tuple[str, ...] = (
     _V5,
     _V6,
     _V7,
+    _V8,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
