@@ -314,8 +314,11 @@ async def test_the_pipeline_polls_into_a_store_that_is_not_sqlite(
     async with make_client(config, guard) as client:
         pipeline = Pipeline(config, as_storage(store), client, guard)
         try:
-            feeds = store.feeds_by_url([first, second])
-            outcomes = await pipeline.poll_many(feeds)
+            # One after the other: which feed stores the story first is then known.
+            outcomes = [
+                *await pipeline.poll_many(store.feeds_by_url([first])),
+                *await pipeline.poll_many(store.feeds_by_url([second])),
+            ]
             again = await pipeline.poll_many(store.feeds_by_url([first, second]))
         finally:
             pipeline.close()
