@@ -162,20 +162,28 @@ def _stories(copies: Sequence[_Copy], alike: Alike | None) -> list[list[_Copy]]:
     return list(stories.values())
 
 
+def _stories_by_url(
+    copies: Iterable[_Copy], site_url: str | None, alike: Alike | None
+) -> dict[str, list[list[_Copy]]]:
+    """For each URL the copies carry, the stories told apart among them (the
+    feed's home page left out: it is never a story's)."""
+    carrying: defaultdict[str, list[_Copy]] = defaultdict(list)
+    for copy in copies:
+        if copy.url is not None and copy.url != site_url:
+            carrying[copy.url].append(copy)
+    return {url: _stories(on_url, alike) for url, on_url in carrying.items()}
+
+
 def shared_urls(
     entries: Iterable[Entry | Kept], site_url: str | None = None, alike: Alike | None = None
 ) -> frozenset[str]:
     """Canonical URLs that do not identify one story in this batch: carried by
     several different stories (or the feed's home page)."""
-    by_url: defaultdict[str, dict[str, _Copy]] = defaultdict(dict)
+    copies: dict[str, _Copy] = {}
     for item in entries:
-        if item.url is not None:
-            by_url[item.url].setdefault(item.guid, _as_copy(item))
-    shared = {
-        url
-        for url, copies in by_url.items()
-        if len(copies) > 1 and len(_stories(list(copies.values()), alike)) > 1
-    }
+        copies.setdefault(item.guid, _as_copy(item))
+    by_url = _stories_by_url(copies.values(), site_url, alike)
+    shared = {url for url, stories in by_url.items() if len(stories) > 1}
     if site_url:
         shared.add(site_url)
     return frozenset(shared)
@@ -258,19 +266,14 @@ def decide(
     found: dict[str, list[tuple[int, str]]] = defaultdict(list)  # guid -> (article, reason)
 
     # Items carrying one URL: one story (the URL is its identity), or several.
-    carrying: defaultdict[str, list[_Copy]] = defaultdict(list)
-    for copy in copies.values():
-        if copy.url is not None and copy.url != site_url:
-            carrying[copy.url].append(copy)
-    for url, on_url in carrying.items():
-        told_apart = _stories(on_url, alike)
+    for url, told_apart in _stories_by_url(copies.values(), site_url, alike).items():
         for story in told_apart:
             for copy in story[1:]:
                 groups.join(story[0].guid, copy.guid)
         stored_article = by_url.get(url)
         if stored_article is None:
             continue
-        for copy in on_url:
+        for copy in (copy for story in told_apart for copy in story):
             if copy.guid not in new:
                 continue
             if len(told_apart) == 1:
