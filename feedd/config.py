@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .opml import OpmlError, feed_key, parse_opml
-from .types import DEFAULT_MAX_REVISIONS, FeedSettings
+from .types import DEFAULT_MAX_ITEMS, DEFAULT_MAX_REVISIONS, FeedSettings
 
 # -- value parsers: each returns the converted value or raises ValueError with a user message.
 
@@ -433,7 +433,7 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
         Key(
             "max_items",
             _positive_int,
-            5000,
+            DEFAULT_MAX_ITEMS,
             "Most items kept from one feed document, the newest by date (undated ones "
             "last); the rest are left out and logged. Real feeds carry up to ~1,000; the "
             "bound keeps a hostile document of 100,000 tiny items from costing 100,000 "

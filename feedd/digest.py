@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__, boilerplate, dedupe, links, neardup, normalize, parse
-from .types import Entry, Kept, ParsedFeed, RawEntry
+from .types import DEFAULT_MAX_ITEMS, Entry, Kept, ParsedFeed, RawEntry
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def digest(
     url: str,
     content_type: str | None,
     memory: Memory | None = None,
-    max_items: int = parse.MAX_ITEMS,
+    max_items: int = DEFAULT_MAX_ITEMS,
 ) -> Digest:
     """Parse and normalize a fetched body (raises ParseError). With the feed's
     ``memory``, items of its last document that are unchanged are not cleaned
@@ -368,7 +368,7 @@ class Digesters:
         url: str,
         content_type: str | None,
         memory: Memory | None = None,
-        max_items: int = parse.MAX_ITEMS,
+        max_items: int = DEFAULT_MAX_ITEMS,
     ) -> Digest | None:
         """The body digested by a worker; None when the caller should digest it
         itself (no workers, before ``start_after`` bodies, a worker died): on

@@ -33,7 +33,7 @@ from feedparser.namespaces import _base as feedparser_base
 from feedparser.namespaces import mediarss
 
 from .errors import ParseError
-from .types import ParsedFeed, RawEntry
+from .types import DEFAULT_MAX_ITEMS, ParsedFeed, RawEntry
 
 # Longest value kept per field (characters); a second line of defence after
 # the body size cap, so no single item can make normalization or FTS crawl.
@@ -53,14 +53,8 @@ PLAIN_TYPES = {"text/plain", "text"}
 HTML_TYPES = {"text/html", "application/xhtml+xml", "html", "xhtml"}
 
 
-# A document's items beyond this many are left out, the oldest first: the corpus's
-# largest real feed has ~1,000, and a hostile one packs 100,000 tiny items under
-# the body limit, each of which costs cleaning, a row and an index entry.
-MAX_ITEMS = 5_000
-
-
 def parse_feed(
-    body: bytes, *, url: str, content_type: str | None = None, max_items: int = MAX_ITEMS
+    body: bytes, *, url: str, content_type: str | None = None, max_items: int = DEFAULT_MAX_ITEMS
 ) -> ParsedFeed:
     """bytes + headers -> ParsedFeed. Raises ParseError when the body is not a feed.
 
