@@ -361,10 +361,15 @@ def html_to_text(fragment: str | None, *, sanitized: bool = False) -> str | None
         _plain(part) if index % 2 else decode_references(_plain(part))
         for index, part in enumerate(parts)
     )
-    text = _CONTROLS.sub("", _INVISIBLE.sub("", text))
+    text = _visible(text)
     lines = (_text_line(line) for line in text.split("\n"))
     joined = "\n".join(line for line in lines if line)
     return joined or None
+
+
+def _visible(text: str) -> str:
+    """Text without invisible format characters and control characters."""
+    return _CONTROLS.sub("", _INVISIBLE.sub("", text))
 
 
 def _plain(safe: str) -> str:
@@ -381,14 +386,14 @@ def one_line(fragment: str | None) -> str | None:
     """A title: text on one line."""
     if fragment and "<" not in fragment and "&" not in fragment:
         # Most titles are plain text: nothing for a parser to do.
-        return _text_line(_CONTROLS.sub("", _INVISIBLE.sub("", fragment))) or None
+        return _text_line(_visible(fragment)) or None
     text = html_to_text(fragment)
     return _text_line(text) if text else None
 
 
 def clean_tag(tag: str) -> str | None:
     """A category as text: one line, references decoded ("Arts &amp; Entertainment")."""
-    return _text_line(_CONTROLS.sub("", _INVISIBLE.sub("", decode_references(tag)))) or None
+    return _text_line(_visible(decode_references(tag))) or None
 
 
 def entry_key(raw: RawEntry, link: str | None) -> str:
