@@ -362,6 +362,23 @@ def repairs(articles: Iterable[KnownArticle]) -> tuple[Merge, ...]:
     return tuple(merges)
 
 
+def identity_keys(entries: Iterable[Entry], bands: Iterable[str] = ()) -> frozenset[str]:
+    """What two writers deciding at once could both claim: the keys a story is
+    found by in another feed's rows (its URL, its text, an episode's guid) and
+    its near-duplicate band keys. A feed's own guids are left out: one poller
+    holds the feed."""
+    keys: set[str] = set()
+    for entry in entries:
+        if entry.url:
+            keys.add(f"url {entry.url}")
+        if entry.text_hash:
+            keys.add(f"text {entry.text_hash}")
+        if entry.enclosures:
+            keys.add(f"guid {entry.guid}")
+    keys.update(f"band {band}" for band in bands)
+    return frozenset(keys)
+
+
 def text_hash(entry: Entry) -> str | None:
     """A hash of the entry's text when it is long enough to identify a story."""
     if entry.word_count < MIN_TEXT_MATCH_WORDS or not entry.content_text:

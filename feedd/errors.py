@@ -6,6 +6,8 @@
      │    └── BlockedAddressError   the URL points into a private network
      ├── ParseError       the body is not a feed we can read
      ├── StoreError       the database refused a write
+     │    ├── StoreConflict  another writer's transaction won: run it again
+     │    └── LeaseLost      another poller has the feed now: write nothing
      ├── QueryError       the read side cannot open or read the database
      ├── BadQuery         a read command's input is invalid (a bad date, field or search)
      ├── OpmlError        the document is not OPML at all
@@ -54,6 +56,16 @@ class ParseError(FeeddError):
 
 class StoreError(FeeddError):
     """The database refused a write."""
+
+
+class StoreConflict(StoreError):
+    """The database undid a transaction for another writer's (a deadlock, a
+    serialization failure): running it again from the same values is safe."""
+
+
+class LeaseLost(StoreError):
+    """The poll's lease on its feed expired and another poller claimed the feed:
+    this poll's result is dropped, the other poll's stands."""
 
 
 class QueryError(FeeddError):

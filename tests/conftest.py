@@ -56,3 +56,39 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"the shared feed corpus is not here ({CORPUS}); set FEEDD_CORPUS to run")
     return CORPUS
+
+
+# -- PostgreSQL: one throwaway server per test session (tests/pgserver.py), a new
+# empty database per test.
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The URL of a session-wide server's maintenance database."""
+    from pgserver import ServerUnavailable, postgres_server
+
+    own = os.environ.get("FEEDD_TEST_POSTGRES_URL")
+    if own:
+        yield own
+        return
+    try:
+        with postgres_server() as url:
+            yield url
+    except ServerUnavailable as exc:
+        pytest.skip(f"no PostgreSQL server can be started here: {exc}")
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A new, empty database on the session's server, dropped after the test."""
+    psycopg = pytest.importorskip("psycopg", reason="pip install -e '.[test]' brings psycopg")
+    name = f"feedd_t{os.getpid()}_{next(_databases)}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    base, _, _ = postgres_server.rpartition("/")
+    yield f"{base}/{name}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -6,8 +6,17 @@ feeds and their schedule, recording a poll, articles and their identity,
 links, near-duplicates, maintenance.
 
 Every method runs on the store's own thread (the pipeline's database
-thread), except ``upkeep_due``, a cheap check callable from anywhere. Writes
-that belong to one feed's poll run inside one ``transaction()``.
+thread), except ``upkeep_due``, a cheap check callable from anywhere, and
+``host_slots``, whose object has its own connection. Writes that belong to
+one feed's poll run inside one ``transaction()``.
+
+Several pollers may share one database (PostgreSQL). The store keeps them
+apart without the pipeline's help: ``due_feeds`` and ``feeds_by_url`` lease
+each feed they return to this poller until ``record_poll`` writes its result,
+and a write for a feed whose lease was lost raises ``LeaseLost`` and rolls
+back. The pipeline's part is ``lock_identity``: the keys of the stories a
+transaction decides on, so that two pollers never decide on one story at
+once. A backend with one writer (SQLite) has nothing to do for either.
 """
 
 from __future__ import annotations
@@ -34,11 +43,31 @@ from ..types import (
 )
 
 
+class HostSlots(Protocol):
+    """[fetch] per_host for every poller on the database. Thread-safe."""
+
+    def take(self, host: str, limit: int) -> int | None:
+        """One of the host's ``limit`` slots, held until given back or expired;
+        None when all are taken (the caller waits and asks again)."""
+        ...
+
+    def give_back(self, host: str, slot: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Storage(Protocol):
     def close(self) -> None: ...
 
     def transaction(self) -> AbstractContextManager[None]:
-        """All of it or none of it: one feed's poll, one merge."""
+        """All of it or none of it: one feed's poll, one merge. Raises
+        StoreConflict when the database undid it for another writer's sake
+        (run it again from the same values: nothing is fetched again)."""
+        ...
+
+    def host_slots(self) -> HostSlots | None:
+        """Per-host slots shared with the other pollers; None when this process
+        is the only writer (its own per-host limit is the whole cluster's)."""
         ...
 
     # -- feeds and their schedule
@@ -50,10 +79,15 @@ class Storage(Protocol):
     def due_feeds(
         self, now: datetime, limit: int, exclude: Iterable[int] = ()
     ) -> tuple[DueFeed, ...]:
-        """Enabled feeds whose time has come, never-fetched first."""
+        """Enabled feeds whose time has come, never-fetched first; each leased to
+        this poller (no other poller gets it until its poll is recorded or the
+        lease expires)."""
         ...
 
-    def feeds_by_url(self, urls: Iterable[str]) -> tuple[DueFeed, ...]: ...
+    def feeds_by_url(self, urls: Iterable[str]) -> tuple[DueFeed, ...]:
+        """The stored feeds with these URLs, leased like ``due_feeds``'s (a feed
+        another poller is polling now is left out)."""
+        ...
 
     def has_polled(self, feed_id: int) -> bool:
         """Whether a poll of this feed has succeeded before."""
@@ -64,7 +98,8 @@ class Storage(Protocol):
     def record_poll(self, feed_id: int, update: FeedUpdate) -> None:
         """Write what one poll decided (schedule.answered / failed) to the feed,
         as it is: the fields the update leaves unset keep their stored values.
-        Inside the poll's transaction when it stored items, else on its own."""
+        Inside the poll's transaction when it stored items, else on its own.
+        Ends the feed's lease (at commit)."""
         ...
 
     def digest_state(self, feed_id: int) -> str | None:
@@ -80,6 +115,12 @@ class Storage(Protocol):
         ...
 
     def stored_guids(self, feed_id: int, guids: Sequence[str]) -> frozenset[str]: ...
+
+    def lock_identity(self, keys: Iterable[str]) -> None:
+        """Hold these story keys (dedupe.identity_keys) until the transaction ends:
+        a concurrent writer deciding on a story with one of them waits, then sees
+        what this one stored. Call first in the transaction, before ``known``."""
+        ...
 
     def known(self, feed_id: int, entries: Sequence[Entry], kept: Sequence[Kept] = ()) -> Known:
         """The slice of the database dedupe decides a batch on."""

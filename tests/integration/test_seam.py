@@ -128,6 +128,12 @@ class DictStore:
     def stored_guids(self, feed_id: int, guids: Sequence[str]) -> frozenset[str]:
         return frozenset(g for g in guids if (feed_id, g) in self.items)
 
+    def lock_identity(self, keys: Iterable[str]) -> None:
+        pass  # one writer
+
+    def host_slots(self) -> None:
+        """One writer."""
+
     def known(self, feed_id: int, entries: Sequence[Entry], kept: Sequence[Kept] = ()) -> Known:
         guids = [*(e.guid for e in entries), *(k.guid for k in kept)]
         items = tuple(

@@ -36,6 +36,10 @@ def revision_hash(title: str | None, summary: str | None, text: str | None) -> s
 
 
 class Articles(Connection):
+    def lock_identity(self, keys: Iterable[str]) -> None:
+        """Nothing to hold: the transaction (BEGIN IMMEDIATE) already keeps every
+        other writer out."""
+
     def known(self, feed_id: int, entries: Sequence[Entry], kept: Sequence[Kept] = ()) -> Known:
         """What dedupe needs: this feed's stored items (of the entries and the kept
         items), the articles with the same URL or the same text (from any feed), and

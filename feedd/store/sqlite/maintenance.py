@@ -175,6 +175,9 @@ class Maintenance(Connection):
             ).fetchall()
         )
 
+    def host_slots(self) -> None:
+        """None: one process writes a SQLite file, so its own per-host limit holds."""
+
     def check_writable(self) -> None:
         """Raise StoreError unless a write transaction can start now."""
         try:
