@@ -46,7 +46,7 @@ def _database(command: str, config_path: str) -> Iterator[Reader]:
     """A reader of the config's database; errors become messages and exit codes."""
     config = load_or_exit(config_path)
     try:
-        reader = open_reader(config.database)
+        reader = open_reader(config.database, password=config.database_password)
     except QueryError as exc:
         _fail(command, str(exc), EXIT_DATABASE)
     try:

@@ -299,6 +299,31 @@ def _password_source(value: object) -> tuple[str, str]:
     return _secret_source(value)
 
 
+# The same as feedd.store.URL_SCHEMES (this module imports no part of feedd's
+# stages; tests/unit/test_config.py checks the two agree).
+DATABASE_URL_SCHEMES = ("postgresql://", "postgres://")
+
+
+def _database(value: object) -> str:
+    """A SQLite path, or a PostgreSQL URL that holds no password."""
+    text = _non_empty_str(value)
+    if "://" not in text:
+        return text
+    if not text.startswith(DATABASE_URL_SCHEMES):
+        scheme = text.split("://", 1)[0]
+        raise ValueError(
+            f"{scheme}:// is not a database feedd can use: a SQLite file's path, "
+            "or postgresql://user@host:port/dbname"
+        )
+    parts = urlsplit(text)
+    if parts.password is not None or re.search(r"(^|&)password=", parts.query):
+        raise ValueError(
+            "the URL holds a password: remove it, and give it as database_password "
+            '({ file = "..." } or { env = "..." })'
+        )
+    return text
+
+
 def _one_of(*choices: str) -> Callable[[object], str]:
     def check(value: object) -> str:
         if value not in choices:
@@ -327,10 +352,23 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
     "": (
         Key(
             "database",
-            _non_empty_str,
+            _database,
             "feedd.db",
-            "SQLite file; a relative path is relative to the config file's folder.",
+            "Where articles are stored: a SQLite file (a relative path is relative to the "
+            "config file's folder), or a PostgreSQL URL, `postgresql://user@host:port/dbname` "
+            "(any libpq URL, without the password; needs `pip install 'feedd[postgres]'`), "
+            "which several pollers on several machines can share: see docs/scale-out.md.",
             '"feedd.db"',
+        ),
+        Key(
+            "database_password",
+            _password_source,
+            None,
+            'The PostgreSQL password: `{ file = "path" }` (looked up in '
+            "`$CREDENTIALS_DIRECTORY` when set, else in the config file's folder) or "
+            '`{ env = "NAME" }`, never the password itself. Unset: libpq finds it '
+            "(`PGPASSWORD`, `~/.pgpass`) or the server needs none.",
+            '{ env = "FEEDD_DATABASE_PASSWORD" }',
         ),
         Key(
             "opml",
@@ -544,6 +582,33 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "20",
         ),
     ),
+    "cluster": (
+        Key(
+            "lease",
+            parse_duration,
+            90.0,
+            "PostgreSQL: how long a feed a poller claimed stays its own without news "
+            "from it. A running poll renews it every third of this; the feeds of a poller "
+            "that died are polled by the others after it expires.",
+            '"90s"',
+        ),
+        Key(
+            "poll_only",
+            _typed(bool, "true or false"),
+            False,
+            "Poll the feeds stored in the database without making them match this "
+            "config's [[feeds]] and `opml` (another poller's config, or `feedd add`, owns "
+            "the list). For all but one of several pollers sharing a database.",
+            "false",
+        ),
+        Key(
+            "name",
+            _non_empty_str,
+            None,
+            "This poller's name in leases and logs. Unset: host name and process id.",
+            '"poller-1"',
+        ),
+    ),
     "feeds[]": (
         Key(
             "url",
@@ -607,7 +672,7 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
 
 
 # The tables a config may hold, beside the top-level keys.
-TABLES = ("fetch", "links", "log", "http", "retention", "feeds")
+TABLES = ("fetch", "links", "log", "http", "retention", "cluster", "feeds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -656,9 +721,16 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    lease: float = 90.0
+    poll_only: bool = False
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: Path
-    database: Path
+    database: Path | str  # a SQLite file, or a PostgreSQL URL without its password
     fetch: FetchConfig
     links: LinksConfig
     log: LogConfig
@@ -667,6 +739,8 @@ class Config:
     feeds: tuple[FeedSettings, ...]
     # Problems that did not make the config invalid (outlines skipped in OPML files).
     warnings: tuple[str, ...] = ()
+    cluster: ClusterConfig = ClusterConfig()
+    database_password: str | None = None
 
     @property
     def enabled_feeds(self) -> tuple[FeedSettings, ...]:
@@ -708,6 +782,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     log = _section(data.get("log", {}), "log", "log", problems)
     http = _section(data.get("http", {}), "http", "http", problems)
     retention = _section(data.get("retention", {}), "retention", "retention", problems)
+    cluster = _section(data.get("cluster", {}), "cluster", "cluster", problems)
 
     raw_feeds = data.get("feeds", [])
     if not isinstance(raw_feeds, list):
@@ -762,12 +837,24 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
 
     warnings = _add_opml_feeds(top["opml"], path, fetch, links, feeds, seen, problems)
 
+    # Read only for a server: the secret need not exist where SQLite is used.
+    database_password = None
+    if top["database_password"] is not None:
+        if str(top["database"]).startswith(DATABASE_URL_SCHEMES):
+            database_password = _read_secret(
+                top["database_password"], "database_password", path, problems
+            )
+        else:
+            warnings.append("database_password: ignored: the database is a SQLite file")
+
     if problems:
         raise ConfigError(str(path), problems)
 
-    database = Path(top["database"]).expanduser()
-    if not database.is_absolute():
-        database = path.parent / database
+    database: Path | str = top["database"]
+    if not str(database).startswith(DATABASE_URL_SCHEMES):
+        database = Path(database).expanduser()
+        if not database.is_absolute():
+            database = path.parent / database
     return Config(
         path=path,
         database=database,
@@ -778,6 +865,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         retention=RetentionConfig(**retention),
         feeds=tuple(feeds),
         warnings=tuple(warnings),
+        cluster=ClusterConfig(**cluster),
+        database_password=database_password,
     )
 
 
@@ -903,6 +992,7 @@ def render_reference() -> str:
         "log": "`[log]`",
         "http": "`[http]` (health and metrics)",
         "retention": "`[retention]`",
+        "cluster": "`[cluster]` (several pollers on one PostgreSQL database)",
         "feeds[]": "`[[feeds]]` (one table per feed)",
     }
     for section, keys in SCHEMA.items():

@@ -232,8 +232,15 @@ class Daemon:
                 new.database,
             )
             new = dataclasses.replace(new, database=self.config.database)
+        if new.cluster != self.config.cluster:
+            log.error(
+                "reload: [cluster] cannot change while running; restart feedd to apply it; "
+                "the rest of the config is applied"
+            )
+            new = dataclasses.replace(new, cluster=self.config.cluster)
         try:
-            await self.pipeline.run_in_db(self.pipeline.store.sync_feeds, new.feeds, utcnow())
+            if not new.cluster.poll_only:
+                await self.pipeline.run_in_db(self.pipeline.store.sync_feeds, new.feeds, utcnow())
         except StoreError as exc:
             log.error("reload failed: %s; still running on the old config", exc)
             sd_notify("READY=1\nSTATUS=running (reload failed: database not writable)")

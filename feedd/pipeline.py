@@ -25,10 +25,11 @@ Errors become Outcome values: one bad feed never stops the batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,7 +41,15 @@ import httpx
 from . import dedupe, digest, fetch, links, neardup, schedule
 from . import store as storage
 from .config import Config, LinksConfig, default_workers
-from .errors import BlockedAddressError, FeeddError, FetchError, ParseError, StoreError
+from .errors import (
+    BlockedAddressError,
+    FeeddError,
+    FetchError,
+    LeaseLost,
+    ParseError,
+    StoreConflict,
+    StoreError,
+)
 from .types import (
     CachedLink,
     DueFeed,
@@ -67,6 +76,10 @@ MOVED_AFTER = schedule.MOVED_AFTER  # named in the log when a feed moves
 # same story is republished within days; older look-alikes are other stories
 # (yearly lists, templated posts).
 NEAR_DUPLICATE_WINDOW = timedelta(days=7)
+# The first wait for a per-host slot that other pollers hold (doubling to 1 s).
+SHARED_SLOT_WAIT = 0.05
+# How many times a poll's transaction is run when other writers' keep winning.
+CONFLICT_ATTEMPTS = 5
 # `feedd fetch` starts its worker processes when it has this many bodies to parse.
 WORKERS_AFTER_BODIES = 8
 
@@ -76,9 +89,20 @@ def utcnow() -> datetime:
 
 
 def open_store(config: Config) -> storage.Storage:
-    """Open (creating or migrating) the database and sync the configured feeds into it."""
-    store = storage.open_store(config.database)
-    store.sync_feeds(config.feeds, utcnow())
+    """Open (creating or migrating) the database and sync the configured feeds into
+    it, unless this poller is poll-only ([cluster] poll_only: another owns the list)."""
+    store = storage.open_store(
+        config.database,
+        password=config.database_password,
+        owner=config.cluster.name,
+        lease_seconds=config.cluster.lease,
+    )
+    try:
+        if not config.cluster.poll_only:
+            store.sync_feeds(config.feeds, utcnow())
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
@@ -217,9 +241,11 @@ class Pipeline:
         prepared = prepare(feed, digested)                # db thread: links of new items
                                                           # not fresh in store.cached_links
         resolutions = resolver.resolve_all(prepared)      # async, hop by hop
-        with store.transaction():                         # finish, db thread
+        with store.transaction():                         # finish, db thread (again from
+                                                          # here on StoreConflict)
             if not store.still_stored(feed, digested.kept):
                 digested = digest.digest(body)            # retention took kept items
+            store.lock_identity(dedupe.identity_keys(entries, bands))  # other pollers
             store.save_link(each resolution, links.link_expiry(outcome, failures))
             known = store.known(feed, entries, kept)
             intents = dedupe.decide(known, entries, kept)
@@ -230,6 +256,7 @@ class Pipeline:
             store.record_poll(feed, schedule.answered(feed, 200, interval, document))
             store.save_digest_state(feed, digested.state)
         return OK(counts)
+    on LeaseLost (another poller has the feed now): write nothing, return FAILED
     on FetchError, ParseError or any other exception, at any step:
         store.record_poll(feed, schedule.failed(feed, status, error, Retry-After))
         return FAILED                                     # _failed: backoff, 429/503, 410
@@ -252,6 +279,8 @@ class Pipeline:
         self.resolver = LinkResolver(client, config.links)
         self.settings = {feed.url: feed for feed in config.feeds}
         self.host_slots: dict[str, asyncio.Semaphore] = {}
+        # Other pollers on the same database count against [fetch] per_host too.
+        self.shared_slots = store.host_slots()
         # One thread: the only one that touches the write connection.
         self.db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedd-db")
         self.closed = False
@@ -285,7 +314,7 @@ class Pipeline:
         slot = self.host_slots.setdefault(host, asyncio.Semaphore(self.config.fetch.per_host))
         result: Fetched | NotModified | FetchError
         try:
-            async with slot:
+            async with slot, self._shared_slot(host):
                 result = await fetch.fetch_feed(
                     self.client,
                     source,
@@ -328,6 +357,32 @@ class Pipeline:
             self.guarded, feed, started, self.finish, feed, result, prepared, resolutions, started
         )
 
+    @contextlib.asynccontextmanager
+    async def _shared_slot(self, host: str) -> AsyncIterator[None]:
+        """One of the host's per_host slots among every poller on the database
+        (nothing to take when this process is the only one)."""
+        shared = self.shared_slots
+        if shared is None:
+            yield
+            return
+        wait = SHARED_SLOT_WAIT
+        try:
+            while (
+                number := await asyncio.to_thread(shared.take, host, self.config.fetch.per_host)
+            ) is None:
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 1.0)
+        except StoreError as exc:
+            raise FetchError(f"no per-host slot: {exc}") from None
+        try:
+            yield
+        finally:
+            try:
+                await asyncio.to_thread(shared.give_back, host, number)
+            except StoreError as exc:
+                # The slot expires with its lease.
+                log.warning("%s: could not give back a per-host slot: %s", host, exc)
+
     async def poll_many(
         self, feeds: Sequence[DueFeed], on_outcome: Callable[[Outcome], None] | None = None
     ) -> list[Outcome]:
@@ -360,6 +415,10 @@ class Pipeline:
         """Run one db-thread step; a failure becomes the feed's failed Outcome."""
         try:
             return func(*args)
+        except LeaseLost as exc:
+            # Another poller has the feed now; its poll's result stands, not this one's.
+            log.warning("%s: %s; this poll's result is dropped", feed.url, exc)
+            return Outcome(feed.url, Status.FAILED, error=str(exc), duration=_since(started))
         except (FetchError, ParseError) as exc:
             return self._failed(feed, exc, started, status=getattr(exc, "status", None))
         except FeeddError as exc:
@@ -480,7 +539,27 @@ class Pipeline:
         resolutions: Sequence[Resolution],
         started: float,
     ) -> Outcome:
-        """Store a fetched feed, its items and its link resolutions in one transaction."""
+        """Store a fetched feed, its items and its link resolutions in one transaction;
+        when another writer's transaction wins (StoreConflict), again from the same
+        values, never by fetching again."""
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                return self._finish(feed, fetched, prepared, resolutions, started)
+            except StoreConflict as exc:
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise
+                log.info("%s: %s; storing the poll again (%d)", feed.url, exc, attempt)
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    def _finish(
+        self,
+        feed: DueFeed,
+        fetched: Fetched,
+        prepared: Prepared,
+        resolutions: Sequence[Resolution],
+        started: float,
+    ) -> Outcome:
         now = utcnow()
         resolved = {url: cached.resolved_url for url, cached in prepared.cached.items()}
         resolved.update((r.url, r.resolved_url) for r in resolutions)
@@ -492,6 +571,19 @@ class Pipeline:
                 digested = self._whole_again(fetched, resolved)
             entries, kept = digest.with_resolved(digested, resolved)
             signatures = dict(zip((e.guid for e in entries), digested.signatures, strict=True))
+            # Before anything is read: a writer deciding on one of these stories now
+            # waits for this one, and this one for it.
+            self.store.lock_identity(
+                dedupe.identity_keys(
+                    entries,
+                    (
+                        band
+                        for signed in digested.signatures
+                        if signed
+                        for band in neardup.band_keys(neardup.Signature.from_bytes(signed))
+                    ),
+                )
+            )
             for resolution in resolutions:
                 previous = prepared.cached.get(resolution.url)
                 failures = (
@@ -653,6 +745,8 @@ class Pipeline:
         """Wait for the write in progress (if any) to commit; stop the workers."""
         self.closed = True
         self.db_thread.shutdown(wait=True, cancel_futures=True)
+        if self.shared_slots is not None:
+            self.shared_slots.close()
         if self.digesters is not None:
             self.digesters.close()
 

@@ -724,3 +724,90 @@ def test_the_smallest_cpu_quota_of_the_cgroup_and_its_parents(tmp_path: Path):
     assert usable_cores(cgroups, root) == len(os.sched_getaffinity(0))
     cgroups.write_text("12:cpu,cpuacct:/\n")  # cgroup v1 only: the affinity alone
     assert usable_cores(cgroups, root) == len(os.sched_getaffinity(0))
+
+
+# -- the database: a SQLite path or a PostgreSQL URL
+
+
+def test_a_postgresql_url_is_kept_as_a_url_never_a_path():
+    for url in ("postgresql://feedd@db.example:5432/feedd", "postgres://db.example/feedd"):
+        config = parse_config({"database": url}, CONFIG_PATH)
+        assert config.database == url
+        assert isinstance(config.database, str)
+
+
+def test_the_url_schemes_agree_with_the_store():
+    from feedd.config import DATABASE_URL_SCHEMES
+    from feedd.store import URL_SCHEMES
+
+    assert DATABASE_URL_SCHEMES == URL_SCHEMES
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://feedd:secret@db.example/feedd",
+        "postgresql://db.example/feedd?user=feedd&password=secret",
+    ],
+)
+def test_a_password_in_the_url_is_refused(url):
+    (problem,) = problems_of({"database": url})
+    assert problem.startswith("database: the URL holds a password")
+    assert "secret" not in problem
+
+
+def test_an_unknown_database_url_is_refused():
+    (problem,) = problems_of({"database": "mysql://db.example/feedd"})
+    assert problem.startswith("database: mysql:// is not a database feedd can use")
+
+
+def test_the_database_password_comes_from_a_secret(monkeypatch):
+    monkeypatch.setenv("FEEDD_TEST_DB_PASSWORD", "s3cret")
+    config = parse_config(
+        {
+            "database": "postgresql://feedd@db.example/feedd",
+            "database_password": {"env": "FEEDD_TEST_DB_PASSWORD"},
+        },
+        CONFIG_PATH,
+    )
+    assert config.database_password == "s3cret"  # noqa: S105 - the test's own
+    monkeypatch.delenv("FEEDD_TEST_DB_PASSWORD")
+    (problem,) = problems_of(
+        {
+            "database": "postgresql://feedd@db.example/feedd",
+            "database_password": {"env": "FEEDD_TEST_DB_PASSWORD"},
+        }
+    )
+    assert problem == "database_password: environment variable FEEDD_TEST_DB_PASSWORD is not set"
+
+
+def test_a_literal_database_password_is_refused():
+    problems = problems_of(
+        {"database": "postgresql://feedd@db.example/feedd", "database_password": "s3cret"}
+    )
+    assert [p.split(":")[0] for p in problems] == ["database_password"]
+
+
+def test_a_database_password_beside_a_sqlite_file_is_ignored_with_a_warning():
+    config = parse_config({"database_password": {"env": "UNSET_ANYWHERE"}}, CONFIG_PATH)
+    assert config.database_password is None
+    assert config.warnings == ("database_password: ignored: the database is a SQLite file",)
+
+
+def test_cluster_settings():
+    config = parse_config({}, CONFIG_PATH)
+    assert (config.cluster.lease, config.cluster.poll_only, config.cluster.name) == (
+        90.0,
+        False,
+        None,
+    )
+    config = parse_config(
+        {"cluster": {"lease": "2m", "poll_only": True, "name": "poller-2"}}, CONFIG_PATH
+    )
+    assert (config.cluster.lease, config.cluster.poll_only, config.cluster.name) == (
+        120.0,
+        True,
+        "poller-2",
+    )
+    (problem,) = problems_of({"cluster": {"poll_only": "yes"}})
+    assert problem.startswith("cluster.poll_only:")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedd.dedupe import MIN_TEXT_MATCH_WORDS, decide, group_root, shared_urls
+from feedd.dedupe import MIN_TEXT_MATCH_WORDS, decide, group_root, identity_keys, shared_urls
 from feedd.types import Action, Enclosure, Entry, Kept, Known, KnownArticle, KnownItem
 
 
@@ -460,3 +461,20 @@ def test_the_stories_do_not_depend_on_the_order_of_items(order):
         "f": (Action.LINK, 4, None),
         "g": (Action.INSERT, None, None),
     }
+
+
+def test_identity_keys_name_what_another_feed_could_share():
+    """URL, text and near-duplicate bands, and an episode's guid; never a plain
+    item's guid, which only its own feed (held by one poller) can meet."""
+    plain = entry("g1", "https://example.com/a", text_hash="t1")
+    episode = dataclasses.replace(
+        entry("ep-7"), enclosures=(Enclosure("https://cdn.example/ep7.mp3", "audio/mpeg", None),)
+    )
+    assert identity_keys([plain, episode], ["b1", "b2"]) == {
+        "url https://example.com/a",
+        "text t1",
+        "guid ep-7",
+        "band b1",
+        "band b2",
+    }
+    assert identity_keys([entry("g2")]) == frozenset()
