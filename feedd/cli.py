@@ -220,6 +220,54 @@ def dedupe(config_path: str, repair: bool) -> None:
     click.echo(f"{len(merges)} stories, {rows} articles {done}")
 
 
+@cli.command("migrate-db")
+@config_option()
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="URL",
+    help="The PostgreSQL database, postgresql://user@host:port/dbname: new or empty. "
+    "The password, if one is needed, from PGPASSWORD or ~/.pgpass.",
+)
+def migrate_db(config_path: str, target: str) -> None:
+    """Copy the config's SQLite database into an empty PostgreSQL database.
+
+    Feeds with their schedules and validators, articles, the items of each
+    feed, revisions, signatures, the links cache: every row, ids kept, in one
+    transaction whose row counts are checked before it commits (on any error
+    nothing is written). Stop the daemon first; then set `database` to the
+    URL in the config and start it again. The SQLite file is left as it was.
+    """
+    from .store import is_url
+    from .store.transfer import copy_sqlite_to_postgres
+
+    config = load_or_exit(config_path)
+    if is_url(config.database):
+        click.echo(
+            f"feedd migrate-db: {config.path}: the database is already {config.database}", err=True
+        )
+        sys.exit(EXIT_USAGE)
+    if not is_url(target):
+        click.echo(f"feedd migrate-db: --to {target}: expected a postgresql:// URL", err=True)
+        sys.exit(EXIT_USAGE)
+
+    def progress(table: str, rows: int) -> None:
+        if sys.stderr.isatty():
+            click.echo(f"\r{table}: {rows:,} rows", nl=False, err=True)
+
+    try:
+        copied = copy_sqlite_to_postgres(Path(config.database), target, progress=progress)
+    except StoreError as exc:
+        click.echo(f"feedd: {exc}", err=True)
+        sys.exit(EXIT_FEED_FAILED)
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    for each in copied:
+        click.echo(f"{each.table:<20} {each.rows:>10,} rows")
+    click.echo(f"copied {config.database} to {target}: counts checked")
+
+
 @cli.command("systemd-unit")
 @config_option(
     required=False,

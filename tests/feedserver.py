@@ -5,6 +5,7 @@
     server.url("/feed.xml")           # http://127.0.0.1:PORT/feed.xml
     FeedServer(tls=context)           # the same over HTTPS (https://...)
     server.requests                   # [(path, headers dict)] seen, in order
+    server.spans                      # [(path, started, ended)]: when each was answered
     server.close()
 
 A route can answer with a status, redirect (location=), honour ETag /
@@ -66,11 +67,13 @@ class _Handler(BaseHTTPRequestHandler):
         with owner.lock:
             owner.in_flight += 1
             owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
+        started = time.monotonic()
         try:
             self._answer(send_body)
         finally:
             with owner.lock:
                 owner.in_flight -= 1
+                owner.spans.append((self.path, started, time.monotonic()))
 
     def _answer(self, send_body: bool) -> None:
         owner = self.server.owner
@@ -180,6 +183,7 @@ class FeedServer:
         self.connections = 0  # TCP connections accepted
         self.in_flight = 0  # requests being answered now
         self.max_in_flight = 0  # the most answered at once
+        self.spans: list[tuple[str, float, float]] = []  # (path, started, ended), monotonic
         self.lock = threading.Lock()
         self._server = _Server((host, 0), _Handler)
         if tls is not None:  # HTTPS: the handshake happens as a connection is accepted
