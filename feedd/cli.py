@@ -17,6 +17,7 @@ import click
 
 from . import __version__
 from .cli_common import EXIT_USAGE, config_option, load_or_exit
+from .config import DATABASE_URL_SCHEMES
 from .errors import StoreError
 from .logs import setup_logging
 from .types import Outcome, Status
@@ -239,16 +240,15 @@ def migrate_db(config_path: str, target: str) -> None:
     nothing is written). Stop the daemon first; then set `database` to the
     URL in the config and start it again. The SQLite file is left as it was.
     """
-    from .store import is_url
-    from .store.transfer import copy_sqlite_to_postgres
+    from .pipeline import move_database
 
     config = load_or_exit(config_path)
-    if is_url(config.database):
+    if not isinstance(config.database, Path):
         click.echo(
             f"feedd migrate-db: {config.path}: the database is already {config.database}", err=True
         )
         sys.exit(EXIT_USAGE)
-    if not is_url(target):
+    if not target.startswith(DATABASE_URL_SCHEMES):
         click.echo(f"feedd migrate-db: --to {target}: expected a postgresql:// URL", err=True)
         sys.exit(EXIT_USAGE)
 
@@ -257,7 +257,7 @@ def migrate_db(config_path: str, target: str) -> None:
             click.echo(f"\r{table}: {rows:,} rows", nl=False, err=True)
 
     try:
-        copied = copy_sqlite_to_postgres(Path(config.database), target, progress=progress)
+        copied = move_database(config, target, progress)
     except StoreError as exc:
         click.echo(f"feedd: {exc}", err=True)
         sys.exit(EXIT_FEED_FAILED)

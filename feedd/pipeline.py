@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import NoReturn, TypeVar
 from urllib.parse import urlsplit
 
@@ -50,6 +51,7 @@ from .errors import (
     StoreConflict,
     StoreError,
 )
+from .store import transfer
 from .types import (
     CachedLink,
     DueFeed,
@@ -858,3 +860,14 @@ async def resolve_one(config: Config, url: str) -> Resolution:
     async with make_client(config) as client:
         resolver = LinkResolver(client, config.links)
         return await resolver.resolve(links.unwrap(url))
+
+
+def move_database(
+    config: Config, target: str, progress: Callable[[str, int], None] | None = None
+) -> tuple[transfer.Copied, ...]:
+    """``feedd migrate-db``: the config's SQLite database copied into the empty
+    PostgreSQL database at ``target`` (store.transfer: one transaction, counts
+    checked). The password, if any, is libpq's to find."""
+    if not isinstance(config.database, Path):
+        raise StoreError(f"{config.database} is not a SQLite database")
+    return transfer.copy_sqlite_to_postgres(config.database, target, progress=progress)
