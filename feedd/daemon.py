@@ -301,6 +301,7 @@ class Daemon:
                 room,
                 (*self.in_flight, *self.held_back),
             )
+            self.metrics.claim_duration.observe(time.monotonic() - now)
         except asyncio.CancelledError:
             if self.stopping.is_set():
                 return  # stopping: the database thread dropped the reads still queued

@@ -39,6 +39,9 @@ FEED_STATES = ("new", "ok", "failing", "gone", "disabled")
 # hitting the whole-request deadline ([fetch].timeout, 20 s by default, at most
 # a minute in practice).
 FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
+# A claim is one indexed query: milliseconds, unless the database thread is busy
+# storing a big poll first.
+CLAIM_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 class Metrics:
@@ -78,6 +81,19 @@ class Metrics:
             "Followed item links that did not resolve (stored with the best URL known).",
             registry=self.registry,
         )
+        self.leases_lost = Counter(
+            "feedd_leases_lost",
+            "Polls whose result was dropped: another poller claimed the feed after this "
+            "one's lease expired (PostgreSQL).",
+            registry=self.registry,
+        )
+        self.claim_duration = Histogram(
+            "feedd_claim_duration_seconds",
+            "Time to claim the due feeds of one scheduler pass, queueing for the "
+            "database thread included.",
+            buckets=CLAIM_BUCKETS,
+            registry=self.registry,
+        )
         self.last_tick = Gauge(
             "feedd_last_tick_timestamp_seconds",
             "Unix time of the last scheduler tick.",
@@ -113,6 +129,8 @@ class Metrics:
             self.links_resolved.inc(outcome.links_resolved)
         if outcome.links_failed > 0:
             self.links_failed.inc(outcome.links_failed)
+        if outcome.lease_lost:
+            self.leases_lost.inc()
 
     def observe_tick(self, timestamp: float) -> None:
         """Record the time (Unix seconds) of a scheduler tick."""

@@ -420,7 +420,9 @@ class Pipeline:
         except LeaseLost as exc:
             # Another poller has the feed now; its poll's result stands, not this one's.
             log.warning("%s: %s; this poll's result is dropped", feed.url, exc)
-            return Outcome(feed.url, Status.FAILED, error=str(exc), duration=_since(started))
+            return Outcome(
+                feed.url, Status.FAILED, error=str(exc), duration=_since(started), lease_lost=True
+            )
         except (FetchError, ParseError) as exc:
             return self._failed(feed, exc, started, status=getattr(exc, "status", None))
         except FeeddError as exc:

@@ -427,3 +427,4 @@ class Outcome:
     links_resolved: int = 0  # links followed over the network for this poll
     links_failed: int = 0  # of which did not resolve (still stored, best URL known)
     empty: int = 0  # items skipped for having nothing to show (ParsedFeed.empty_items)
+    lease_lost: bool = False  # another poller claimed the feed meanwhile: nothing written

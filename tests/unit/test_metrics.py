@@ -127,3 +127,13 @@ def test_render_has_help_and_type() -> None:
     assert "# TYPE feedd_fetch_duration_seconds histogram" in text
     assert "# TYPE feedd_feeds gauge" in text
     assert "# HELP feedd_articles Articles in the database." in text
+
+
+def test_a_lost_lease_is_counted() -> None:
+    metrics = Metrics()
+    metrics.observe_outcome(Outcome("https://a.example/feed", Status.FAILED, error="lease lost"))
+    assert value(metrics, "feedd_leases_lost_total") == 0
+    metrics.observe_outcome(
+        Outcome("https://a.example/feed", Status.FAILED, error="lease lost", lease_lost=True)
+    )
+    assert value(metrics, "feedd_leases_lost_total") == 1
