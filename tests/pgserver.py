@@ -7,8 +7,9 @@ cluster lives in a temporary folder, listens on a free port and is deleted
 when the session ends. PostgreSQL refuses to run as root: when the tests do,
 the server runs as an unprivileged user (``nobody``).
 
-``FEEDD_TEST_POSTGRES_URL`` uses a server of your own instead (its database
-is emptied between tests: never point it at data you keep).
+``FEEDD_TEST_POSTGRES_URL`` uses a server of your own instead: the URL of a
+database whose user may create databases; each test creates one of its own
+and drops it after.
 """
 
 from __future__ import annotations
