@@ -737,3 +737,29 @@ def test_a_postgres_database_being_created_is_not_yet_feedd(postgres_url):
         conn.execute(META)
     with pytest.raises(QueryError, match=r"no feedd database at .*: run feedd once"):
         open_reader(postgres_url)
+
+
+@both
+def test_the_read_commands_print_either_backend(database, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from feedd import cli_query
+
+    target = database()
+    config = tmp_path / "feedd.toml"
+    config.write_text('database = "elsewhere.db"\n[[feeds]]\nurl = "https://a.example/feed"\n')
+    monkeypatch.setattr(cli_query, "open_reader", lambda path: open_reader(target))
+    runner = CliRunner()
+
+    def run(command, *args):
+        result = runner.invoke(command, ["-c", str(config), *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "[Football] final" in run(cli_query.search, "football")
+    stats = run(cli_query.stats)
+    assert "articles       10 (1 duplicates)" in stats
+    # A server's write-ahead log is not this database's: no wal to show.
+    assert ("wal" in stats.splitlines()[3]) == isinstance(target, Path)
+    bad = runner.invoke(cli_query.search, ["-c", str(config), "!!!"])
+    assert bad.exit_code == 2 and "bad search query" in bad.output
