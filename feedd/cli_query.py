@@ -242,9 +242,11 @@ def search(
 ) -> None:
     """Full-text search of titles, summaries and text, best matches first.
 
-    QUERY is SQLite FTS5 syntax: words (all must match), "exact phrases",
-    OR, NOT, prefix*, title:word. Matches are highlighted in the snippet
-    (bold on a terminal, [brackets] otherwise). A malformed query exits 2.
+    QUERY's syntax is the database's. SQLite (FTS5): words (all must match),
+    "exact phrases", OR, NOT, prefix*, title:word. PostgreSQL (web search):
+    words (all must match), "exact phrases", OR, -word to exclude. Matches
+    are highlighted in the snippet (bold on a terminal, [brackets]
+    otherwise). A malformed query, or one with no word to look for, exits 2.
     """
     filters = _filters("search", **options)
     columns = (*_fields("search", fields), "snippet")
@@ -443,10 +445,9 @@ def stats(config_path: str, as_json: bool) -> None:
         click.echo(f"articles       {data['articles']} ({data['duplicates']} duplicates)")
         click.echo(f"article_feeds  {data['article_feeds']}")
         size = data["database_bytes"]
-        click.echo(
-            f"database       {_bytes(size['total'])} (file {_bytes(size['file'])}, "
-            f"wal {_bytes(size['wal'])})"
-        )
+        # No wal on a server: its write-ahead log is the whole cluster's (None).
+        wal = "" if size["wal"] is None else f", wal {_bytes(size['wal'])}"
+        click.echo(f"database       {_bytes(size['total'])} (file {_bytes(size['file'])}{wal})")
         click.echo("")
         click.echo("stored per day")
         peak = max((day["articles"] for day in data["ingest_per_day"]), default=0) or 1

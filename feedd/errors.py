@@ -73,8 +73,8 @@ class QueryError(FeeddError):
 
 
 class BadQuery(FeeddError):
-    """The user's input is invalid: a bad date, an unknown field, an FTS syntax
-    error (the CLI exits 2)."""
+    """The user's input is invalid: a bad date, an unknown field, a search the
+    backend rejects (the CLI exits 2)."""
 
 
 class OpmlError(FeeddError):

@@ -2,8 +2,9 @@
 
 ``feedd articles/search/show/feeds/stats/tail/export`` (cli_query.py) use
 only this, through ``feedd.store.open_reader``; one implementation per
-backend (``feedd.store.sqlite.reading``). A reader never writes, and opening
-one must be safe while the daemon writes to the same database.
+backend (``feedd.store.sqlite.reading``, ``feedd.store.postgres.reading``).
+A reader never writes, and opening one must be safe while the daemon writes
+to the same database.
 
 Values in: ``Filters`` and names from ``ARTICLE_FIELDS`` (below, with the
 protocol, so that this module imports nothing but the standard library and
@@ -90,9 +91,9 @@ class Reader(Protocol):
         ...
 
     def search(self, query: str, filters: Filters, fields: Sequence[str]) -> list[Row]:
-        """Full-text matches of ``query`` (FTS5 syntax), best first, each row with
-        the ``fields`` and a ``snippet`` whose matches are wrapped in
-        MARK_START/MARK_END."""
+        """Full-text matches of ``query`` (the backend's syntax: FTS5's in SQLite,
+        web search in PostgreSQL), best first, each row with the ``fields`` and a
+        ``snippet`` whose matches are wrapped in MARK_START/MARK_END."""
         ...
 
     def article(self, ref: str) -> Row | None:
@@ -133,5 +134,5 @@ class Reader(Protocol):
         feed, url, articles), edits (per feed whose version replaced another,
         most first, of the revisions kept: feed, url, updates, enrichments,
         articles), links (outcome -> count), database_bytes (file, wal,
-        total)."""
+        total; wal None where the backend has no log of this database's own)."""
         ...

@@ -232,8 +232,11 @@ class SQLiteReader:
 
     def article(self, ref: str) -> Row | None:
         columns = ", ".join(f"a.{name}" for name in _STORED)
-        if ref.strip().isdigit():
-            found = self._rows(f"SELECT {columns} FROM articles a WHERE a.id = ?", (int(ref),))
+        if ref.strip().isdecimal():
+            article_id = int(ref)
+            if article_id >= 2**63:
+                return None  # beyond SQLite's integers: no such id (sqlite3 would overflow)
+            found = self._rows(f"SELECT {columns} FROM articles a WHERE a.id = ?", (article_id,))
         else:
             found = self._rows(
                 f"SELECT {columns} FROM articles a WHERE a.url = ? OR a.id IN "
