@@ -748,7 +748,9 @@ def test_the_read_commands_print_either_backend(database, tmp_path, monkeypatch)
     target = database()
     config = tmp_path / "feedd.toml"
     config.write_text('database = "elsewhere.db"\n[[feeds]]\nurl = "https://a.example/feed"\n')
-    monkeypatch.setattr(cli_query, "open_reader", lambda path: open_reader(target))
+    monkeypatch.setattr(
+        cli_query, "open_reader", lambda path, password=None: open_reader(target, password=password)
+    )
     runner = CliRunner()
 
     def run(command, *args):
