@@ -22,6 +22,9 @@ unless validators are switched off. Control requests (from the driver):
     GET /_ctl/latency?ms=100      wait that long before every answer
     GET /_ctl/bump?fraction=0.05&seed=1   that share of feeds gets one new item
     GET /_ctl/stats               requests served, 304s, bytes, CPU seconds
+    GET /_ctl/hits                requests per feed path ({"hits": {path: count}});
+                                  ?times=1: the time.time() of each ({"times": ...})
+                                  (bench/cluster.py: which feeds two pollers both fetched)
 
 On start it writes the feed URLs (one a line) to --urls-out and prints one JSON
 line: {"port": ..., "feeds": ...}.
@@ -39,6 +42,7 @@ import re
 import signal
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
@@ -87,6 +91,7 @@ class State:
     requests: int = 0
     not_modified: int = 0
     sent_bytes: int = 0
+    hits: dict[str, list[float]] = field(default_factory=dict)  # feed path -> request times
 
 
 def load(corpus: Path) -> list[Original]:
@@ -271,6 +276,7 @@ class Http(asyncio.Protocol):
             return b"404 Not Found", [], b""
         if not 0 <= number < len(self.state.originals) * self.state.copies:
             return b"404 Not Found", [], b""
+        self.state.hits.setdefault(path.path, []).append(time.time())
         # A 304 needs no body: building a copy's body (rewrite) costs milliseconds,
         # which made the server the bottleneck of the 304 sweeps.
         generation = self.state.generation.get(number, 0)
@@ -320,6 +326,11 @@ class Http(asyncio.Protocol):
                 sent_bytes=state.sent_bytes,
                 cpu_seconds=round(times.user + times.system, 3),
             )
+        elif action == "hits":
+            if query.get("times") == "1":
+                answer["times"] = state.hits
+            else:
+                answer["hits"] = {feed: len(stamps) for feed, stamps in state.hits.items()}
         return json.dumps(answer).encode()
 
 
