@@ -48,6 +48,8 @@ _DUE_COLUMNS = (
     "id, url, interval_seconds, error_count, etag, last_modified, body_hash, final_url, "
     "poll_interval_seconds, posting_gap_seconds, last_post_at, moved_to, moved_count, state"
 )
+# Where the claim statements put the lease token, after the DueFeed columns.
+_TOKEN = 14
 _LEASE = "now() + make_interval(secs => %(lease)s)"
 # The claim: due feeds nobody holds, in SQLite's order (never fetched first,
 # then the most overdue), locked with SKIP LOCKED so that two pollers claiming
@@ -68,7 +70,7 @@ WITH claimed AS (
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING {_DUE_COLUMNS}, lease_token
+    RETURNING {_DUE_COLUMNS}, lease_token, next_fetch_at
 )
 SELECT * FROM claimed ORDER BY next_fetch_at NULLS FIRST, id
 """
@@ -242,7 +244,7 @@ class Feeds(Connection):
                     "limit": limit,
                 },
             ).fetchall()
-            self.claimed([(row[0], row[-1]) for row in rows])
+            self.claimed([(row[0], row[_TOKEN]) for row in rows])
         return tuple(_due_feed(row) for row in rows)
 
     def feeds_by_url(self, urls: Iterable[str]) -> tuple[DueFeed, ...]:
@@ -255,7 +257,7 @@ class Feeds(Connection):
             rows = self.execute(
                 _CLAIM_NAMED, {"owner": self.owner, "lease": self.lease_seconds, "urls": wanted}
             ).fetchall()
-            self.claimed([(row[0], row[-1]) for row in rows])
+            self.claimed([(row[0], row[_TOKEN]) for row in rows])
         by_url = {row[1]: _due_feed(row) for row in rows}
         return tuple(by_url[url] for url in wanted if url in by_url)
 
