@@ -197,7 +197,11 @@ class Connection:
             # is not safe against a concurrent create (a unique violation in pg_type).
             conn.execute("SELECT pg_advisory_lock(%s::int8)", (MIGRATE_LOCK,))
             try:
-                conn.execute(META)
+                # Created only when missing: a read-only server (a standby) opens
+                # too, and check_writable() says what is wrong with it.
+                found = conn.execute("SELECT to_regclass('feedd_meta')").fetchone()
+                if found is None or found[0] is None:
+                    conn.execute(META)
                 row = conn.execute(
                     "SELECT value FROM feedd_meta WHERE key = 'schema_version'"
                 ).fetchone()
