@@ -44,7 +44,8 @@ URLS = [f"https://{name}.example/feed" for name in "abcd"]
 
 def rows(url: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
-        return conn.execute(sql, params).fetchall()
+        found: list[tuple[Any, ...]] = conn.execute(sql, params).fetchall()
+        return found
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def entry(guid: str, url: str) -> Entry:
 
 def test_pollers_starting_together_migrate_once(postgres_url: str):
     def start(_: int) -> int:
-        with open_store(postgres_url) as store:  # type: ignore[attr-defined]
+        with PostgresStore(postgres_url) as store:
             return store.schema_version
 
     with ThreadPoolExecutor(4) as pool:

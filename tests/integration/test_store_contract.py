@@ -56,7 +56,7 @@ class Backend:
         import psycopg
 
         with psycopg.connect(self.target) as conn:
-            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql, params).fetchall()
 
     def scalar(self, sql: str, *params: object) -> Any:
         return self.rows(sql, *params)[0][0]
@@ -177,16 +177,16 @@ def test_sync_feeds_adds_updates_and_disables(backend: Backend):
         ],
         NOW + timedelta(hours=1),
     )
-    feeds = {
+    edited = {
         url: (id_, name, bool(enabled), interval)
         for id_, url, name, enabled, interval in backend.rows(
             "SELECT id, url, name, enabled, interval_seconds FROM feeds"
         )
     }
-    assert feeds == {
+    assert edited == {
         "https://a.example/feed": (a_id, "A2", True, 900),
-        "https://b.example/feed": (feeds["https://b.example/feed"][0], None, False, 60),
-        "https://c.example/feed": (feeds["https://c.example/feed"][0], None, False, 1800),
+        "https://b.example/feed": (edited["https://b.example/feed"][0], None, False, 60),
+        "https://c.example/feed": (edited["https://c.example/feed"][0], None, False, 1800),
     }
     assert store.feed_states() == {"new": 1, "disabled": 2}
     # Configured again: enabled again, same row.

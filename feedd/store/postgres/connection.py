@@ -239,7 +239,8 @@ class Connection:
         conn = self._begin()
         self._in_transaction = True
         self._fenced.clear()
-        self._ending.clear()
+        with self.leases_lock:
+            self._ending.clear()
         try:
             yield
             with self.errors():
@@ -327,8 +328,3 @@ class Connection:
     def ending(self) -> frozenset[int]:
         """Feeds whose lease a transaction in progress ends (call with leases_lock held)."""
         return frozenset(self._ending)
-
-
-def chunks(values: Sequence[Any], size: int = 1000) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
