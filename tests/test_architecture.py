@@ -287,15 +287,19 @@ def test_only_the_cli_and_the_daemon_import_the_pipeline():
             assert importer == CLI, f"feedd/{name} imports the command line"
 
 
+DATABASE_LIBRARIES = {"sqlite3", "sqlite_utils", "psycopg", "psycopg_pool"}
+BACKENDS = ("store.sqlite", "store.postgres")
+
+
 def test_the_database_is_reached_only_through_the_store_package():
     for name, imports in all_imports().items():
         if unit(name) == "store":
             continue
-        assert not imports.libraries & {"sqlite3", "sqlite_utils"}, (
-            f"feedd/{name} imports {sorted(imports.libraries & {'sqlite3', 'sqlite_utils'})}"
+        assert not imports.libraries & DATABASE_LIBRARIES, (
+            f"feedd/{name} imports {sorted(imports.libraries & DATABASE_LIBRARIES)}"
         )
-        backend = sorted(other for other in imports.feedd if other.startswith("store.sqlite"))
-        assert not backend, f"feedd/{name} imports the SQLite backend: {backend}"
+        backend = sorted(other for other in imports.feedd if other.startswith(BACKENDS))
+        assert not backend, f"feedd/{name} imports a backend: {backend}"
 
 
 SQL = re.compile(
