@@ -474,3 +474,34 @@ async def test_the_pipeline_polls_into_postgresql(
         postgres_url, "SELECT count(*) FROM articles WHERE search @@ to_tsquery('simple', 'told')"
     ) == [(1,)]
     assert not config.database.exists()
+
+
+def test_a_huge_text_is_stored_and_searched_by_its_first_part(stores: Any, postgres_url: str):
+    """A tsvector holds at most 1 MB: a text of 2.4 MB of distinct words would
+    fail its feed's transaction if it were indexed whole."""
+    import dataclasses
+    import random
+
+    from feedd.store import open_reader
+    from feedd.store.reading import Filters
+
+    store = stores()
+    (feed,) = store.feeds_by_url([URLS[0]])
+    picker = random.Random(7)  # noqa: S311 - test data, not a secret
+    words = ["".join(picker.choice("abcdefghijklmnop") for _ in range(11)) for _ in range(200_000)]
+    huge = dataclasses.replace(
+        entry("huge", "https://news.example/huge"), content_text="Café " + " ".join(words)
+    )
+    with store.transaction():
+        store.apply(
+            feed.id, dedupe.decide(store.known(feed.id, [huge]), [huge]), language=None, now=NOW
+        )
+    reader = open_reader(postgres_url)
+    try:
+        for query, found in (("cafe", 1), (words[1000], 1), (words[-1], 0)):
+            rows_found = reader.search(query, Filters(), ["id"])
+            assert len(rows_found) == found, query
+    finally:
+        reader.close()
+    (length,) = rows(postgres_url, "SELECT length(content_text) FROM articles")[0]
+    assert length == len(huge.content_text or "")  # stored whole; only the index is bounded

@@ -12,7 +12,8 @@ behind the pollers). A reader never creates or migrates the schema: a
 database without feedd's tables is an error, not an empty result.
 
 Search is PostgreSQL's full text search over ``articles.search`` (the
-'simple' configuration, no stemming), with a query in web-search syntax
+schema's ``feedd_text`` configuration: no stemming, accents and case
+folded), with a query in web-search syntax
 (``websearch_to_tsquery``), not FTS5's; see ``PostgresReader.search``.
 
 SQL is built from constant fragments; every user value is a bound
@@ -34,6 +35,7 @@ from psycopg.rows import dict_row
 from ...errors import BadQuery, QueryError
 from ...types import format_timestamp
 from ..reading import MARK_END, MARK_START, TAIL_BATCH, Filters, Row
+from .schema import SEARCH_CHARS
 
 # A server that does not answer (a firewall dropping packets) would otherwise
 # keep `feedd articles` waiting for the operating system's TCP timeout, minutes.
@@ -171,7 +173,7 @@ def search_sql(query: str, filters: Filters, fields: Sequence[str]) -> tuple[str
     conditions = " AND ".join(["a.search @@ q.q", *clauses])
     limit = _limit(filters, params)
     sql = (
-        "WITH q AS (SELECT websearch_to_tsquery('simple', %s) AS q) "
+        "WITH q AS (SELECT websearch_to_tsquery('feedd_text', %s) AS q) "
         f"SELECT {_select(fields)}, "
         "CASE WHEN p.at = 0 THEN '' WHEN p.before ~ '\\w' THEN %s ELSE p.before END "
         "|| h.headline || "
@@ -179,11 +181,14 @@ def search_sql(query: str, filters: Filters, fields: Sequence[str]) -> tuple[str
         f"FROM (SELECT a.*, {RANK_SQL} AS rank FROM articles a, q WHERE {conditions} "
         f"ORDER BY rank DESC, a.id DESC{limit}) a "
         "CROSS JOIN q "
-        "CROSS JOIN LATERAL (SELECT c.body FROM (VALUES (1, a.title), (2, a.summary), "
-        "(3, a.content_text)) AS c (n, body) "
-        "ORDER BY ts_rank(to_tsvector('simple', coalesce(c.body, '')), q.q) DESC, c.n "
+        # The part of each column that is indexed (schema: a tsvector's 1 MB).
+        f"CROSS JOIN LATERAL (SELECT left(c.body, {SEARCH_CHARS}) AS body "
+        "FROM (VALUES (1, a.title), (2, a.summary), (3, a.content_text)) AS c (n, body) "
+        f"ORDER BY ts_rank(to_tsvector('feedd_text', left(coalesce(c.body, ''), {SEARCH_CHARS})), "
+        "q.q) "
+        "DESC, c.n "
         "LIMIT 1) best "
-        "CROSS JOIN LATERAL (SELECT ts_headline('simple', coalesce(best.body, ''), q.q, %s) "
+        "CROSS JOIN LATERAL (SELECT ts_headline('feedd_text', coalesce(best.body, ''), q.q, %s) "
         "AS headline) h "
         "CROSS JOIN LATERAL (SELECT at, left(body, at - 1) AS before, "
         "substr(body, at + length(plain)) AS after "
@@ -335,14 +340,14 @@ class PostgresReader:
         not FTS5's: words (all must match), "exact phrases", ``OR``, ``-word``
         to exclude one. Anything else is a word or ignored (no prefix*, no
         column:word, no NEAR); it is never a syntax error. Words are matched
-        whole and case-insensitively, without stemming or folding accents.
+        whole, ignoring case and accents, without stemming.
         A query with no word to look for (only punctuation, or only
         exclusions, which would list nearly every article) is BadQuery.
         """
         try:
             parsed = self.conn.execute(
                 "SELECT numnode(q) AS nodes, querytree(q) AS tree "
-                "FROM websearch_to_tsquery('simple', %s) AS q",
+                "FROM websearch_to_tsquery('feedd_text', %s) AS q",
                 (query,),
             ).fetchone()
         except psycopg.DataError as exc:
