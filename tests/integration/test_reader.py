@@ -185,7 +185,7 @@ def test_the_read_commands_need_only_a_reader(tmp_path, monkeypatch):
     ]
     readers: list[ListReader] = []
 
-    def open_list_reader(path):
+    def open_list_reader(path, password=None):
         assert path == tmp_path / "nowhere.db"  # never opened: no file, no SQLite
         readers.append(ListReader(rows))
         return readers[-1]
