@@ -32,6 +32,7 @@ from feedd.pipeline import Pipeline, make_client, make_guard  # noqa: E402
 from feedd.store import open_store  # noqa: E402
 from feedd.store.postgres import (  # noqa: E402
     HOUSEKEEPING_EVERY,
+    MAX_KEY_LOCKS,
     SCHEMA_VERSION,
     PostgresStore,
     identity_buckets,
@@ -262,8 +263,8 @@ def test_lock_identity_holds_a_key_until_commit(stores):
 
 def test_a_batch_of_many_keys_holds_every_story(stores):
     a, b = stores(owner="a"), stores(owner="b")
-    keys = [f"key-{n}" for n in range(200)]
-    assert len(identity_buckets(keys)) > 64
+    keys = [f"key-{n}" for n in range(MAX_KEY_LOCKS + 50)]
+    assert len(identity_buckets(keys)) > MAX_KEY_LOCKS
     with a.transaction():
         a.lock_identity(keys)
         got, finish = locked_in_thread(b, ["unrelated"])

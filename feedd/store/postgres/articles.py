@@ -24,7 +24,7 @@ from ...types import (
     KnownItem,
     Merge,
 )
-from ..sqlite.articles import revision_hash
+from ..fingerprints import revision_hash
 from .connection import Connection, stamp
 from .schema import IDENTITY_LOCK, IDENTITY_SPACE
 
@@ -35,8 +35,12 @@ _LEAD = f"substr(coalesce(content_text, summary), 1, {_LEAD_CHARS})"
 # bucket wait on each other needlessly, which at 2**20 buckets is rare.
 IDENTITY_BUCKETS = 2**20
 # A batch with more buckets than this takes IDENTITY_LOCK exclusively instead:
-# one lock, not hundreds (a feed's first poll, a big digest).
-MAX_KEY_LOCKS = 64
+# one lock, not thousands (a feed's first poll, a big digest). An item has ~18
+# keys (its URL, text and 16 near-duplicate bands), so a poll bringing up to
+# ~14 new items, the usual case, locks only its own stories. Advisory locks
+# share the server's lock table (max_locks_per_transaction x max_connections,
+# 6,400 by default): a few pollers at 256 each leave it plenty.
+MAX_KEY_LOCKS = 256
 
 
 def identity_buckets(keys: Iterable[str]) -> list[int]:

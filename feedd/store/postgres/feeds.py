@@ -10,7 +10,7 @@ from psycopg.types.json import Jsonb
 
 from ... import schedule
 from ...types import DueFeed, FeedSchedule, FeedSettings, FeedSource, FeedUpdate
-from ..sqlite.feeds import settings_hash
+from ..fingerprints import settings_hash
 from .connection import Connection, stamp, utc
 from .schema import SYNC_LOCK
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .articles import Articles
 from .connection import BUSY_TIMEOUT_MS, Connection
-from .feeds import Feeds, settings_hash
+from .feeds import Feeds
 from .links import Links
 from .maintenance import WAL_LIMIT, Maintenance
 from .neardup import NearDuplicates
@@ -22,7 +22,6 @@ __all__ = [
     "SCHEMA_VERSION",
     "WAL_LIMIT",
     "SQLiteStore",
-    "settings_hash",
 ]
 
 

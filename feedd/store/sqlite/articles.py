@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -23,16 +22,11 @@ from ...types import (
     Merge,
     format_timestamp,
 )
+from ..fingerprints import revision_hash
 from .connection import Connection, chunks
 
 # dedupe compares a new copy with the start of a stored text (dedupe.is_lead).
 _LEAD_CHARS = 2_000
-
-
-def revision_hash(title: str | None, summary: str | None, text: str | None) -> str:
-    """article_revisions.content_hash: sha256 of the three fields, unit-separated."""
-    joined = "\x1f".join(part or "" for part in (title, summary, text))
-    return hashlib.sha256(joined.encode()).hexdigest()
 
 
 class Articles(Connection):

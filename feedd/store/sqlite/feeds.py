@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -19,6 +18,7 @@ from ...types import (
     format_timestamp,
     parse_timestamp,
 )
+from ..fingerprints import settings_hash
 from .connection import Connection, chunks
 
 # A configured feed, added: due at once (next_fetch_at NULL, state 'new').
@@ -90,12 +90,6 @@ def _poll_values(feed_id: int, update: FeedUpdate) -> tuple[str, dict[str, Any]]
         last_post_at=format_timestamp(document.last_post_at),
     )
     return _RECORD_DOCUMENT, values
-
-
-def settings_hash(feed: FeedSettings) -> str:
-    """Fingerprint of a feed's config entry (credentials and headers left out)."""
-    fields = [feed.url, feed.name, feed.interval, feed.tags, feed.enabled, feed.resolve]
-    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
 def _settings_values(feed: FeedSettings, fingerprint: str) -> dict[str, Any]:
