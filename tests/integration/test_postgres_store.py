@@ -506,3 +506,28 @@ def test_a_huge_text_is_stored_and_searched_by_its_first_part(stores: Any, postg
         reader.close()
     (length,) = rows(postgres_url, "SELECT length(content_text) FROM articles")[0]
     assert length == len(huge.content_text or "")  # stored whole; only the index is bounded
+
+
+def test_pollers_whose_configs_differ_only_in_process_settings_edit_no_feed(
+    postgres_url: str, tmp_path: Path
+):
+    from feedd.config import parse_config
+
+    feeds = [{"url": url, "tags": ["news"]} for url in URLS]
+    first = parse_config({"feeds": feeds}, tmp_path / "a.toml")
+    second = parse_config(
+        {
+            "feeds": feeds,
+            "fetch": {"user_agent": "poller-2", "workers": 1, "concurrency": 4},
+            "log": {"format": "json"},
+            "cluster": {"name": "poller-2", "poll_only": False},
+        },
+        tmp_path / "b.toml",
+    )
+    with PostgresStore(postgres_url, owner="one") as one:
+        one.sync_feeds(first.feeds, NOW)
+        # xmin is the transaction that last wrote a row: unchanged = never rewritten.
+        before = rows(postgres_url, "SELECT id, xmin::text FROM feeds ORDER BY id")
+        with PostgresStore(postgres_url, owner="two") as two:
+            two.sync_feeds(second.feeds, NOW + timedelta(minutes=1))
+        assert rows(postgres_url, "SELECT id, xmin::text FROM feeds ORDER BY id") == before
