@@ -789,13 +789,17 @@ async def fetch_once(
     """``feedd fetch``: poll every enabled feed (or the named ones) now, whatever the schedule."""
     store = open_store(config)
     try:
-        wanted = list(urls)
-        if wanted:
-            feeds = store.feeds_by_url(wanted)
-        else:
-            # A gone feed (HTTP 410) is polled only when named.
-            everything = store.feeds_by_url(feed.url for feed in config.enabled_feeds)
-            feeds = tuple(feed for feed in everything if feed.state != "gone")
+        named = list(urls)
+        wanted = named or [feed.url for feed in config.enabled_feeds]
+        claimed = store.feeds_by_url(wanted)
+        if len(claimed) < len(set(wanted)):
+            # Leased by a poller sharing the database: it is polling them now.
+            log.warning(
+                "%d feeds left out: another poller is polling them now",
+                len(set(wanted)) - len(claimed),
+            )
+        # A gone feed (HTTP 410) is polled only when named.
+        feeds = claimed if named else tuple(feed for feed in claimed if feed.state != "gone")
         if on_start is not None:
             on_start(len(feeds))
         guard = make_guard(config)

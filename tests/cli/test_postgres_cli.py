@@ -21,6 +21,8 @@ from feedserver import FeedServer
 from test_cli import feedd
 from test_query_cli import channel, item
 
+from feedd.config import load_config
+
 psycopg = pytest.importorskip("psycopg", reason="pip install -e '.[test]' brings psycopg")
 
 NOW = datetime.now(UTC)
@@ -190,3 +192,27 @@ def test_a_server_that_cannot_be_reached_is_a_clear_error(tmp_path: Path):
         assert result.returncode == 1, (args, result.stderr)
         assert "Traceback" not in result.stderr
         assert "127.0.0.1" in result.stderr
+
+
+def test_fetch_leaves_out_a_feed_another_poller_is_polling(postgres_url: str, tmp_path: Path):
+    from feedd.store import open_store
+
+    server = FeedServer()
+    try:
+        alpha = server.add("/a.xml", channel("A", [item("a1", "Alpha one", NOW)]))
+        beta = server.add("/b.xml", channel("B", [item("b1", "Beta one", NOW)]))
+        config = tmp_path / "feedd.toml"
+        config.write_text(config_text(postgres_url, alpha, beta))
+        assert feedd("check", "-c", str(config)).returncode == 0
+        other = open_store(postgres_url, owner="other-poller")
+        try:
+            other.sync_feeds(load_config(config).feeds, NOW)
+            assert len(other.feeds_by_url([beta])) == 1  # the other poller is polling beta now
+            result = feedd("fetch", "-c", str(config))
+        finally:
+            other.close()
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr
+    assert "1 feeds left out: another poller is polling them now" in result.stderr
+    assert server.hits("/b.xml") == [] and len(server.hits("/a.xml")) == 1
