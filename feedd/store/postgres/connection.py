@@ -187,6 +187,13 @@ class Connection:
         with self.errors(), self.connection().cursor() as cursor:
             cursor.executemany(sql, params)
 
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """Statements inside are sent without waiting for each one's answer (one
+        round trip at the end); errors surface when it ends, as StoreError."""
+        with self.errors(), self.connection().pipeline():
+            yield
+
     # -- schema
 
     def _migrate(self) -> None:

@@ -22,8 +22,10 @@ class NearDuplicates(Connection):
         bands: Sequence[str],
         old_bands: Sequence[str] = (),
     ) -> None:
-        """Replace an article's signature and band keys (old_bands: those it had)."""
-        with self.atomic():
+        """Replace an article's signature and band keys (old_bands: those it had).
+        The statements go in one round trip (a pipeline): this runs for every
+        article stored."""
+        with self.atomic(), self.pipeline():
             if old_bands:
                 self.execute(
                     "DELETE FROM article_bands WHERE article_id = %s AND band = ANY(%s)",
@@ -52,22 +54,21 @@ class NearDuplicates(Connection):
         that no feed of this article also carries. (id, signature) pairs."""
         if not bands:
             return ()
-        # An undated article is compared around the time it was first seen.
-        row = self.execute(
-            "SELECT coalesce(published_at, first_seen_at) FROM articles WHERE id = %s",
-            (article_id,),
-        ).fetchone()
-        if row is None or row[0] is None:
-            return ()
-        center: datetime = row[0]
+        # One statement, not two: this runs for every article stored. An undated
+        # article is compared around the time it was first seen.
         rows = self.execute(
             """
+            WITH me AS (
+                SELECT coalesce(published_at, first_seen_at) AS center
+                FROM articles WHERE id = %(id)s
+            )
             SELECT DISTINCT s.article_id, s.signature
-            FROM article_bands b
+            FROM me, article_bands b
             JOIN article_signatures s ON s.article_id = b.article_id
             JOIN articles a ON a.id = b.article_id
             WHERE b.band = ANY(%(bands)s) AND b.article_id != %(id)s
-              AND coalesce(a.published_at, a.first_seen_at) BETWEEN %(low)s AND %(high)s
+              AND coalesce(a.published_at, a.first_seen_at)
+                  BETWEEN me.center - %(window)s AND me.center + %(window)s
               AND NOT EXISTS (
                   SELECT 1 FROM article_feeds mine JOIN article_feeds theirs
                       ON theirs.feed_id = mine.feed_id
@@ -75,12 +76,7 @@ class NearDuplicates(Connection):
               )
             ORDER BY s.article_id
             """,
-            {
-                "bands": list(bands),
-                "id": article_id,
-                "low": center - window,
-                "high": center + window,
-            },
+            {"bands": list(bands), "id": article_id, "window": window},
         ).fetchall()
         return tuple((id_, bytes(blob)) for id_, blob in rows)
 
