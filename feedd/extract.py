@@ -86,6 +86,7 @@ _OPTIONS: dict[str, Any] = {
 # MB of text (3.5 s of a 4 MB text node's 5.6): only on pages up to this size.
 _DATE_OPTIONS: dict[str, Any] = {"original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 EXTENSIVE_DATE_SEARCH_CHARS = 1_000_000
+_INDENT = re.compile(r">\n[ \t]+<")
 _DATE_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
 
 
@@ -138,6 +139,9 @@ def extract(
         content = _selected(text, selector)
     elif document is not None and document.body is not None:
         content = build_html_output(document)
+        if "<pre" not in content:  # whitespace there is the code's own
+            # trafilatura pretty-prints: indentation between tags, which would be kept.
+            content = _INDENT.sub(">\n<", content)
     else:
         content = None
     return _cleaned(document, content, url, now or datetime.now(UTC))
