@@ -40,7 +40,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
-from trafilatura import bare_extraction
+from trafilatura import bare_extraction, extract_metadata
 from trafilatura.htmlprocessing import build_html_output
 from trafilatura.settings import Document
 from trafilatura.utils import decode_file, load_html
@@ -139,16 +139,18 @@ def extract(
     if size > MAX_ELEMENTS:
         log.debug("page of more than %d elements: %s", MAX_ELEMENTS, url)
         return empty(url)
-    document = _extraction(tree, url, size, len(text))
+    dates = _DATE_OPTIONS | {"extensive_search": len(text) <= EXTENSIVE_DATE_SEARCH_CHARS}
+    content: str | None = None
     if selector is not None:
+        document = _metadata(tree, url, dates)
         content = _selected(text, selector)
-    elif document is not None and document.body is not None:
-        content = build_html_output(document)
-        if "<pre" not in content:  # whitespace there is the code's own
-            # trafilatura pretty-prints: indentation between tags, which would be kept.
-            content = _INDENT.sub(">\n<", content)
     else:
-        content = None
+        document = _extraction(tree, url, size, dates)
+        if document is not None and document.body is not None:
+            content = build_html_output(document)
+            if "<pre" not in content:  # whitespace there is the code's own
+                # trafilatura pretty-prints: indentation between tags, which would be kept.
+                content = _INDENT.sub(">\n<", content)
     return _cleaned(document, content, url, now or datetime.now(UTC), chosen=selector is not None)
 
 
@@ -173,8 +175,16 @@ def _size(tree: Any) -> int:
     return count
 
 
-def _extraction(tree: Any, url: str | None, size: int, chars: int) -> Document | None:
-    dates = _DATE_OPTIONS | {"extensive_search": chars <= EXTENSIVE_DATE_SEARCH_CHARS}
+def _metadata(tree: Any, url: str | None, dates: dict[str, Any]) -> Document | None:
+    """Only the page's metadata (a selector names the article): no extraction's cost."""
+    try:
+        return extract_metadata(tree, url, dates)
+    except Exception:
+        log.debug("no metadata: %s", url, exc_info=True)
+        return None
+
+
+def _extraction(tree: Any, url: str | None, size: int, dates: dict[str, Any]) -> Document | None:
     try:
         document = bare_extraction(
             tree, url=url, fast=size > FAST_AFTER, date_extraction_params=dates, **_OPTIONS
@@ -187,18 +197,21 @@ def _extraction(tree: Any, url: str | None, size: int, chars: int) -> Document |
 
 def _selected(text: str, selector: str) -> str | None:
     """The HTML of the elements ``selector`` matches, outermost only, in page order."""
-    nodes = LexborHTMLParser(text).css(selector)
     kept: list[LexborNode] = []
-    for node in nodes:
-        if not any(_contains(other, node) for other in kept):
+    seen: set[int] = set()
+    for node in LexborHTMLParser(text).css(selector):  # in document order
+        if not _inside(node, seen):
             kept.append(node)
+        seen.add(node.mem_id)
     return "\n".join(node.html or "" for node in kept) or None
 
 
-def _contains(ancestor: LexborNode, node: LexborNode) -> bool:
+def _inside(node: LexborNode, matched: set[int]) -> bool:
+    """Whether an ancestor of ``node`` is among the matched nodes (a walk up: one
+    pass per match, not one per pair of them)."""
     parent = node.parent
     while parent is not None:
-        if parent.mem_id == ancestor.mem_id:
+        if parent.mem_id in matched:
             return True
         parent = parent.parent
     return False
