@@ -59,7 +59,7 @@ MAX_PAGE_BYTES = 4 * 1024 * 1024
 # (0.2-0.5 ms each, measured: 30,000 short paragraphs take 5-13 s), so past
 # FAST_AFTER the extractor skips its second opinion (its readability and
 # jusText fallbacks, a third of its time on such trees), and a tree past
-# MAX_ELEMENTS (12 times the largest real page) is refused: at most ~4 s.
+# MAX_ELEMENTS (12 times the largest real page) is refused: 1.3-6 s at most.
 # bench/extraction.py, "Hostile pages".
 MAX_ELEMENTS = 20_000
 FAST_AFTER = 5_000
