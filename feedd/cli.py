@@ -303,6 +303,11 @@ from .cli_feeds import COMMANDS as _FEED_COMMANDS  # noqa: E402
 for _command in _FEED_COMMANDS:
     cli.add_command(_command)
 
+from .cli_extract import COMMANDS as _EXTRACT_COMMANDS  # noqa: E402
+
+for _command in _EXTRACT_COMMANDS:
+    cli.add_command(_command)
+
 
 def main() -> None:
     cli(prog_name="feedd")

@@ -11,6 +11,7 @@
      ├── QueryError       the read side cannot open or read the database
      ├── BadQuery         a read command's input is invalid (a bad date, field or search)
      ├── OpmlError        the document is not OPML at all
+     ├── BadSelector      an article CSS selector that is no CSS selector
      └── BadRequest       the metrics endpoint got a malformed or oversized request
 
 Within a batch, the pipeline turns FetchError and ParseError into an Outcome
@@ -79,6 +80,11 @@ class BadQuery(FeeddError):
 
 class OpmlError(FeeddError):
     """The document is not OPML at all (nothing recoverable)."""
+
+
+class BadSelector(FeeddError):
+    """An article selector (``extract``'s ``selector``) is not a CSS selector: the
+    config's or the user's fault, never the page's."""
 
 
 class BadRequest(FeeddError):

@@ -56,6 +56,7 @@ from .types import (
     CachedLink,
     DueFeed,
     Entry,
+    Extracted,
     FeedSource,
     FeedUpdate,
     Fetched,
@@ -258,6 +259,9 @@ class Pipeline:
             store.record_poll(feed, schedule.answered(feed, 200, interval, document))
             store.save_digest_state(feed, digested.state)
         return OK(counts)
+    one article page (``extract_page``, `feedd extract URL`; nothing stored):
+        page = fetch.fetch_feed(url)                      # the same guarded client
+        extracted = extract.extract(page.body, page.final_url)
     on LeaseLost (another poller has the feed now): write nothing, return FAILED
     on FetchError, ParseError or any other exception, at any step:
         store.record_poll(feed, schedule.failed(feed, status, error, Retry-After))
@@ -866,6 +870,32 @@ async def resolve_one(config: Config, url: str) -> Resolution:
     async with make_client(config) as client:
         resolver = LinkResolver(client, config.links)
         return await resolver.resolve(links.unwrap(url))
+
+
+# What `feedd extract URL` asks for: a page, not a feed.
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+
+async def extract_page(config: Config, url: str, selector: str | None = None) -> Extracted:
+    """``feedd extract URL``: one article page fetched now and extracted, nothing stored.
+
+    Through the same guarded client as feeds ([fetch] timeout, redirects hop by
+    hop, the private-network guard on every dialled address, the body bounded by
+    [fetch] max_body_size); raises FetchError (BlockedAddressError for a private
+    address) and BadSelector. Extraction itself never fails (extract.extract).
+    """
+    from . import extract  # trafilatura costs 0.2 s to import: not for the daemon, yet
+
+    if selector is not None:
+        extract.check_selector(selector)
+    source = FeedSource(url=url, headers=(("accept", PAGE_ACCEPT),))
+    async with make_client(config) as client:
+        page = await fetch.fetch_feed(
+            client, source, deadline=config.fetch.timeout, max_body_size=config.fetch.max_body_size
+        )
+    if not isinstance(page, Fetched):  # no validator was sent: a 304 is the server's error
+        raise FetchError(f"HTTP {page.status} to an unconditional request", status=page.status)
+    return extract.extract(page.body, page.final_url, selector=selector)
 
 
 def move_database(

@@ -3,6 +3,7 @@
 fetch -> Fetched | NotModified
 parse -> ParsedFeed (with RawEntry items, as the feed gave them)
 normalize -> Entry
+extract -> Extracted (an article page)
 dedupe -> Intent
 store/pipeline -> Outcome
 
@@ -322,6 +323,24 @@ class Entry:
     # Of the item as parsed and of what cleaning it depended on (digest.item_hash):
     # the next digest of the feed does not clean an item whose hash is stored.
     raw_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """The article in a web page (extract.extract), cleaned as feed content is.
+
+    A page without an article (undecodable, empty, a list of links, too large a
+    tree) gives empty ``text`` and ``html`` (None), never an error.
+    """
+
+    url: str | None  # the page's address, the base of its links
+    title: str | None = None  # one line
+    author: str | None = None  # one line, as the page names it
+    published_at: datetime | None = None  # UTC; None when absent or unusable
+    image: str | None = None  # the lead image: absolute http(s) URL
+    text: str | None = None  # plain text, one paragraph per line (as Entry.content_text)
+    html: str | None = None  # sanitized HTML, feedd's allow-list (as Entry.content_html)
+    word_count: int = 0  # words of text, counted as for Entry.word_count
 
 
 @dataclass(frozen=True, slots=True)

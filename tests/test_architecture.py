@@ -35,6 +35,8 @@ STAGE_IMPORTS_ALLOWED = {
     ("digest", "dedupe"): "digest computes the text hash dedupe compares (dedupe.text_hash)",
     ("links", "schedule"): "the link cache retries on schedule.backoff: one retry rule",
     ("store", "schedule"): "sync_feeds applies schedule.resync (pure) to each edited feed's row",
+    ("extract", "normalize"): "a page's article is cleaned as feed content is: one sanitizer "
+    "and one allow-list (normalize.clean_fragment)",
 }
 # Modules other than pipeline (and digest, above) that use more than one stage.
 COMPOSERS_ALLOWED = {
