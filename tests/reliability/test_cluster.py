@@ -239,7 +239,7 @@ def test_a_killed_pollers_feeds_are_polled_after_its_lease(
         tmp_path, postgres_url, [], extra.replace("[cluster]", "[cluster]\npoll_only = true"),
         name="follower.toml",
     )  # fmt: skip
-    start_poller(follower, pollers)
+    survivor = start_poller(follower, pollers)
     wait_for(
         lambda: (
             query(postgres_url, "SELECT count(*) FROM feeds WHERE last_fetched_at IS NOT NULL")
@@ -248,6 +248,9 @@ def test_a_killed_pollers_feeds_are_polled_after_its_lease(
         timeout=60,
     )
     assert query(postgres_url, "SELECT count(*) FROM articles") == [(6,)]
+    survivor.send_signal(signal.SIGTERM)
+    _, log = survivor.communicate(timeout=30)
+    assert "lease" not in log, log  # the survivor lost none: no other poller was alive
     hits = Counter(path for path, _ in server.requests)
     assert set(hits.values()) == {2}  # the killed poll, then the follower's
     # Not before the killed poller's leases expired (3 s, renewed at most 1 s before the kill).
