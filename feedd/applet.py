@@ -225,8 +225,10 @@ def related_box(paragraphs: list[list[str]], index: int) -> int:
     return 1  # the label alone: the box was a picture only
 
 
-def _story(path: str, start: int, lines: list[tuple[int, str]]) -> Story | Damaged | None:
-    """One block; None when it holds no story at all (blank, or only debris)."""
+def _story(path: str, start: int, lines: list[tuple[int, str]]) -> list[Story | Damaged]:
+    """One block: its story or why it is damaged; nothing when it holds no story
+    at all (blank, or only debris). A trailer in the debris after the block's
+    ``from`` line is another story whose header is missing: reported too."""
     index = 0
     if index < len(lines) and WIDGET_LINE.fullmatch(lines[index][1].strip()):
         index += 1
@@ -238,27 +240,26 @@ def _story(path: str, start: int, lines: list[tuple[int, str]]) -> Story | Damag
     )
     if trailer_at is None:
         if not header and not any(text.strip() for _, text in lines):
-            return None
-        if not header and start == 1:
-            return Damaged(
-                path, start, "no trailer line (link and date) in the text before the first block"
-            )
-        return Damaged(path, start, "no trailer line (link and date): the block is cut short")
+            return []
+        return [Damaged(path, start, "no trailer line (link and date): the block is cut short")]
     if not header and start != 1:
-        return Damaged(path, start, "a story without the widget and date lines on top")
+        return [Damaged(path, start, "a story without the widget and date lines on top")]
     trailer = TRAILER.fullmatch(lines[trailer_at][1].strip())
-    if trailer is None:  # found above: never
-        return Damaged(path, lines[trailer_at][0], "unreadable trailer")
     source_at = next((i for i in range(trailer_at + 1, len(lines)) if lines[i][1].strip()), None)
     source = SOURCE.fullmatch(lines[source_at][1].strip()) if source_at is not None else None
-    if source is None:
-        return Damaged(path, lines[trailer_at][0], "no 'from <feed>' line after the trailer")
+    if trailer is None or source_at is None or source is None:
+        return [Damaged(path, lines[trailer_at][0], "no 'from <feed>' line after the trailer")]
+    headless = [
+        Damaged(path, number, "a story without the widget and date lines on top")
+        for number, text in lines[source_at + 1 :]
+        if TRAILER.fullmatch(text.strip())
+    ]
     date = _date(trailer)
     if isinstance(date, str):
-        return Damaged(path, lines[trailer_at][0], date)
+        return [Damaged(path, lines[trailer_at][0], date), *headless]
     paragraphs = _paragraphs(lines[index:trailer_at])
     if not paragraphs:
-        return Damaged(path, start, "no title before the trailer")
+        return [Damaged(path, start, "no title before the trailer"), *headless]
     (_, title_lines), *rest = paragraphs
     texts = [para for _, para in rest]
     kept: list[str] = []
@@ -273,7 +274,7 @@ def _story(path: str, start: int, lines: list[tuple[int, str]]) -> Story | Damag
         kept.append("\n".join(texts[position]))
         position += 1
     lead, body = (kept[0], tuple(kept[1:])) if kept else (None, ())
-    return Story(
+    story = Story(
         path=path,
         line=start,
         title=" ".join(title_lines),
@@ -284,6 +285,7 @@ def _story(path: str, start: int, lines: list[tuple[int, str]]) -> Story | Damag
         source=" ".join(source["name"].split()),
         removed=tuple(removed),
     )
+    return [story, *headless]
 
 
 def parse_archive(text: str, path: str = "<text>") -> tuple[Story | Damaged, ...]:
@@ -291,9 +293,7 @@ def parse_archive(text: str, path: str = "<text>") -> tuple[Story | Damaged, ...
     numbered = _unglue(text.split("\n"))
     found: list[Story | Damaged] = []
     for start, lines in _blocks(numbered):
-        story = _story(path, start, lines)
-        if story is not None:
-            found.append(story)
+        found.extend(_story(path, start, lines))
     return tuple(found)
 
 
