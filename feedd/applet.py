@@ -306,7 +306,7 @@ def source_url(name: str) -> str:
 def raw_entry(story: Story) -> RawEntry:
     """The story as a feed item, for normalize: the lead is its summary, the other
     paragraphs its content (the lead alone when there are none). No date: the
-    pipeline sets the one it completed (``complete_date``)."""
+    pipeline sets the one it completed (``complete_date``) and the raw one."""
     content = "".join(
         "<p>" + "<br>".join(html.escape(line) for line in para.split("\n")) + "</p>"
         for para in story.paragraphs
@@ -320,7 +320,9 @@ def raw_entry(story: Story) -> RawEntry:
         author=None,
         published=None,
         updated=None,
-        published_raw=story.date.raw,
+        # Not the trailer's date: a date parser would fill the lost month in. The
+        # pipeline sets it, with the date it completed.
+        published_raw=None,
         updated_raw=None,
     )
 
