@@ -562,6 +562,19 @@ def is_credit(line: str) -> bool:
     return len(name.split()) <= _CREDIT_WORDS
 
 
+def is_related_label(line: str) -> bool:
+    """Whether a line is only the label of a related-links box ("Read more",
+    "Related", "Lesen Sie auch"; ``_LABEL_LINE``)."""
+    return len(line) <= _RELATED_MAX and _LABEL_LINE.fullmatch(line.strip()) is not None
+
+
+def is_photo_caption(line: str) -> bool:
+    """Whether a line reads as a picture's caption or credit ("FILE PHOTO. © Reuters /
+    ...", ``_CREDIT``): looser than ``is_credit``, for a line already known to sit in
+    a related box."""
+    return len(line) <= _RELATED_MAX and _CREDIT.fullmatch(line.strip()) is not None
+
+
 def is_byline(line: str) -> bool:
     """Whether a line is "Posted on <date> (by <author>)" and nothing else."""
     return (

@@ -28,7 +28,7 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urljoin, urlsplit, urlunsplit
@@ -868,6 +868,39 @@ def _canonical_link(page_url: str, body: bytes) -> str | None:
     if urlsplit(target).path in ("", "/") and urlsplit(page_url).path not in ("", "/"):
         return None
     return target
+
+
+# The page's own publication date, in the order trusted: Open Graph's article
+# tags (most news sites), then schema.org's microdata, then the older names.
+PUBLISHED_META = (
+    ("property", "article:published_time"),
+    ("name", "article:published_time"),
+    ("itemprop", "datePublished"),
+    ("property", "og:published_time"),
+    ("name", "pubdate"),
+    ("name", "date"),
+)
+
+
+def published_time(body: bytes) -> datetime | None:
+    """The publication date a page states in its meta tags (``PUBLISHED_META``), in
+    UTC; None when it states none, or one without a time zone (never guessed)."""
+    try:
+        tree = _parse_html(body)
+    except (ValueError, UnicodeError):
+        return None
+    for attribute, name in PUBLISHED_META:
+        for meta in tree.css(f"meta[{attribute}][content]"):
+            attrs = meta.attributes
+            if (attrs.get(attribute) or "").strip().lower() != name.lower():
+                continue
+            try:
+                value = datetime.fromisoformat((attrs.get("content") or "").strip())
+            except ValueError:
+                continue
+            if value.tzinfo is not None:
+                return value.astimezone(UTC)
+    return None
 
 
 # -- the cache

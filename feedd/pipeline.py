@@ -32,14 +32,14 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 
-from . import dedupe, digest, fetch, links, neardup, schedule
+from . import applet, dedupe, digest, fetch, links, neardup, normalize, schedule
 from . import store as storage
 from .config import Config, LinksConfig, default_workers
 from .errors import (
@@ -53,6 +53,7 @@ from .errors import (
 )
 from .store import transfer
 from .types import (
+    Action,
     CachedLink,
     DueFeed,
     Entry,
@@ -187,7 +188,10 @@ class LinkResolver:
                 # A consent page with no target in its URL: stop at the last good hop.
                 return Resolution(url, hops[-2].url, "ok", probe.status, hops, False)
             canonical = links.canonical_link(current, probe.body) if probe.body else None
-            return Resolution(url, canonical or current, "ok", probe.status, hops, permanent)
+            published = links.published_time(probe.body) if probe.body else None
+            return Resolution(
+                url, canonical or current, "ok", probe.status, hops, permanent, None, published
+            )
         outcome = "not_found" if probe.status in (404, 410) else "error"
         # The address reached is still the best known: the article may be gone.
         return Resolution(
@@ -592,22 +596,7 @@ class Pipeline:
                     ),
                 )
             )
-            for resolution in resolutions:
-                previous = prepared.cached.get(resolution.url)
-                failures = (
-                    0 if resolution.outcome == "ok" else 1 + (previous.failures if previous else 0)
-                )
-                self.store.save_link(
-                    resolution,
-                    failures=failures,
-                    checked_at=now,
-                    expires_at=links.link_expiry(
-                        resolution.outcome,
-                        permanent=resolution.permanent,
-                        failures=failures,
-                        now=now,
-                    ),
-                )
+            save_resolutions(self.store, resolutions, prepared.cached, now)
             known = self.store.known(feed.id, entries, kept)
             intents = dedupe.decide(
                 known,
@@ -709,21 +698,7 @@ class Pipeline:
         """Keep the article's text signature; if it is the same story as articles of
         other feeds, put them in one group pointing at its earliest-published member
         (db thread, inside the feed's transaction)."""
-        signature = neardup.Signature.from_bytes(signed) if signed else None
-        old = self.store.signature_of(article_id)
-        old_bands = neardup.band_keys(neardup.Signature.from_bytes(old)) if old else ()
-        bands = neardup.band_keys(signature) if signature else ()
-        self.store.save_signature(article_id, signed, bands, old_bands)
-        if signature is None:
-            return  # too short to judge: a thin item matches nothing
-        matches = [
-            other
-            for other, blob in self.store.near_candidates(article_id, bands, NEAR_DUPLICATE_WINDOW)
-            if neardup.is_near_duplicate(signature, neardup.Signature.from_bytes(blob))
-        ]
-        if matches:
-            members = self.store.duplicate_group([article_id, *matches])
-            self.store.point_group((m for m, _ in members), dedupe.group_root(members))
+        mark_near_duplicates(self.store, article_id, signed)
 
     def _failed(
         self, feed: DueFeed, exc: BaseException, started: float, status: int | None
@@ -757,6 +732,46 @@ class Pipeline:
             self.shared_slots.close()
         if self.digesters is not None:
             self.digesters.close()
+
+
+def save_resolutions(
+    store: storage.Storage,
+    resolutions: Iterable[Resolution],
+    cached: Mapping[str, CachedLink],
+    now: datetime,
+) -> None:
+    """Cache each resolution for as long as links.link_expiry says (a failure
+    counts the ones before it, from the cached row)."""
+    for resolution in resolutions:
+        previous = cached.get(resolution.url)
+        failures = 0 if resolution.outcome == "ok" else 1 + (previous.failures if previous else 0)
+        store.save_link(
+            resolution,
+            failures=failures,
+            checked_at=now,
+            expires_at=links.link_expiry(
+                resolution.outcome, permanent=resolution.permanent, failures=failures, now=now
+            ),
+        )
+
+
+def mark_near_duplicates(store: storage.Storage, article_id: int, signed: bytes | None) -> None:
+    """Pipeline.mark_near_duplicates, for any writer of articles (the importer too)."""
+    signature = neardup.Signature.from_bytes(signed) if signed else None
+    old = store.signature_of(article_id)
+    old_bands = neardup.band_keys(neardup.Signature.from_bytes(old)) if old else ()
+    bands = neardup.band_keys(signature) if signature else ()
+    store.save_signature(article_id, signed, bands, old_bands)
+    if signature is None:
+        return  # too short to judge: a thin item matches nothing
+    matches = [
+        other
+        for other, blob in store.near_candidates(article_id, bands, NEAR_DUPLICATE_WINDOW)
+        if neardup.is_near_duplicate(signature, neardup.Signature.from_bytes(blob))
+    ]
+    if matches:
+        members = store.duplicate_group([article_id, *matches])
+        store.point_group((m for m, _ in members), dedupe.group_root(members))
 
 
 def _raise_for(fetched: Fetched, exc: BaseException) -> NoReturn:
@@ -907,3 +922,229 @@ def move_database(
     if not isinstance(config.database, Path):
         raise StoreError(f"{config.database} is not a SQLite database")
     return transfer.copy_sqlite_to_postgres(config.database, target, progress=progress)
+
+
+# -- importing the applet's archive
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedStory:
+    """What importing one story did (in a dry run: would do)."""
+
+    story: applet.Story
+    action: Action
+    reason: str
+    url: str | None  # canonical: where the short link led, else the link itself
+    published_at: datetime | None  # completed, or None (date_flag "partial")
+    date_flag: str | None
+    link_outcome: str | None  # of following the short link; None: not followed now
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """``feedd import applet``: each story's result and each damaged block."""
+
+    files: int
+    stories: tuple[ImportedStory, ...]
+    damaged: tuple[applet.Damaged, ...]
+    links_resolved: int  # followed over the network for this import
+    links_failed: int
+
+
+class _DryRun(Exception):
+    """Raised inside a story's transaction in a dry run: everything it did is undone."""
+
+    def __init__(self, result: ImportedStory) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
+def archive_files(paths: Iterable[Path]) -> tuple[Path, ...]:
+    """The files to import: each file named, and every *.txt under each folder
+    named (recursively, in name order)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*.txt") if p.is_file()))
+        else:
+            found.append(path)
+    return tuple(dict.fromkeys(found))
+
+
+def read_archive(
+    files: Iterable[Path],
+) -> tuple[tuple[applet.Story, ...], tuple[applet.Damaged, ...]]:
+    """Every block of every file, parsed (applet.parse_archive): stories and damaged blocks."""
+    stories: list[applet.Story] = []
+    damaged: list[applet.Damaged] = []
+    for path in files:
+        for block in applet.parse_archive(applet.decode(path.read_bytes()), str(path)):
+            if isinstance(block, applet.Story):
+                stories.append(block)
+            else:
+                damaged.append(block)
+    return tuple(stories), tuple(damaged)
+
+
+def import_applet(
+    config: Config,
+    paths: Sequence[Path],
+    *,
+    zone: tzinfo,
+    dry_run: bool = False,
+    on_phase: Callable[[str, int], None] | None = None,
+    on_step: Callable[[], None] | None = None,
+    guard: fetch.Guard | None = None,
+) -> ImportReport:
+    """``feedd import applet``: parse the files, follow the stories' short links
+    (the links cache, resolver and guard feeds use), then store each story in a
+    transaction of its own, as a feed item of its source feed: normalize, date
+    completed (applet.complete_date), dedupe, apply. A dry run does all of it and
+    undoes each story's transaction (the links it followed are not cached either).
+
+    ``on_phase(label, steps)`` starts a phase ("resolving", "importing");
+    ``on_step()`` ends one of its steps. ``guard``: the client's (tests)."""
+    files = archive_files(paths)
+    stories, damaged = read_archive(files)
+    store = open_store(config)
+    try:
+        targets = {story.guid: links.unwrap(story.link) for story in stories}
+        wanted = [
+            target
+            for target in dict.fromkeys(targets.values())
+            if links.needs_resolution(target, config.links.resolve, config.links.shorteners)
+        ]
+        cached = store.cached_links(wanted)
+        now = datetime.now(UTC)
+        to_resolve = [t for t in wanted if t not in cached or cached[t].expires_at <= now]
+        if on_phase is not None and to_resolve:
+            on_phase("resolving", len(to_resolve))
+        resolutions = asyncio.run(_resolve_links(config, to_resolve, guard, on_step))
+        if resolutions and not dry_run:
+            with store.transaction():
+                save_resolutions(store, resolutions, cached, utcnow())
+        resolved = {url: link.resolved_url for url, link in cached.items()}
+        resolved.update((r.url, r.resolved_url) for r in resolutions)
+        outcomes = {r.url: r.outcome for r in resolutions}
+        published = {r.url: r.published_at for r in resolutions if r.published_at}
+        if on_phase is not None:
+            on_phase("importing", len(stories))
+        results = []
+        for story in stories:
+            target = targets[story.guid]
+            results.append(
+                _store_story(
+                    config,
+                    store,
+                    story,
+                    zone,
+                    resolved.get(target, target),
+                    published.get(target),
+                    outcomes.get(target),
+                    dry_run=dry_run,
+                )
+            )
+            if on_step is not None:
+                on_step()
+        return ImportReport(
+            len(files),
+            tuple(results),
+            damaged,
+            links_resolved=len(resolutions),
+            links_failed=sum(r.outcome != "ok" for r in resolutions),
+        )
+    finally:
+        store.close()
+
+
+async def _resolve_links(
+    config: Config,
+    urls: Sequence[str],
+    guard: fetch.Guard | None,
+    on_step: Callable[[], None] | None,
+) -> tuple[Resolution, ...]:
+    if not urls:
+        return ()
+    async with make_client(config, guard) as client:
+        resolver = LinkResolver(client, config.links)
+
+        async def one(url: str) -> Resolution:
+            async with resolver.slots:
+                resolution = await resolver.resolve(url)
+            if on_step is not None:
+                on_step()
+            return resolution
+
+        return tuple(await asyncio.gather(*(one(url) for url in urls)))
+
+
+def _store_story(
+    config: Config,
+    store: storage.Storage,
+    story: applet.Story,
+    zone: tzinfo,
+    resolved_url: str,
+    page_date: datetime | None,
+    outcome: str | None,
+    *,
+    dry_run: bool,
+) -> ImportedStory:
+    """One story in one transaction (again from the same values on StoreConflict)."""
+    url = links.canonical_url(resolved_url)
+    entry = normalize.normalize_entry(applet.raw_entry(story), link=story.link, url=url)
+    entry = dataclasses.replace(entry, text_hash=dedupe.text_hash(entry))
+    signature = neardup.signature(entry.content_text or "")
+    signed = signature.to_bytes() if signature else None
+    bands = neardup.band_keys(signature) if signature else ()
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        now = utcnow()
+        try:
+            with store.transaction():
+                feed_id = store.source_feed(story.source, applet.source_url(story.source), now)
+                store.lock_identity(dedupe.identity_keys([entry], bands))
+                known = store.known(feed_id, [entry])
+                # The month the trailer lost: from the stored copy of the story (its
+                # URL or its text), else from the page the link led to.
+                references = [
+                    article.published_at
+                    for article in known.articles
+                    if article.published_at is not None
+                    and (
+                        (url is not None and article.url == url)
+                        or (entry.text_hash is not None and article.text_hash == entry.text_hash)
+                    )
+                ]
+                if page_date is not None:
+                    references.append(page_date)
+                date = applet.complete_date(story.date, zone, references)
+                dated = dataclasses.replace(
+                    entry,
+                    published_at=date,
+                    date_flag=None if date else "partial",
+                    published_raw=story.date.raw,
+                )
+                [intent] = dedupe.decide(known, [dated])
+                _, written = store.apply(
+                    feed_id,
+                    [intent],
+                    language=None,
+                    now=now,
+                    estimate_dates=False,  # a partial date is never replaced by a guess
+                    max_revisions=config.retention.max_revisions,
+                )
+                for article_id, _ in written:
+                    mark_near_duplicates(store, article_id, signed)
+                result = ImportedStory(
+                    story, intent.action, intent.reason, url, date, dated.date_flag, outcome
+                )
+                if dry_run:
+                    raise _DryRun(result)
+            return result
+        except _DryRun as undone:
+            return undone.result
+        except StoreConflict as exc:
+            if attempt == CONFLICT_ATTEMPTS:
+                raise
+            log.info("%s:%d: %s; storing the story again", story.path, story.line, exc)
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")

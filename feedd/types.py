@@ -238,6 +238,9 @@ class Resolution:
     hops: tuple[Hop, ...]
     permanent: bool  # every redirect on the way was permanent (301/308)
     error: str | None = None
+    # The page's own publication date (article:published_time and the like), when
+    # the last hop was an HTML page that said it; not kept in the links cache.
+    published_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +316,9 @@ class Entry:
     content_hash: str
     # published_at is None when the feed's date is missing or unusable; then
     # date_flag says why ("missing", "too_old": before 1995, "future": more than
-    # 10 minutes ahead) and the store stands in its first-seen time.
+    # 10 minutes ahead) and the store stands in its first-seen time; "partial":
+    # an imported story whose date lost its month (applet.py), stored undated
+    # until a copy with a full date arrives.
     date_flag: str | None = None
     published_raw: str | None = None  # the date string the item gave (published, else updated)
     language: str | None = None  # ISO 639-1 ("en") from the text; short ones: the feed's
@@ -401,6 +406,9 @@ class KnownArticle:
     word_count: int
     title: str | None = None
     lead: str | None = None  # the start of its text (store reads 2,000 characters)
+    # Its date when it is the story's own (date_flag unset), else None: what an
+    # imported copy's partial date is completed from.
+    published_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

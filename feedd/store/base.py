@@ -89,6 +89,14 @@ class Storage(Protocol):
         another poller is polling now is left out)."""
         ...
 
+    def source_feed(self, name: str, url: str, now: datetime) -> int:
+        """The feed an imported story joins (``feedd import applet``): the first
+        configured, enabled feed whose name or title is ``name``; else the imported
+        feed at ``url``, created if missing: a row marked imported, never polled
+        (``due_feeds`` never claims it, ``sync_feeds`` never disables it,
+        ``feeds_by_url`` never returns it). Inside the story's transaction."""
+        ...
+
     def has_polled(self, feed_id: int) -> bool:
         """Whether a poll of this feed has succeeded before."""
         ...

@@ -86,12 +86,26 @@ class DictStore:
         self, now: datetime, limit: int, exclude: Iterable[int] = ()
     ) -> tuple[DueFeed, ...]:
         skip = set(exclude)
-        due = [i for i, row in self.feeds.items() if i not in skip and row.get("next", now) <= now]
+        due = [
+            i
+            for i, row in self.feeds.items()
+            if i not in skip and not row.get("imported") and row.get("next", now) <= now
+        ]
         return tuple(self._due(i) for i in due[:limit])
 
     def feeds_by_url(self, urls: Iterable[str]) -> tuple[DueFeed, ...]:
         by_url = {row["url"]: id_ for id_, row in self.feeds.items()}
         return tuple(self._due(by_url[url]) for url in urls if url in by_url)
+
+    def source_feed(self, name: str, url: str, now: datetime) -> int:
+        for id_, row in self.feeds.items():
+            if not row.get("imported") and name in (row.get("name"), row.get("title")):
+                return id_
+            if row.get("imported") and row["url"] == url:
+                return id_
+        id_ = len(self.feeds) + 1
+        self.feeds[id_] = {"url": url, "name": name, "imported": True, "interval": 0}
+        return id_
 
     def has_polled(self, feed_id: int) -> bool:
         return "ok_at" in self.feeds[feed_id]
@@ -144,7 +158,15 @@ class DictStore:
         urls = {e.url for e in entries if e.url}
         texts = {e.text_hash for e in entries if e.text_hash}
         articles = tuple(
-            KnownArticle(id_, a["url"], a["text_hash"], a["words"], a["title"])
+            KnownArticle(
+                id_,
+                a["url"],
+                a["text_hash"],
+                a["words"],
+                a["title"],
+                None,
+                None if a.get("date_flag") else a.get("published"),
+            )
             for id_, a in self.articles.items()
             if a["url"] in urls or (a["text_hash"] and a["text_hash"] in texts)
         )
@@ -179,14 +201,25 @@ class DictStore:
                         kept = article.setdefault("revisions", [])
                         kept.append(before)
                         del kept[:-max_revisions]
+                dated = {"published": entry.published_at, "date_flag": entry.date_flag}
+                if intent.action is Action.INSERT and entry.published_at is None:
+                    dated["published"] = now if estimate_dates else None
+                elif intent.action is not Action.INSERT and entry.date_flag is not None:
+                    dated = {}  # a date the new version lacks keeps the stored one
                 self.articles[target].update(
                     title=entry.title,
                     text=entry.content_text,
                     text_hash=entry.text_hash,
                     words=entry.word_count,
-                    published=entry.published_at or (now if estimate_dates else None),
+                    **dated,
                 )
                 written.append((target, entry))
+            elif intent.action is Action.LINK:
+                assert target is not None
+                article = self.articles[target]
+                # A partial date (an imported story's) yields to any copy's full date.
+                if article.get("date_flag") == "partial" and entry.date_flag is None:
+                    article.update(published=entry.published_at, date_flag=None)
             if intent.action in (Action.INSERT, Action.LINK, Action.ENRICH, Action.UPDATE):
                 self.items[(feed_id, entry.guid)] = {
                     "article": target,

@@ -610,3 +610,73 @@ def test_check_writable_and_upkeep(backend: Backend):
     store.check_writable()
     assert store.upkeep_due() is False
     store.after_poll()
+
+
+# -- imported sources (feedd import applet) and partial dates
+
+
+def test_an_imported_source_is_never_polled_nor_disabled(backend: Backend):
+    store = backend.store
+    [configured] = add_feeds(backend, "https://example.org/feed.xml")
+    with store.transaction():
+        imported = store.source_feed("RT \u2013 Daily news", "applet:RT \u2013 Daily news", NOW)
+    with store.transaction():
+        again = store.source_feed("RT \u2013 Daily news", "applet:RT \u2013 Daily news", NOW)
+    assert imported == again != configured
+    assert [feed.id for feed in store.due_feeds(NOW, 10)] == [configured]
+    assert store.feeds_by_url(["applet:RT \u2013 Daily news"]) == ()
+    store.sync_feeds([], NOW)  # the configured feed goes; the imported source stays as it was
+    assert backend.rows("SELECT id, state FROM feeds ORDER BY id") == [
+        (configured, "new"),
+        (imported, "imported"),
+    ]
+    assert store.feed_states() == {"disabled": 1, "imported": 1}
+    assert bool(backend.scalar("SELECT imported FROM feeds WHERE id = %s", imported))
+    assert store.due_feeds(NOW + timedelta(days=400), 10) == ()
+
+
+def test_an_imported_story_joins_the_configured_feed_of_that_name(backend: Backend):
+    store = backend.store
+    store.sync_feeds([settings("https://example.org/rt.xml", name="RT")], NOW)
+    [configured] = [row[0] for row in backend.rows("SELECT id FROM feeds")]
+    with store.transaction():
+        assert store.source_feed("RT", "applet:RT", NOW) == configured
+    assert backend.scalar("SELECT count(*) FROM feeds") == 1
+
+
+def test_a_partial_date_yields_to_any_full_one(backend: Backend):
+    """The imported copy (no date, flag "partial") is stored first; the feed's
+    copy, shorter, is linked to it and brings its full date."""
+    store = backend.store
+    [feed] = add_feeds(backend, "https://example.org/feed.xml")
+    with store.transaction():
+        source = store.source_feed("Wire", "applet:Wire", NOW)
+    url = "https://example.org/story"
+    long_text = " ".join(["word"] * 80)
+    imported = replace(
+        entry("applet:1", "A story", url, long_text, published=None),
+        date_flag="partial",
+        published_raw="28, 2021 at 02:46PM",
+    )
+    with store.transaction():
+        intents = dedupe.decide(store.known(source, [imported]), [imported])
+        store.apply(source, intents, language=None, now=NOW, estimate_dates=False)
+    assert backend.rows("SELECT published_at, date_flag FROM articles") == [(None, "partial")]
+    [known] = store.known(source, [imported]).articles
+    assert known.published_at is None  # a partial date completes nothing
+    copy = entry(
+        "g1", "A story", url, "word word", published=datetime(2021, 12, 28, 11, 46, tzinfo=UTC)
+    )
+    with store.transaction():
+        known_now = store.known(feed, [copy])
+        [intent] = dedupe.decide(known_now, [copy])
+        assert intent.action is Action.LINK
+        store.apply(feed, [intent], language=None, now=NOW)
+    [(published, flag)] = backend.rows("SELECT published_at, date_flag FROM articles")
+    assert flag is None
+    assert (published if isinstance(published, str) else published.astimezone(UTC)) in (
+        "2021-12-28T11:46:00Z",
+        datetime(2021, 12, 28, 11, 46, tzinfo=UTC),
+    )
+    [known] = store.known(feed, [copy]).articles
+    assert known.published_at == datetime(2021, 12, 28, 11, 46, tzinfo=UTC)

@@ -25,7 +25,7 @@ from ...types import (
     Merge,
 )
 from ..fingerprints import revision_hash
-from .connection import Connection, stamp
+from .connection import Connection, stamp, utc
 from .schema import IDENTITY_LOCK, IDENTITY_SPACE
 
 # dedupe compares a new copy with the start of a stored text (dedupe.is_lead).
@@ -109,12 +109,13 @@ class Articles(Connection):
         ):
             if not values:
                 continue
-            for id_, url, text_hash, words, title, lead in self.execute(
-                f"SELECT id, url, text_hash, word_count, title, {_LEAD} FROM articles "
+            for id_, url, text_hash, words, title, lead, published in self.execute(
+                f"SELECT id, url, text_hash, word_count, title, {_LEAD}, "
+                f"CASE WHEN date_flag IS NULL THEN published_at END FROM articles "
                 f"WHERE {column} = ANY(%s) ORDER BY id",
                 (list(dict.fromkeys(values)),),
             ):
-                found[id_] = KnownArticle(id_, url, text_hash, words, title, lead)
+                found[id_] = KnownArticle(id_, url, text_hash, words, title, lead, utc(published))
         episodes: list[tuple[str, str, int]] = []
         with_enclosures = list(dict.fromkeys(e.guid for e in entries if e.enclosures))
         if with_enclosures:
@@ -167,6 +168,7 @@ class Articles(Connection):
                 if target is None:
                     raise StoreError(f"link without an article id: {entry.guid!r}")
                 self._link(target, feed_id, entry, seen_at)
+                self._complete_date(target, entry)
                 if intent.action is Action.ENRICH:
                     self._keep_revision(
                         target, entry, feed_id, "enrichment", seen_at, max_revisions
@@ -336,6 +338,16 @@ class Articles(Connection):
         self.execute(
             "DELETE FROM article_revisions WHERE article_id = %s AND revision <= %s",
             (article_id, number - max_revisions),
+        )
+
+    def _complete_date(self, article_id: int, entry: Entry) -> None:
+        """As SQLite's: a partial date yields to any copy's full date."""
+        if entry.published_at is None or entry.date_flag is not None:
+            return
+        self.execute(
+            "UPDATE articles SET published_at = %s, date_flag = NULL, published_raw = %s "
+            "WHERE id = %s AND date_flag = 'partial'",
+            (stamp(entry.published_at), entry.published_raw, article_id),
         )
 
     def _update_article(self, article_id: int, entry: Entry, seen_at: datetime | None) -> None:

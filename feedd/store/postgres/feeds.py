@@ -9,6 +9,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from ... import schedule
+from ...errors import StoreError
 from ...types import DueFeed, FeedSchedule, FeedSettings, FeedSource, FeedUpdate
 from ..fingerprints import settings_hash
 from .connection import Connection, stamp, utc
@@ -82,7 +83,7 @@ WITH claimed AS (
         lease_token = lease_token + 1
     WHERE id IN (
         SELECT id FROM feeds
-        WHERE url = ANY(%(urls)s)
+        WHERE url = ANY(%(urls)s) AND NOT imported
           AND (lease_until IS NULL OR lease_until < now() OR lease_owner = %(owner)s)
         FOR UPDATE SKIP LOCKED
     )
@@ -208,7 +209,11 @@ class Feeds(Connection):
             )
             removed = [url for url, row in stored.items() if row[2] and url not in configured]
             if removed:
-                self.execute("UPDATE feeds SET enabled = false WHERE url = ANY(%s)", (removed,))
+                # An imported archive's source is never configured, never disabled.
+                self.execute(
+                    "UPDATE feeds SET enabled = false WHERE url = ANY(%s) AND NOT imported",
+                    (removed,),
+                )
 
     def _schedules(self, feed_ids: Sequence[int]) -> dict[int, FeedSchedule]:
         if not feed_ids:
@@ -260,6 +265,27 @@ class Feeds(Connection):
             self.claimed([(row[0], row[_TOKEN]) for row in rows])
         by_url = {row[1]: _due_feed(row) for row in rows}
         return tuple(by_url[url] for url in wanted if url in by_url)
+
+    def source_feed(self, name: str, url: str, now: datetime) -> int:
+        """As SQLite's: a configured, enabled feed named or titled ``name``, else the
+        imported feed at ``url``, created (never polled). Call inside transaction()."""
+        row = self.execute(
+            "SELECT id FROM feeds WHERE NOT imported AND enabled "
+            "AND (name = %(name)s OR title = %(name)s) ORDER BY id LIMIT 1",
+            {"name": name},
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        # Two importers naming one new source at once: one row, both get its id.
+        row = self.execute(
+            "INSERT INTO feeds (url, name, title, enabled, interval_seconds, state, created_at, "
+            "imported) VALUES (%(url)s, %(name)s, %(name)s, false, 0, 'imported', %(now)s, true) "
+            "ON CONFLICT (url) DO UPDATE SET imported = feeds.imported RETURNING id, imported",
+            {"url": url, "name": name, "now": stamp(now)},
+        ).fetchone()
+        if row is None or not row[1]:
+            raise StoreError(f"{url} is a configured feed's address, not an imported source")
+        return int(row[0])
 
     # -- recording a poll
 

@@ -130,7 +130,8 @@ class Maintenance(Articles):
         return {
             state: int(count)
             for state, count in self.execute(
-                "SELECT CASE WHEN NOT enabled THEN 'disabled' ELSE state END, count(*) "
+                "SELECT CASE WHEN NOT enabled AND state != 'imported' "
+                "THEN 'disabled' ELSE state END, count(*) "
                 "FROM feeds GROUP BY 1"
             )
         }

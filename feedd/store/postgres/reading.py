@@ -225,7 +225,8 @@ def feeds_sql(failing_only: bool, now: datetime) -> tuple[str, list[object]]:
     where = " WHERE f.state = 'failing'" if failing_only else ""
     sql = (
         "SELECT f.id, coalesce(f.name, f.title) AS name, f.url, "
-        "CASE WHEN NOT f.enabled THEN 'disabled' ELSE f.state END AS state, "
+        "CASE WHEN NOT f.enabled AND f.state != 'imported' "
+        "THEN 'disabled' ELSE f.state END AS state, "
         "f.last_fetched_at, f.next_fetch_at, f.error_count, f.last_status, f.last_error, "
         "(SELECT count(*) FROM article_feeds af WHERE af.feed_id = f.id) AS articles, "
         "round((SELECT count(*) FROM article_feeds af WHERE af.feed_id = f.id "
@@ -431,8 +432,9 @@ class PostgresReader:
         states = {
             row["state"]: row["n"]
             for row in self._rows(
-                "SELECT state, count(*) AS n FROM (SELECT CASE WHEN NOT enabled "
-                "THEN 'disabled' ELSE state END AS state FROM feeds) s "
+                "SELECT state, count(*) AS n FROM (SELECT CASE "
+                "WHEN NOT enabled AND state != 'imported' THEN 'disabled' "
+                "ELSE state END AS state FROM feeds) s "
                 'GROUP BY state ORDER BY state COLLATE "C"',
                 (),
             )

@@ -21,6 +21,7 @@ from ...types import (
     KnownItem,
     Merge,
     format_timestamp,
+    parse_timestamp,
 )
 from ..fingerprints import revision_hash
 from .connection import Connection, chunks
@@ -69,13 +70,16 @@ class Articles(Connection):
         ):
             for chunk in chunks(list(dict.fromkeys(values))):
                 marks = ",".join("?" * len(chunk))
-                for id_, url, text_hash, words, title, lead in self.conn.execute(
+                for id_, url, text_hash, words, title, lead, published in self.conn.execute(
                     f"SELECT id, url, text_hash, word_count, title, "
-                    f"substr(coalesce(content_text, summary), 1, {_LEAD_CHARS}) FROM articles "
+                    f"substr(coalesce(content_text, summary), 1, {_LEAD_CHARS}), "
+                    f"CASE WHEN date_flag IS NULL THEN published_at END FROM articles "
                     f"WHERE {column} IN ({marks})",
                     chunk,
                 ):
-                    found[id_] = KnownArticle(id_, url, text_hash, words, title, lead)
+                    found[id_] = KnownArticle(
+                        id_, url, text_hash, words, title, lead, parse_timestamp(published)
+                    )
         episodes: list[tuple[str, str, int]] = []
         with_enclosures = [e.guid for e in entries if e.enclosures]
         for chunk in chunks(list(dict.fromkeys(with_enclosures))):
@@ -138,6 +142,7 @@ class Articles(Connection):
                 if target is None:
                     raise StoreError(f"link without an article id: {entry.guid!r}")
                 self._link(target, feed_id, entry, seen_at)
+                self._complete_date(target, entry)
                 if intent.action is Action.ENRICH:
                     self._keep_revision(
                         target, entry, feed_id, "enrichment", seen_at, max_revisions
@@ -305,6 +310,17 @@ class Articles(Connection):
         self.conn.execute(
             "DELETE FROM article_revisions WHERE article_id = ? AND revision <= ?",
             (article_id, number - max_revisions),
+        )
+
+    def _complete_date(self, article_id: int, entry: Entry) -> None:
+        """A partial date (an imported story's, month lost) yields to the full date of
+        any copy, whatever the copies' lengths."""
+        if entry.published_at is None or entry.date_flag is not None:
+            return
+        self.conn.execute(
+            "UPDATE articles SET published_at = ?, date_flag = NULL, published_raw = ? "
+            "WHERE id = ? AND date_flag = 'partial'",
+            (format_timestamp(entry.published_at), entry.published_raw, article_id),
         )
 
     def _update_article(self, article_id: int, entry: Entry, seen_at: str | None) -> None:

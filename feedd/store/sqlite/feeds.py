@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ... import schedule
+from ...errors import StoreError
 from ...types import (
     DueFeed,
     FeedSchedule,
@@ -156,7 +157,8 @@ class Feeds(Connection):
                 ),
             )
             self.conn.executemany(
-                "UPDATE feeds SET enabled = 0 WHERE url = ?",
+                # An imported archive's source is never configured, never disabled.
+                "UPDATE feeds SET enabled = 0 WHERE url = ? AND imported = 0",
                 ((url,) for url, row in stored.items() if row[2] and url not in configured),
             )
 
@@ -231,15 +233,39 @@ class Feeds(Connection):
         return tuple(self._due_feed(r) for r in rows if r[0] not in skip)[:limit]
 
     def feeds_by_url(self, urls: Iterable[str]) -> tuple[DueFeed, ...]:
-        """The named feeds (enabled or not), in the order given."""
+        """The named feeds (enabled or not; never an imported source), in the order given."""
         found = []
         for url in urls:
             row = self.conn.execute(
-                f"SELECT {self._DUE_COLUMNS} FROM feeds WHERE url = ?", (url,)
+                f"SELECT {self._DUE_COLUMNS} FROM feeds WHERE url = ? AND imported = 0", (url,)
             ).fetchone()
             if row is not None:
                 found.append(self._due_feed(row))
         return tuple(found)
+
+    def source_feed(self, name: str, url: str, now: datetime) -> int:
+        """The feed an imported story joins: the first configured, enabled feed whose
+        name or title is ``name``; else the imported feed at ``url``, created (never
+        polled: enabled = 0, imported = 1). Call inside transaction()."""
+        row = self.conn.execute(
+            "SELECT id FROM feeds WHERE imported = 0 AND enabled = 1 AND (name = ? OR title = ?) "
+            "ORDER BY id LIMIT 1",
+            (name, name),
+        ).fetchone()
+        if row is None:
+            row = self.conn.execute(
+                "SELECT id FROM feeds WHERE url = ? AND imported = 1", (url,)
+            ).fetchone()
+        if row is not None:
+            return int(row[0])
+        cursor = self.conn.execute(
+            "INSERT INTO feeds (url, name, title, enabled, interval_seconds, state, created_at, "
+            "imported) VALUES (?, ?, ?, 0, 0, 'imported', ?, 1)",
+            (url, name, name, format_timestamp(now)),
+        )
+        if cursor.lastrowid is None:
+            raise StoreError("INSERT INTO feeds returned no rowid")
+        return cursor.lastrowid
 
     # -- recording a poll
 

@@ -170,7 +170,8 @@ class Maintenance(Connection):
         """How many feeds are in each state; disabled feeds count as "disabled"."""
         return dict(
             self.conn.execute(
-                "SELECT CASE WHEN enabled = 0 THEN 'disabled' ELSE state END, count(*) "
+                "SELECT CASE WHEN enabled = 0 AND state != 'imported' "
+                "THEN 'disabled' ELSE state END, count(*) "
                 "FROM feeds GROUP BY 1"
             ).fetchall()
         )

@@ -148,7 +148,8 @@ def feeds_sql(failing_only: bool, now: datetime) -> tuple[str, list[object]]:
     where = " WHERE f.state = 'failing'" if failing_only else ""
     sql = (
         "SELECT f.id, coalesce(f.name, f.title) AS name, f.url, "
-        "CASE WHEN f.enabled = 0 THEN 'disabled' ELSE f.state END AS state, "
+        "CASE WHEN f.enabled = 0 AND f.state != 'imported' "
+        "THEN 'disabled' ELSE f.state END AS state, "
         "f.last_fetched_at, f.next_fetch_at, f.error_count, f.last_status, f.last_error, "
         "(SELECT count(*) FROM article_feeds af WHERE af.feed_id = f.id) AS articles, "
         "round((SELECT count(*) FROM article_feeds af WHERE af.feed_id = f.id "
@@ -290,7 +291,8 @@ class SQLiteReader:
         states = {
             row["state"]: row["n"]
             for row in self._rows(
-                "SELECT CASE WHEN enabled = 0 THEN 'disabled' ELSE state END AS state, "
+                "SELECT CASE WHEN enabled = 0 AND state != 'imported' "
+                "THEN 'disabled' ELSE state END AS state, "
                 "count(*) AS n FROM feeds GROUP BY 1 ORDER BY 1",
                 (),
             )

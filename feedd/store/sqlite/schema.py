@@ -36,7 +36,8 @@ CREATE TABLE feeds (
     last_post_at TEXT,                   -- newest item date seen
     moved_to TEXT,                       -- a 301/308 target seen lately
     moved_count INTEGER NOT NULL DEFAULT 0,  -- fetches in a row
-    settings_hash TEXT                   -- of the feed's config entry
+    settings_hash TEXT,                  -- of the feed's config entry
+    imported INTEGER NOT NULL DEFAULT 0  -- 1: a source named by an imported archive, never polled
 );
 CREATE INDEX feeds_due ON feeds (enabled, next_fetch_at);
 
@@ -55,7 +56,7 @@ CREATE TABLE articles (
     language TEXT,
     tags TEXT NOT NULL DEFAULT '[]',     -- JSON array of the item's categories
     duplicate_of INTEGER REFERENCES articles (id),
-    date_flag TEXT,                      -- missing | too_old | future
+    date_flag TEXT,                      -- missing | too_old | future | partial
     published_raw TEXT,                  -- the item's own date string
     word_count INTEGER NOT NULL DEFAULT 0,
     enclosures TEXT NOT NULL DEFAULT '[]',  -- [{url, type, length}]
@@ -197,14 +198,16 @@ SELECT
 FROM articles a
 WHERE a.duplicate_of IS NULL;
 
--- Each feed's state ("disabled" when enabled = 0, as Store.feed_states counts
--- it), its schedule, its errors and how many stories it carried.
+-- Each feed's state ("imported" for an archive's source, "disabled" when
+-- enabled = 0, as Store.feed_states counts it), its schedule, its errors and
+-- how many stories it carried.
 CREATE VIEW feed_health AS
 SELECT
     f.id,
     f.url,
     coalesce(f.name, f.title, f.url) AS name,
-    CASE WHEN f.enabled = 0 THEN 'disabled' ELSE f.state END AS state,
+    CASE WHEN f.imported = 1 THEN 'imported' WHEN f.enabled = 0 THEN 'disabled'
+        ELSE f.state END AS state,
     f.final_url,
     coalesce(f.poll_interval_seconds, f.interval_seconds) AS interval_seconds,
     f.last_status,
@@ -530,6 +533,34 @@ JOIN articles a ON a.id = r.article_id
 LEFT JOIN feeds f ON f.id = r.replaced_by;
 """
 
+_V9 = """
+-- Importing an archive (feedd import applet): the feed an imported story came
+-- from is a row of its own, never polled (enabled = 0, imported = 1).
+ALTER TABLE feeds ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;
+-- date_flag "partial": a date whose month was lost; published_at stays NULL
+-- until a copy of the story with a full date arrives.
+DROP VIEW feed_health;
+CREATE VIEW feed_health AS
+SELECT
+    f.id,
+    f.url,
+    coalesce(f.name, f.title, f.url) AS name,
+    CASE WHEN f.imported = 1 THEN 'imported' WHEN f.enabled = 0 THEN 'disabled'
+        ELSE f.state END AS state,
+    f.final_url,
+    coalesce(f.poll_interval_seconds, f.interval_seconds) AS interval_seconds,
+    f.last_status,
+    f.last_fetched_at,
+    f.last_ok_at,
+    f.next_fetch_at,
+    f.error_count,
+    f.last_error,
+    (
+        SELECT count(DISTINCT af.article_id) FROM article_feeds af WHERE af.feed_id = f.id
+    ) AS article_count
+FROM feeds f;
+"""
+
 # MIGRATIONS[n] takes the schema from version n to n + 1. Append only.
 MIGRATIONS: tuple[str, ...] = (
     _V1,
@@ -540,5 +571,6 @@ MIGRATIONS: tuple[str, ...] = (
     _V6,
     _V7,
     _V8,
+    _V9,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
