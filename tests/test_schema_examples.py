@@ -6,7 +6,9 @@ The examples are read from the fenced blocks of the page:
 - ```sh blocks: `sqlite3 feedd.db "..."` runs its SQL the same way;
   `sqlite-utils ...` and `datasette ...` run as the commands installed next to
   this Python, in a folder holding feedd.db;
-- ```python blocks run as they are (pandas: skipped when it is not installed).
+- ```python blocks run as they are (pandas: skipped when it is not installed);
+- ```postgresql blocks (the page's PostgreSQL section) run against a PostgreSQL
+  database that ``feedd migrate-db``'s copy filled from the same SQLite file.
 
 The database is built through Store and dedupe, with rows that every example
 should find, so an example that returns nothing fails too: a WHERE clause
@@ -236,7 +238,7 @@ def run_sql(db: Path, sql: str) -> None:
 
 
 def test_every_block_is_a_language_this_test_runs():
-    assert {e.language for e in examples()} <= {"sql", "sh", "python"}
+    assert {e.language for e in examples()} <= {"sql", "sh", "python", "postgresql"}
     assert len(by_language("sql")) >= 5
 
 
@@ -249,6 +251,37 @@ def test_the_documented_version_is_the_schema_version():
 @pytest.mark.parametrize("example", by_language("sql"))
 def test_sql_example(example: Example, workdir: Path):
     run_sql(workdir / "feedd.db", example.code)
+
+
+def test_the_documented_postgresql_version_is_its_schema_version():
+    from feedd.store.postgres.schema import SCHEMA_VERSION
+
+    assert f"`schema_version`, currently **{SCHEMA_VERSION}**" in SCHEMA_DOC.read_text()
+
+
+@pytest.fixture(scope="module")
+def postgres_copy(workdir: Path, postgres_server: str) -> str:
+    """A PostgreSQL database holding the SQLite example database's rows."""
+    psycopg = pytest.importorskip("psycopg")
+    from feedd.store.transfer import copy_sqlite_to_postgres
+
+    name = f"feedd_examples_{id(workdir)}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    url = f"{postgres_server.rpartition('/')[0]}/{name}"
+    copy_sqlite_to_postgres(workdir / "feedd.db", url)
+    return url
+
+
+@pytest.mark.parametrize("example", by_language("postgresql"))
+def test_postgresql_example(example: Example, postgres_copy: str):
+    import psycopg
+
+    # Read-only, as a downstream reader's role would be.
+    with psycopg.connect(postgres_copy, options="-c default_transaction_read_only=on") as conn:
+        for statement in statements(example.code):
+            rows = conn.execute(statement).fetchall()
+            assert rows, f"no rows from the documented query:\n{statement}"
 
 
 @pytest.mark.parametrize("example", by_language("sh"))
