@@ -61,13 +61,18 @@ class NearDuplicates(Connection):
             WITH me AS (
                 SELECT coalesce(published_at, first_seen_at) AS center
                 FROM articles WHERE id = %(id)s
+            ),
+            -- Each candidate once before the joins: copies of one story share
+            -- most of their bands (16 rows per copy otherwise).
+            shared AS (
+                SELECT DISTINCT article_id FROM article_bands
+                WHERE band = ANY(%(bands)s) AND article_id != %(id)s
             )
-            SELECT DISTINCT s.article_id, s.signature
-            FROM me, article_bands b
-            JOIN article_signatures s ON s.article_id = b.article_id
-            JOIN articles a ON a.id = b.article_id
-            WHERE b.band = ANY(%(bands)s) AND b.article_id != %(id)s
-              AND coalesce(a.published_at, a.first_seen_at)
+            SELECT s.article_id, s.signature
+            FROM me, shared c
+            JOIN articles a ON a.id = c.article_id
+            JOIN article_signatures s ON s.article_id = c.article_id
+            WHERE coalesce(a.published_at, a.first_seen_at)
                   BETWEEN me.center - %(window)s AND me.center + %(window)s
               AND NOT EXISTS (
                   SELECT 1 FROM article_feeds mine JOIN article_feeds theirs
