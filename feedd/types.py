@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, overload
 
 # How many earlier versions of an article are kept ([retention] max_revisions).
 DEFAULT_MAX_REVISIONS = 20
@@ -26,6 +26,12 @@ DEFAULT_MAX_REVISIONS = 20
 DEFAULT_MAX_ITEMS = 5_000
 
 
+@overload
+def format_timestamp(value: datetime) -> str: ...
+@overload
+def format_timestamp(value: None) -> None: ...
+@overload
+def format_timestamp(value: datetime | None) -> str | None: ...
 def format_timestamp(value: datetime | None) -> str | None:
     """The schema's timestamp format: ISO-8601 UTC, YYYY-MM-DDTHH:MM:SSZ."""
     if value is None:

@@ -13,17 +13,14 @@ from psycopg.types.json import Jsonb
 
 from ...errors import StoreError
 from ...types import (
-    DEFAULT_MAX_REVISIONS,
-    Action,
-    Counts,
     Entry,
-    Intent,
     Kept,
     Known,
     KnownArticle,
     KnownItem,
     Merge,
 )
+from ..applying import IntentWriter
 from ..fingerprints import revision_hash
 from .connection import Connection, stamp, utc
 from .schema import IDENTITY_LOCK, IDENTITY_SPACE
@@ -55,7 +52,7 @@ def identity_buckets(keys: Iterable[str]) -> list[int]:
     )
 
 
-class Articles(Connection):
+class Articles(IntentWriter[datetime], Connection):
     def lock_identity(self, keys: Iterable[str]) -> None:
         """Hold these story keys until the transaction ends (base.Storage.lock_identity)."""
         if not self.in_transaction:
@@ -132,77 +129,26 @@ class Articles(Connection):
                 found.setdefault(article_id, KnownArticle(article_id, url, None, words))
         return Known(items=tuple(items), articles=tuple(found.values()), episodes=tuple(episodes))
 
-    def apply(
-        self,
-        feed_id: int,
-        intents: Iterable[Intent],
-        *,
-        language: str | None,
-        now: datetime,
-        estimate_dates: bool = True,
-        max_revisions: int = DEFAULT_MAX_REVISIONS,
-    ) -> tuple[Counts, tuple[tuple[int, Entry], ...]]:
-        """Write the intents of one feed, as SQLite's apply does. Call inside
-        transaction(); raises LeaseLost when another poller claimed the feed."""
+    def _start_apply(self, feed_id: int, now: datetime) -> datetime:
+        """Raises LeaseLost when another poller claimed the feed."""
         if not self.in_transaction:
             raise StoreError("apply() must run inside a transaction")
         self.fence(feed_id)
-        seen_at = stamp(now)
-        counts = dict.fromkeys(Action, 0)
-        written: list[tuple[int, Entry]] = []
-        inserted: dict[str, int] = {}  # guid -> article: for copies of a story in this batch
-        # Inserts first: a copy of the same story may stand before its inserted copy.
-        ordered = sorted(intents, key=lambda i: i.action is not Action.INSERT)
-        for intent in ordered:
-            entry = intent.entry
-            if intent.action is Action.INSERT:
-                estimate = seen_at if estimate_dates else None
-                article_id = self._insert_article(entry, language, seen_at, estimate)
-                self._link(article_id, feed_id, entry, seen_at)
-                written.append((article_id, entry))
-                inserted[entry.guid] = article_id
-            elif intent.action in (Action.LINK, Action.ENRICH):
-                target = intent.article_id
-                if target is None and intent.same_as is not None:
-                    target = inserted.get(intent.same_as)
-                if target is None:
-                    raise StoreError(f"link without an article id: {entry.guid!r}")
-                self._link(target, feed_id, entry, seen_at)
-                self._complete_date(target, entry)
-                if intent.action is Action.ENRICH:
-                    self._keep_revision(
-                        target, entry, feed_id, "enrichment", seen_at, max_revisions
-                    )
-                    self._update_article(target, entry, seen_at)
-                    written.append((target, entry))
-            elif intent.action is Action.UPDATE:
-                if intent.article_id is None:
-                    raise StoreError(f"update without an article id: {entry.guid!r}")
-                self._keep_revision(
-                    intent.article_id, entry, feed_id, "update", seen_at, max_revisions
-                )
-                self._update_article(intent.article_id, entry, seen_at)
-                self.execute(
-                    "UPDATE article_feeds SET content_hash = %s, link = %s, raw_hash = %s "
-                    "WHERE feed_id = %s AND guid = %s",
-                    (entry.content_hash, entry.link, entry.raw_hash, feed_id, entry.guid),
-                )
-                written.append((intent.article_id, entry))
-            elif intent.article_id is not None and entry.raw_hash is not None:
-                # Unchanged, and read whole: its raw hash may be new.
-                self.execute(
-                    "UPDATE article_feeds SET raw_hash = %s "
-                    "WHERE feed_id = %s AND guid = %s AND raw_hash IS DISTINCT FROM %s",
-                    (entry.raw_hash, feed_id, entry.guid, entry.raw_hash),
-                )
-            counts[intent.action] += 1
-        totals = Counts(
-            new=counts[Action.INSERT],
-            updated=counts[Action.UPDATE] + counts[Action.ENRICH],
-            linked=counts[Action.LINK] + counts[Action.ENRICH],
-            unchanged=counts[Action.SKIP],
+        return now.replace(microsecond=0)  # as stamp() writes every timestamp
+
+    def _item_changed(self, feed_id: int, entry: Entry) -> None:
+        self.execute(
+            "UPDATE article_feeds SET content_hash = %s, link = %s, raw_hash = %s "
+            "WHERE feed_id = %s AND guid = %s",
+            (entry.content_hash, entry.link, entry.raw_hash, feed_id, entry.guid),
         )
-        return totals, tuple(written)
+
+    def _item_read_whole(self, feed_id: int, entry: Entry) -> None:
+        self.execute(
+            "UPDATE article_feeds SET raw_hash = %s "
+            "WHERE feed_id = %s AND guid = %s AND raw_hash IS DISTINCT FROM %s",
+            (entry.raw_hash, feed_id, entry.guid, entry.raw_hash),
+        )
 
     @staticmethod
     def _article_values(

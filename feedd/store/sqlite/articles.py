@@ -10,11 +10,7 @@ from typing import Any
 
 from ...errors import StoreError
 from ...types import (
-    DEFAULT_MAX_REVISIONS,
-    Action,
-    Counts,
     Entry,
-    Intent,
     Kept,
     Known,
     KnownArticle,
@@ -23,6 +19,7 @@ from ...types import (
     format_timestamp,
     parse_timestamp,
 )
+from ..applying import IntentWriter
 from ..fingerprints import revision_hash
 from .connection import Connection, chunks
 
@@ -30,7 +27,7 @@ from .connection import Connection, chunks
 _LEAD_CHARS = 2_000
 
 
-class Articles(Connection):
+class Articles(IntentWriter[str], Connection):
     def lock_identity(self, keys: Iterable[str]) -> None:
         """Nothing to hold: the transaction (BEGIN IMMEDIATE) already keeps every
         other writer out."""
@@ -96,89 +93,6 @@ class Articles(Connection):
                 found.setdefault(article_id, KnownArticle(article_id, url, None, words))
         return Known(items=tuple(items), articles=tuple(found.values()), episodes=tuple(episodes))
 
-    def apply(
-        self,
-        feed_id: int,
-        intents: Iterable[Intent],
-        *,
-        language: str | None,
-        now: datetime,
-        estimate_dates: bool = True,
-        max_revisions: int = DEFAULT_MAX_REVISIONS,
-    ) -> tuple[Counts, tuple[tuple[int, Entry], ...]]:
-        """Write the intents of one feed. Call inside transaction().
-
-        ``estimate_dates``: an article inserted without a usable date is dated by
-        ``now`` (its date_flag says so); else it is stored undated.
-
-        ``max_revisions``: an update or enrichment that changes an article's
-        title, summary or text keeps the version it replaces in
-        article_revisions, at most this many per article (the oldest dropped;
-        0: none kept).
-
-        Returns the counts and the articles whose text was written (inserted,
-        updated, enriched), for near-duplicate detection.
-        """
-        if not self.conn.in_transaction:
-            raise StoreError("apply() must run inside a transaction")
-        seen_at = format_timestamp(now)
-        counts = dict.fromkeys(Action, 0)
-        written: list[tuple[int, Entry]] = []
-        inserted: dict[str, int] = {}  # guid -> article: for copies of a story in this batch
-        # Inserts first: a copy of the same story may stand before its inserted copy.
-        ordered = sorted(intents, key=lambda i: i.action is not Action.INSERT)
-        for intent in ordered:
-            entry = intent.entry
-            if intent.action is Action.INSERT:
-                estimate = seen_at if estimate_dates else None
-                article_id = self._insert_article(entry, language, seen_at, estimate)
-                self._link(article_id, feed_id, entry, seen_at)
-                written.append((article_id, entry))
-                inserted[entry.guid] = article_id
-            elif intent.action in (Action.LINK, Action.ENRICH):
-                target = intent.article_id
-                if target is None and intent.same_as is not None:
-                    target = inserted.get(intent.same_as)
-                if target is None:
-                    raise StoreError(f"link without an article id: {entry.guid!r}")
-                self._link(target, feed_id, entry, seen_at)
-                self._complete_date(target, entry)
-                if intent.action is Action.ENRICH:
-                    self._keep_revision(
-                        target, entry, feed_id, "enrichment", seen_at, max_revisions
-                    )
-                    self._update_article(target, entry, seen_at)
-                    written.append((target, entry))
-            elif intent.action is Action.UPDATE:
-                if intent.article_id is None:
-                    raise StoreError(f"update without an article id: {entry.guid!r}")
-                self._keep_revision(
-                    intent.article_id, entry, feed_id, "update", seen_at, max_revisions
-                )
-                self._update_article(intent.article_id, entry, seen_at)
-                self.conn.execute(
-                    "UPDATE article_feeds SET content_hash = ?, link = ?, raw_hash = ? "
-                    "WHERE feed_id = ? AND guid = ?",
-                    (entry.content_hash, entry.link, entry.raw_hash, feed_id, entry.guid),
-                )
-                written.append((intent.article_id, entry))
-            elif intent.article_id is not None and entry.raw_hash is not None:
-                # Unchanged, and read whole: its raw hash may be new (stored before
-                # raw hashes were, or cleaned with other learned lines, to the same text).
-                self.conn.execute(
-                    "UPDATE article_feeds SET raw_hash = ? "
-                    "WHERE feed_id = ? AND guid = ? AND raw_hash IS NOT ?",
-                    (entry.raw_hash, feed_id, entry.guid, entry.raw_hash),
-                )
-            counts[intent.action] += 1
-        totals = Counts(
-            new=counts[Action.INSERT],
-            updated=counts[Action.UPDATE] + counts[Action.ENRICH],
-            linked=counts[Action.LINK] + counts[Action.ENRICH],
-            unchanged=counts[Action.SKIP],
-        )
-        return totals, tuple(written)
-
     def _article_values(
         self, entry: Entry, seen_at: str | None, estimate: str | None = None
     ) -> dict[str, Any]:
@@ -202,6 +116,25 @@ class Articles(Connection):
             "text_hash": entry.text_hash,
             "seen_at": seen_at,
         }
+
+    def _start_apply(self, feed_id: int, now: datetime) -> str:
+        if not self.conn.in_transaction:
+            raise StoreError("apply() must run inside a transaction")
+        return format_timestamp(now)
+
+    def _item_changed(self, feed_id: int, entry: Entry) -> None:
+        self.conn.execute(
+            "UPDATE article_feeds SET content_hash = ?, link = ?, raw_hash = ? "
+            "WHERE feed_id = ? AND guid = ?",
+            (entry.content_hash, entry.link, entry.raw_hash, feed_id, entry.guid),
+        )
+
+    def _item_read_whole(self, feed_id: int, entry: Entry) -> None:
+        self.conn.execute(
+            "UPDATE article_feeds SET raw_hash = ? "
+            "WHERE feed_id = ? AND guid = ? AND raw_hash IS NOT ?",
+            (entry.raw_hash, feed_id, entry.guid, entry.raw_hash),
+        )
 
     def _insert_article(
         self, entry: Entry, language: str | None, seen_at: str | None, estimate: str | None
