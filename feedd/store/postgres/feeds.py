@@ -12,6 +12,7 @@ from ... import schedule
 from ...errors import StoreError
 from ...types import DueFeed, FeedSchedule, FeedSettings, FeedSource, FeedUpdate
 from ..fingerprints import settings_hash
+from ..rows import TIMESTAMP_COLUMNS, poll_columns
 from .connection import Connection, stamp, utc
 from .schema import SYNC_LOCK
 
@@ -44,6 +45,11 @@ _DOCUMENT = (
 _RECORD_FAILURE = f"UPDATE feeds SET {_POLLED} WHERE id = %(id)s"
 _RECORD_NOT_MODIFIED = f"UPDATE feeds SET {_POLLED}{_ANSWERED} WHERE id = %(id)s"
 _RECORD_DOCUMENT = f"UPDATE feeds SET {_POLLED}{_ANSWERED}{_DOCUMENT} WHERE id = %(id)s"
+_RECORD = {
+    "failure": _RECORD_FAILURE,
+    "not_modified": _RECORD_NOT_MODIFIED,
+    "document": _RECORD_DOCUMENT,
+}
 
 _DUE_COLUMNS = (
     "id, url, interval_seconds, error_count, etag, last_modified, body_hash, final_url, "
@@ -95,38 +101,11 @@ SELECT * FROM claimed
 
 def _poll_values(feed_id: int, update: FeedUpdate) -> tuple[str, dict[str, Any]]:
     """The statement and parameters that write ``update`` to the feed's row."""
-    values: dict[str, Any] = {
-        "id": feed_id,
-        "state": update.state,
-        "status": update.status,
-        "fetched_at": stamp(update.fetched_at),
-        "error_count": update.error_count,
-        "error": update.error,
-        "next_fetch_at": stamp(update.next_fetch_at),
-    }
-    answer = update.answer
-    if answer is None:
-        return _RECORD_FAILURE, values
-    move = answer.relocation
-    values.update(
-        etag=answer.etag,
-        last_modified=answer.last_modified,
-        poll_interval=round(answer.poll_interval),
-        final_url=move.final_url,
-        moved_to=move.moved_to,
-        moved_count=move.moved_count,
-    )
-    document = answer.document
-    if document is None:
-        return _RECORD_NOT_MODIFIED, values
-    values.update(
-        body_hash=document.body_hash,
-        title=document.title,
-        site_url=document.site_url,
-        posting_gap=None if document.posting_gap is None else round(document.posting_gap),
-        last_post_at=stamp(document.last_post_at),
-    )
-    return _RECORD_DOCUMENT, values
+    kind, values = poll_columns(feed_id, update)
+    for column in TIMESTAMP_COLUMNS:
+        if column in values:
+            values[column] = stamp(values[column])
+    return _RECORD[kind], values
 
 
 def _settings_values(feed: FeedSettings, fingerprint: str) -> dict[str, Any]:
