@@ -334,6 +334,10 @@ class Entry:
     # Of the item as parsed and of what cleaning it depended on (digest.item_hash):
     # the next digest of the feed does not clean an item whose hash is stored.
     raw_hash: str | None = None
+    # Why the item looks cut short of its article ("trailer": a "Read more" or
+    # "Continue reading" line was removed; "ellipsis": the text ends in one),
+    # None when it does not: fulltext's "auto" mode fetches such items' pages.
+    teaser: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
