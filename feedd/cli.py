@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from .cli_common import EXIT_USAGE, config_option, load_or_exit
 from .config import DATABASE_URL_SCHEMES
 from .errors import StoreError
 from .logs import setup_logging
-from .types import Outcome, Status
+from .types import Outcome, PageResult, Status
 
 EXIT_FEED_FAILED = 1
 
@@ -81,6 +82,8 @@ def _summary_line(outcome: Outcome) -> str:
     extra = f", {outcome.linked} already stored from another feed" if outcome.linked else ""
     if outcome.empty:
         extra += f", {outcome.empty} empty skipped"
+    if outcome.pages_queued:
+        extra += f", {outcome.pages_queued} pages to read"
     return f"ok      {outcome.url}: {outcome.new} new, {outcome.updated} updated{extra}"
 
 
@@ -97,9 +100,11 @@ def _summary_line(outcome: Outcome) -> str:
 def fetch(config_path: str, feed_urls: tuple[str, ...], verbose: int, quiet: int) -> None:
     """Poll every enabled feed once, now, whatever the schedule, and exit.
 
-    Prints one line per feed and the totals with the time the polls took.
-    Exits 0 when every feed was fetched and parsed, 1 when at least one
-    failed (the others are still stored), 2 for a usage or config error.
+    Prints one line per feed and the totals with the time the polls took;
+    then, where [fulltext] wants article pages, reads them (at most [fulltext]
+    timeout) and prints what they gave. Exits 0 when every feed was fetched
+    and parsed, 1 when at least one failed (the others are still stored), 2
+    for a usage or config error.
     """
     config = load_or_exit(config_path)
     # The summary is the output; the log only says what went wrong (-v for more).
@@ -130,8 +135,9 @@ def fetch(config_path: str, feed_urls: tuple[str, ...], verbose: int, quiet: int
         else:
             click.echo(_summary_line(outcome))
 
+    pages: list[PageResult] = []
     try:
-        outcomes = asyncio.run(fetch_once(config, feed_urls, on_outcome, on_start))
+        outcomes = asyncio.run(fetch_once(config, feed_urls, on_outcome, on_start, pages.append))
     except StoreError as exc:
         click.echo(f"feedd: {exc}", err=True)
         sys.exit(EXIT_FEED_FAILED)
@@ -150,6 +156,13 @@ def fetch(config_path: str, feed_urls: tuple[str, ...], verbose: int, quiet: int
         f"{sum(o.status is Status.NOT_MODIFIED for o in outcomes)} not modified, "
         f"{failed} failed, in {time.monotonic() - poll_started:.2f} s"
     )
+    if pages:
+        told = Counter(page.outcome for page in pages)
+        click.echo(
+            f"{len(pages)} article pages: {told['stored']} stored in full, "
+            f"{told['not_fuller']} not fuller than the feed, "
+            f"{told['retry']} failed (tried again later), {told['failed']} failed for good"
+        )
     sys.exit(EXIT_FEED_FAILED if failed else 0)
 
 

@@ -324,6 +324,19 @@ def _database(value: object) -> str:
     return text
 
 
+def _css_selector(value: object) -> str:
+    selector = _non_empty_str(value)
+    # extract imports trafilatura (0.2 s): only for a config that names a selector.
+    from .errors import BadSelector
+    from .extract import check_selector
+
+    try:
+        check_selector(selector)
+    except BadSelector as exc:
+        raise ValueError(str(exc)) from None
+    return selector
+
+
 def _one_of(*choices: str) -> Callable[[object], str]:
     def check(value: object) -> str:
         if value not in choices:
@@ -345,6 +358,7 @@ class Key:
 
 
 RESOLVE_MODES = ("shorteners", "all", "off")
+FULLTEXT_MODES = ("off", "auto", "always")
 
 DEFAULT_USER_AGENT = "feedd/{version} (+https://github.com/feedd/feedd)"
 
@@ -531,6 +545,48 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "2",
         ),
     ),
+    "fulltext": (
+        Key(
+            "mode",
+            _one_of(*FULLTEXT_MODES),
+            "off",
+            "Whether new items' article pages are fetched and their text stored instead of "
+            'the feed\'s: "off", "auto" (only for items that look cut short: a teaser, a '
+            '"Read more" trailer, an ellipsis; docs/fulltext.md) or "always". The default for '
+            "feeds without their own `fulltext`: pages multiply requests.",
+            '"auto"',
+        ),
+        Key(
+            "concurrency",
+            _positive_int,
+            4,
+            "How many article pages are fetched at the same time.",
+            "4",
+        ),
+        Key(
+            "per_host",
+            _positive_int,
+            1,
+            "How many article pages one host serves at the same time.",
+            "1",
+        ),
+        Key(
+            "timeout",
+            parse_duration,
+            60.0,
+            "How long `feedd fetch` waits, after its polls, for the pages of the items it "
+            "stored (the daemon fetches them in the background). Each page has [fetch].timeout.",
+            '"60s"',
+        ),
+        Key(
+            "attempts",
+            _positive_int,
+            3,
+            "How many times a page is tried (later each time: 15 minutes, then 2 hours, ...) "
+            "before its article keeps the feed's text for good.",
+            "3",
+        ),
+    ),
     "log": (
         Key(
             "level",
@@ -642,6 +698,21 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             '"all"',
         ),
         Key(
+            "fulltext",
+            _one_of(*FULLTEXT_MODES),
+            None,
+            "Article pages for this feed's new items; overrides [fulltext].mode.",
+            '"always"',
+        ),
+        Key(
+            "fulltext_selector",
+            _css_selector,
+            None,
+            "A CSS selector for the article's elements on this feed's pages, where the "
+            "extractor needs help (`feedd extract URL --selector` tries one).",
+            '"article .entry-content"',
+        ),
+        Key(
             "headers",
             _headers,
             (),
@@ -672,7 +743,7 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
 
 
 # The tables a config may hold, beside the top-level keys.
-TABLES = ("fetch", "links", "log", "http", "retention", "cluster", "feeds")
+TABLES = ("fetch", "links", "fulltext", "log", "http", "retention", "cluster", "feeds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -700,6 +771,15 @@ class LinksConfig:
     timeout: float
     concurrency: int
     per_host: int
+
+
+@dataclass(frozen=True, slots=True)
+class FulltextConfig:
+    mode: str = "off"
+    concurrency: int = 4
+    per_host: int = 1
+    timeout: float = 60.0
+    attempts: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -741,6 +821,7 @@ class Config:
     warnings: tuple[str, ...] = ()
     cluster: ClusterConfig = ClusterConfig()
     database_password: str | None = None
+    fulltext: FulltextConfig = FulltextConfig()
 
     @property
     def enabled_feeds(self) -> tuple[FeedSettings, ...]:
@@ -779,6 +860,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
     top = _section(data, "", "", problems)
     fetch = _section(data.get("fetch", {}), "fetch", "fetch", problems)
     links = _section(data.get("links", {}), "links", "links", problems)
+    fulltext = _section(data.get("fulltext", {}), "fulltext", "fulltext", problems)
     log = _section(data.get("log", {}), "log", "log", problems)
     http = _section(data.get("http", {}), "http", "http", problems)
     retention = _section(data.get("retention", {}), "retention", "retention", problems)
@@ -825,6 +907,8 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
                 enabled=values["enabled"],
                 resolve=values["resolve"] or links["resolve"],
                 adaptive=fetch["adaptive"] and values["interval"] is None,
+                fulltext=values["fulltext"] or fulltext["mode"],
+                fulltext_selector=values["fulltext_selector"],
                 headers=headers,
                 auth=auth,
             )
@@ -835,7 +919,9 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
             f"fetch.max_interval ({fetch['max_interval']:g}s)"
         )
 
-    warnings = _add_opml_feeds(top["opml"], path, fetch, links, feeds, seen, problems)
+    warnings = _add_opml_feeds(
+        top["opml"], path, fetch, links, fulltext["mode"], feeds, seen, problems
+    )
 
     # Read only for a server: the secret need not exist where SQLite is used.
     database_password = None
@@ -867,6 +953,7 @@ def parse_config(data: dict[str, Any], path: Path) -> Config:
         warnings=tuple(warnings),
         cluster=ClusterConfig(**cluster),
         database_password=database_password,
+        fulltext=FulltextConfig(**fulltext),
     )
 
 
@@ -903,6 +990,7 @@ def _add_opml_feeds(
     path: Path,
     fetch: dict[str, Any],
     links: dict[str, Any],
+    fulltext: str,
     feeds: list[FeedSettings],
     seen: dict[str, int],
     problems: list[str],
@@ -947,6 +1035,7 @@ def _add_opml_feeds(
                     enabled=True,
                     resolve=links["resolve"],
                     adaptive=fetch["adaptive"],
+                    fulltext=fulltext,
                 )
             )
     return warnings

@@ -12,6 +12,10 @@ The only module that imports apscheduler. Jobs:
 - housekeeping, every HOUSEKEEPING_SECONDS: retention and the store's own
   upkeep (Storage.housekeeping).
 
+Beside the jobs, one task reads article pages ([fulltext], ``_read_pages``):
+the due ones, then it waits until the next is due, a poll queues one, or
+PAGE_CHECK_SECONDS pass (a poller sharing the database may have queued some).
+
 After each poll the store does its upkeep (Storage.after_poll: SQLite trims
 a WAL that readers kept from restarting). A feed whose failure could not be
 written (the disk is full) would still be due at the next tick: it is held
@@ -52,6 +56,7 @@ log = logging.getLogger("feedd")
 
 TICK_SECONDS = 2.0
 HOUSEKEEPING_SECONDS = 600.0
+PAGE_CHECK_SECONDS = 60.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -126,6 +131,7 @@ class Daemon:
         self.claim_lock = asyncio.Lock()
         self.claim_again = False  # a poll ended during a refill: it claims once more
         self.refill: asyncio.Task[None] | None = None
+        self.page_reader: asyncio.Task[None] | None = None
         # feed id -> time.monotonic() before which it is not polled again
         # (failed polls; the database has the real schedule when it could be written)
         self.held_back: dict[int, float] = {}
@@ -170,6 +176,7 @@ class Daemon:
             id="housekeeping",
         )
         scheduler.start()
+        self.page_reader = asyncio.create_task(self._read_pages(), name="pages")
         await self._serve_http()
         log.info(
             "feedd running: %d feeds (%d enabled), database %s",
@@ -188,6 +195,8 @@ class Daemon:
             tasks: list[asyncio.Task[Any]] = list(self.in_flight.values())
             if self.refill is not None:
                 tasks.append(self.refill)
+            if self.page_reader is not None:
+                tasks.append(self.page_reader)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -336,6 +345,28 @@ class Daemon:
         self.metrics.observe_outcome(outcome)
         await self.upkeep()
         return outcome
+
+    async def _read_pages(self) -> None:
+        """Article pages in the background, until the daemon stops."""
+        pipeline = self.pipeline
+        while not self.stopping.is_set():
+            delay = PAGE_CHECK_SECONDS
+            try:
+                await pipeline.pages.run_due(self.metrics.observe_page)
+                next_at = await pipeline.run_in_db(pipeline.store.next_page_at)
+                if next_at is not None:
+                    delay = min(delay, max(1.0, (next_at - utcnow()).total_seconds()))
+            except StoreError as exc:
+                log.error("article pages: %s", exc)
+            except Exception:
+                if pipeline.closed:
+                    return  # shutting down under us
+                log.exception("article pages: unexpected error; trying again later")
+            try:
+                async with asyncio.timeout(delay):
+                    await pipeline.pages.wake.wait()
+            except TimeoutError:
+                pass
 
     # -- /healthz and /metrics
 

@@ -381,9 +381,14 @@ def identity_keys(entries: Iterable[Entry], bands: Iterable[str] = ()) -> frozen
 
 def text_hash(entry: Entry) -> str | None:
     """A hash of the entry's text when it is long enough to identify a story."""
-    if entry.word_count < MIN_TEXT_MATCH_WORDS or not entry.content_text:
+    return text_hash_of(entry.content_text, entry.word_count)
+
+
+def text_hash_of(text: str | None, words: int) -> str | None:
+    """text_hash of a text of ``words`` words (an article page's, too)."""
+    if words < MIN_TEXT_MATCH_WORDS or not text:
         return None
-    return hashlib.sha256(entry.content_text.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def group_root(members: Iterable[tuple[int, datetime | None]]) -> int:

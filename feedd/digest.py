@@ -43,7 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__, boilerplate, dedupe, links, neardup, normalize, parse
-from .types import DEFAULT_MAX_ITEMS, Entry, Kept, ParsedFeed, RawEntry
+from .errors import FeeddError
+from .types import DEFAULT_MAX_ITEMS, Entry, Extracted, Kept, ParsedFeed, RawEntry
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +291,33 @@ def with_resolved(
     return tuple(entries), kept
 
 
+@dataclass(frozen=True, slots=True)
+class ReadPage:
+    """An article page, read: what storing it and marking near-duplicates need."""
+
+    extracted: Extracted
+    text_hash: str | None  # dedupe.text_hash of its text
+    signature: bytes | None  # neardup's, of its text
+
+
+def read_page(page: bytes, url: str, selector: str | None = None) -> ReadPage:
+    """An article page's bytes -> its article (extract.extract), hashed and signed
+    as an item's text is. CPU-bound like a digest (trafilatura: ~30 ms a page,
+    seconds for a hostile one), so it runs in the workers too."""
+    from . import extract  # trafilatura takes 0.2 s to import: only where pages are read
+
+    try:
+        extracted = extract.extract(page, url, selector=selector)
+        signature = neardup.signature(extracted.text or "")
+        return ReadPage(
+            extracted,
+            dedupe.text_hash_of(extracted.text, extracted.word_count),
+            signature.to_bytes() if signature else None,
+        )
+    finally:
+        _release_memory()
+
+
 def _digest_in_worker(
     body: bytes, url: str, content_type: str | None, memory: Memory | None, max_items: int
 ) -> Digest:
@@ -385,6 +413,20 @@ class Digesters:
             log.warning("a worker process died; starting new ones")
             self.close()
             return None
+
+    async def read_page(self, page: bytes, url: str, selector: str | None) -> ReadPage | None:
+        """The page read by a worker; None when there are no workers (the caller
+        reads it). A worker that dies reading it (the OOM killer) is replaced and
+        the page fails: read again here, it could take the daemon down."""
+        if not self.processes:
+            return None
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool(), read_page, page, url, selector)
+        except BrokenProcessPool:
+            log.warning("a worker process died reading %s; starting new ones", url)
+            self.close()
+            raise FeeddError("the worker process reading the page died") from None
 
     def close(self) -> None:
         if self.pool is not None:

@@ -29,11 +29,12 @@ from prometheus_client import (
 )
 
 from .errors import BadRequest
-from .types import Outcome, Status
+from .types import Outcome, PageResult, Status
 
 log = logging.getLogger("feedd.metrics")
 
 FEED_STATES = ("new", "ok", "failing", "gone", "disabled")
+PAGE_OUTCOMES = ("stored", "not_fuller", "retry", "failed", "gone")
 
 # Feed fetches range from a 304 on a nearby host (tens of ms) to a slow server
 # hitting the whole-request deadline ([fetch].timeout, 20 s by default, at most
@@ -87,6 +88,14 @@ class Metrics:
             "one's lease expired (PostgreSQL).",
             registry=self.registry,
         )
+        self.pages = Counter(
+            "feedd_pages",
+            "Article pages read ([fulltext]), by outcome: stored (the page's text replaced "
+            "the feed's), not_fuller (the feed's text kept), retry (failed, tried again "
+            "later), failed (failed for good), gone (the article was deleted meanwhile).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.claim_duration = Histogram(
             "feedd_claim_duration_seconds",
             "Time to claim the due feeds of one scheduler pass, queueing for the "
@@ -114,6 +123,8 @@ class Metrics:
         # that has not moved yet reads 0 rather than nothing.
         for status in Status:
             self.fetches.labels(outcome=status.value)
+        for outcome in PAGE_OUTCOMES:
+            self.pages.labels(outcome=outcome)
         self._states: set[str] = set(FEED_STATES)
         self.set_feed_states({})
 
@@ -131,6 +142,10 @@ class Metrics:
             self.links_failed.inc(outcome.links_failed)
         if outcome.lease_lost:
             self.leases_lost.inc()
+
+    def observe_page(self, page: PageResult) -> None:
+        """Count one article page read."""
+        self.pages.labels(outcome=page.outcome).inc()
 
     def observe_tick(self, timestamp: float) -> None:
         """Record the time (Unix seconds) of a scheduler tick."""

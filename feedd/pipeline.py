@@ -27,7 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +41,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import applet, dedupe, digest, fetch, links, neardup, normalize, schedule
+from . import applet, dedupe, digest, fetch, fulltext, links, neardup, normalize, schedule
 from . import store as storage
 from .config import Config, LinksConfig, default_workers
 from .errors import (
@@ -62,9 +64,13 @@ from .types import (
     FeedUpdate,
     Fetched,
     Hop,
+    Intent,
     Merge,
     NotModified,
     Outcome,
+    Page,
+    PageJob,
+    PageResult,
     Probe,
     Resolution,
     Status,
@@ -74,6 +80,7 @@ log = logging.getLogger("feedd")
 T = TypeVar("T")
 
 RESOLVE_READ_LIMIT = 256 * 1024  # bytes of a page read to find a meta refresh or canonical link
+PAGE_READ_LIMIT = 4 * 1024 * 1024  # bytes of an article page read (extract.MAX_PAGE_BYTES)
 PERMANENT_REDIRECTS = frozenset({301, 308})
 MOVED_AFTER = schedule.MOVED_AFTER  # named in the log when a feed moves
 # Near-duplicates are looked for among articles published this close: the
@@ -122,34 +129,52 @@ class LinkResolver:
         self.slots = asyncio.Semaphore(settings.concurrency)
         self.host_slots: dict[str, asyncio.Semaphore] = {}
 
-    async def resolve_all(self, urls: Iterable[str]) -> tuple[Resolution, ...]:
+    async def resolve_all(
+        self, urls: Iterable[str], keep_pages: Iterable[str] = ()
+    ) -> tuple[Resolution, ...]:
+        """Each link resolved, ``settings.concurrency`` at a time; for the links in
+        ``keep_pages``, the final page's HTML is kept (``Resolution.page``): its
+        article is wanted, and it is not requested again."""
+        keep = frozenset(keep_pages)
+
         async def one(url: str) -> Resolution:
             async with self.slots:
-                return await self.resolve(url)
+                return await self.resolve(url, keep_page=url in keep)
 
         return tuple(await asyncio.gather(*(one(url) for url in dict.fromkeys(urls))))
 
-    async def _probe(self, url: str, method: str) -> Probe:
+    async def _probe(self, url: str, method: str, max_bytes: int) -> Probe:
         host = urlsplit(url).hostname or ""
         slot = self.host_slots.setdefault(host, asyncio.Semaphore(self.settings.per_host))
         async with slot:
-            return await fetch.probe(self.client, url, method=method, max_bytes=RESOLVE_READ_LIMIT)
+            return await fetch.probe(self.client, url, method=method, max_bytes=max_bytes)
 
-    async def _step(self, url: str) -> tuple[Probe, str | None]:
+    async def _step(self, url: str, keep_page: bool, page_first: bool) -> tuple[Probe, str | None]:
         """HEAD first; GET when HEAD is refused or cannot tell (an HTML page may
-        hold a meta refresh, a script redirect or a canonical link)."""
-        head = await self._probe(url, "HEAD")
-        target = links.redirect_target(url, head.status, head.headers, None)
-        if target is not None:
-            return head, target
-        content_type = (head.header("content-type") or "").lower()
-        if 200 <= head.status < 300 and content_type and "html" not in content_type:
-            return head, None
-        page = await self._probe(url, "GET")
+        hold a meta refresh, a script redirect or a canonical link). For a page
+        wanted whole, only GETs, each reading up to extract.MAX_PAGE_BYTES."""
+        if not page_first:
+            head = await self._probe(url, "HEAD", RESOLVE_READ_LIMIT)
+            target = links.redirect_target(url, head.status, head.headers, None)
+            if target is not None:
+                return head, target
+            content_type = (head.header("content-type") or "").lower()
+            if 200 <= head.status < 300 and content_type and "html" not in content_type:
+                return head, None
+        page = await self._probe(url, "GET", PAGE_READ_LIMIT if keep_page else RESOLVE_READ_LIMIT)
         return page, links.redirect_target(url, page.status, page.headers, page.body)
 
-    async def resolve(self, url: str) -> Resolution:
-        """Where url leads. Never raises for the link's fault: failures are outcomes."""
+    async def fetch_page(self, url: str) -> Resolution:
+        """An article page: GET hop by hop (redirects, meta refreshes, the guard on
+        every address), its HTML kept in ``Resolution.page`` when it ends in one."""
+        return await self.resolve(url, keep_page=True, page_first=True)
+
+    async def resolve(
+        self, url: str, *, keep_page: bool = False, page_first: bool = False
+    ) -> Resolution:
+        """Where url leads. Never raises for the link's fault: failures are outcomes.
+        ``keep_page``: the final hop's HTML page in ``Resolution.page``; ``page_first``:
+        no HEAD requests (a page is wanted, not only an address)."""
         hops: list[Hop] = []
         current = url
         seen = {url}
@@ -158,12 +183,20 @@ class LinkResolver:
         try:
             async with asyncio.timeout(self.settings.timeout):
                 for _ in range(self.settings.max_hops + 1):
-                    last, target = await self._step(current)
+                    last, target = await self._step(current, keep_page, page_first)
                     if target is not None:
                         target = links.unwrap(target)
                     hops.append(Hop(current, last.status, target))
                     if target is None:
-                        return self._ended(url, current, last, tuple(hops), permanent)
+                        ended = self._ended(url, current, last, tuple(hops), permanent)
+                        if (
+                            keep_page
+                            and ended.outcome == "ok"
+                            and _is_html_page(last)
+                            and not links.is_interstitial(current)
+                        ):
+                            return dataclasses.replace(ended, page=last.body)
+                        return ended
                     permanent = permanent and last.status in PERMANENT_REDIRECTS
                     if target in seen:
                         return self._failed(url, url, "loop", last, hops, permanent, target)
@@ -187,8 +220,10 @@ class LinkResolver:
             if links.is_interstitial(current) and len(hops) > 1:
                 # A consent page with no target in its URL: stop at the last good hop.
                 return Resolution(url, hops[-2].url, "ok", probe.status, hops, False)
-            canonical = links.canonical_link(current, probe.body) if probe.body else None
-            published = links.published_time(probe.body) if probe.body else None
+            # Both are in the page's head: what link resolution reads of any page.
+            head = probe.body[:RESOLVE_READ_LIMIT] if probe.body else None
+            canonical = links.canonical_link(current, head) if head else None
+            published = links.published_time(head) if head else None
             return Resolution(
                 url, canonical or current, "ok", probe.status, hops, permanent, None, published
             )
@@ -219,6 +254,195 @@ class LinkResolver:
         )
 
 
+# -- article pages
+
+
+def page_settings(config: Config) -> LinksConfig:
+    """How article pages are requested: link resolution's hops and checks, under
+    [fulltext]'s own concurrency and per-host limits and [fetch]'s deadline."""
+    return dataclasses.replace(
+        config.links,
+        timeout=config.fetch.timeout,
+        concurrency=config.fulltext.concurrency,
+        per_host=config.fulltext.per_host,
+    )
+
+
+class PageReader:
+    """Fetches the queued article pages ([fulltext]) and stores what they give.
+
+    A page is queued in its feed's poll transaction (``Pipeline._finish``), so the
+    poll is recorded with the feed's text whatever becomes of the page. Then::
+
+        jobs = store.claim_pages(now, n, hold)            # db thread: due pages, held
+        page = resolution.page if link resolution kept it else
+               resolver.fetch_page(job.url)               # async: GET hop by hop, the
+                                                          # guard, [fulltext] limits
+        read = digest.read_page(page, selector)           # a worker: extract, hash, sign
+        with store.transaction():                         # db thread
+            store.save_page(page)                         # the fuller text wins
+            mark_near_duplicates(article, read.signature)
+        on failure: store.page_failed(job, retry_at=fulltext.retry_after(...))
+    """
+
+    # Pages that link resolution fetched, kept for their article: at most this
+    # many bytes (a page another poller claims is never taken from here).
+    PREFETCHED_BYTES = 64 * 1024 * 1024
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.resolver = LinkResolver(pipeline.client, page_settings(pipeline.config))
+        self.prefetched: dict[int, tuple[str, int, bytes]] = {}  # article id -> page
+        self.prefetched_lock = threading.Lock()  # kept on the db thread, taken on the loop
+        self.wake = asyncio.Event()
+
+    def reconfigure(self, config: Config) -> None:
+        self.resolver.settings = page_settings(config)
+        self.resolver.host_slots.clear()
+
+    @property
+    def hold(self) -> float:
+        """How long a claimed page is no one else's: its fetch, its reading, a margin."""
+        return max(300.0, 4 * self.pipeline.config.fetch.timeout)
+
+    def keep(self, article_id: int, resolution: Resolution) -> None:
+        """Link resolution's final page, for the article's page job."""
+        if resolution.page is None:
+            return
+        with self.prefetched_lock:
+            self.prefetched[article_id] = (
+                resolution.hops[-1].url,
+                resolution.status or 200,
+                resolution.page,
+            )
+            total = sum(len(body) for _, _, body in self.prefetched.values())
+            for oldest in list(self.prefetched):
+                if total <= self.PREFETCHED_BYTES:
+                    break
+                total -= len(self.prefetched.pop(oldest)[2])
+
+    def _take(self, article_id: int) -> tuple[str, int, bytes] | None:
+        with self.prefetched_lock:
+            return self.prefetched.pop(article_id, None)
+
+    async def run_due(
+        self, on_page: Callable[[PageResult], None] | None = None
+    ) -> list[PageResult]:
+        """Claim and read due pages until none is due; what became of each."""
+        pipeline = self.pipeline
+        results: list[PageResult] = []
+        while not pipeline.closed:
+            self.wake.clear()
+            jobs = await pipeline.run_in_db(
+                pipeline.store.claim_pages,
+                utcnow(),
+                2 * pipeline.config.fulltext.concurrency,
+                self.hold,
+            )
+            if not jobs:
+                break
+            for result in await asyncio.gather(*(self.read(job) for job in jobs)):
+                results.append(result)
+                if on_page is not None:
+                    on_page(result)
+        return results
+
+    async def read(self, job: PageJob) -> PageResult:
+        """One page: fetched, read, stored; a failure recorded. Never raises but
+        for cancellation (a page held and not finished is due again after ``hold``)."""
+        try:
+            result = await self._read(job)
+        except Exception as exc:
+            log.exception("%s: unexpected error while reading the page", job.url)
+            result = await self._failed(job, "error", f"unexpected error: {exc}", None)
+        if result.outcome == "stored":
+            log.info("%s: the page's text stored (%d words)", job.url, result.words)
+        elif result.outcome == "not_fuller":
+            log.info("%s: the page's text is not fuller than the feed's; kept", job.url)
+        elif result.outcome in ("retry", "failed"):
+            log.info(
+                "%s: page not read: %s%s",
+                job.url,
+                result.error,
+                "; tried again later" if result.outcome == "retry" else "",
+            )
+        return result
+
+    async def _read(self, job: PageJob) -> PageResult:
+        pipeline = self.pipeline
+        kept = self._take(job.article_id)
+        if kept is None:
+            async with self.resolver.slots:
+                resolution = await self.resolver.fetch_page(job.url)
+            if resolution.page is None:
+                if resolution.outcome == "ok":
+                    return await self._failed(
+                        job, "not_html", "not an HTML page", resolution.status
+                    )
+                error = resolution.error or resolution.outcome
+                return await self._failed(job, resolution.outcome, error, resolution.status)
+            kept = (resolution.hops[-1].url, resolution.status or 200, resolution.page)
+        final_url, status, body = kept
+        settings = pipeline.settings.get(job.feed_url) if job.feed_url else None
+        selector = settings.fulltext_selector if settings else None
+        read = None
+        if pipeline.digesters is not None:
+            read = await pipeline.digesters.read_page(body, final_url, selector)
+        if read is None:
+            read = await asyncio.to_thread(digest.read_page, body, final_url, selector)
+        page = Page(job, final_url, status, read.extracted, read.text_hash)
+        return await pipeline.run_in_db(self._save, page, read.signature)
+
+    def _save(self, page: Page, signed: bytes | None) -> PageResult:
+        """Store a page and mark near-duplicates of its text, in one transaction
+        (db thread); again from the same values on StoreConflict."""
+        store = self.pipeline.store
+        bands = neardup.band_keys(neardup.Signature.from_bytes(signed)) if signed else ()
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                with store.transaction():
+                    store.lock_identity(dedupe.identity_keys((), bands))
+                    result = store.save_page(
+                        page, utcnow(), self.pipeline.config.retention.max_revisions
+                    )
+                    if result.outcome == "stored":
+                        mark_near_duplicates(store, page.job.article_id, signed)
+                return result
+            except StoreConflict:
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    async def _failed(
+        self, job: PageJob, outcome: str, error: str, status: int | None
+    ) -> PageResult:
+        now = utcnow()
+        delay = fulltext.retry_after(outcome, job.attempts, self.pipeline.config.fulltext.attempts)
+        retry_at = now + delay if delay is not None else None
+        try:
+            await self.pipeline.run_in_db(
+                functools.partial(
+                    self.pipeline.store.page_failed,
+                    job,
+                    error=error,
+                    http_status=status,
+                    now=now,
+                    retry_at=retry_at,
+                )
+            )
+        except StoreError as exc:
+            # Held, the page is due again after the hold: nothing is lost.
+            log.error("%s: could not record the page's failure: %s", job.url, exc)
+        return PageResult(
+            job.article_id,
+            job.url,
+            "retry" if retry_at is not None else "failed",
+            error=error,
+            http_status=status,
+        )
+
+
 # -- polling feeds
 
 
@@ -229,6 +453,7 @@ class Prepared:
     digested: digest.Digest
     cached: Mapping[str, CachedLink]
     to_resolve: tuple[str, ...]
+    keep_pages: tuple[str, ...] = ()  # of to_resolve: links whose final page is wanted
 
 
 class Pipeline:
@@ -294,12 +519,14 @@ class Pipeline:
         # One thread: the only one that touches the write connection.
         self.db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedd-db")
         self.closed = False
+        self.pages = PageReader(self)
 
     def reconfigure(self, config: Config) -> None:
         """Take a reloaded config; applies from the next poll (same database)."""
         self.config = config
         self.settings = {feed.url: feed for feed in config.feeds}
         self.resolver.settings = config.links
+        self.pages.reconfigure(config)
         self.host_slots.clear()  # per_host may have changed; polls in flight keep theirs
         if self.guard is not None:
             fresh = make_guard(config)
@@ -362,10 +589,13 @@ class Pipeline:
         )
         if isinstance(prepared, Outcome):
             return prepared
-        resolutions = await self.resolver.resolve_all(prepared.to_resolve)
-        return await self.run_in_db(
+        resolutions = await self.resolver.resolve_all(prepared.to_resolve, prepared.keep_pages)
+        outcome = await self.run_in_db(
             self.guarded, feed, started, self.finish, feed, result, prepared, resolutions, started
         )
+        if outcome.pages_queued:
+            self.pages.wake.set()
+        return outcome
 
     @contextlib.asynccontextmanager
     async def _shared_slot(self, host: str) -> AsyncIterator[None]:
@@ -541,7 +771,24 @@ class Pipeline:
         to_resolve = tuple(
             dict.fromkeys(t for t in targets if t not in cached or cached[t].expires_at <= now)
         )
-        return Prepared(digested, cached, to_resolve)
+        # A page link resolution reaches anyway is kept when its article is wanted.
+        new = [
+            (entry, target)
+            for entry, target in zip(digested.entries, digested.targets, strict=True)
+            if target in to_resolve and entry.guid not in stored
+        ]
+        others = [
+            e.word_count for e in digested.entries if e.guid in stored or e.guid not in wanted
+        ]
+        reasons = fulltext.pages_wanted(self.fulltext_mode(feed), [e for e, _ in new], others)
+        keep_pages = tuple(
+            dict.fromkeys(t for (_, t), why in zip(new, reasons, strict=True) if why and t)
+        )
+        return Prepared(digested, cached, to_resolve, keep_pages)
+
+    def fulltext_mode(self, feed: DueFeed) -> str:
+        settings = self.settings.get(feed.url)
+        return settings.fulltext if settings else self.config.fulltext.mode
 
     def finish(
         self,
@@ -619,6 +866,8 @@ class Pipeline:
             counts = dataclasses.replace(counts, unchanged=counts.unchanged + len(kept))
             for article_id, entry in written:
                 self.mark_near_duplicates(article_id, signatures.get(entry.guid))
+            pages = self._pages_wanted(feed, entries, intents, written)
+            queued = self.store.queue_pages(feed.id, pages, now) if pages else 0
             dates = [
                 date
                 for date in (*(e.published_at for e in entries), *(k.published_at for k in kept))
@@ -642,6 +891,15 @@ class Pipeline:
                 ),
             )
             self.store.save_digest_state(feed.id, digested.state)
+        if queued:
+            # After the commit: a page kept for an article whose insert was undone
+            # would wait for nothing.
+            by_link = {r.url: r for r in resolutions if r.page is not None}
+            target_of = dict(zip((e.guid for e in digested.entries), digested.targets, strict=True))
+            for article_id, entry in written:
+                resolution = by_link.get(target_of.get(entry.guid) or "")
+                if resolution is not None:
+                    self.pages.keep(article_id, resolution)
         if parsed.warning:
             log.debug("%s: parsed despite: %s", feed.url, parsed.warning)
         if parsed.empty_items:
@@ -673,7 +931,33 @@ class Pipeline:
             links_resolved=len(resolutions),
             links_failed=failed_links,
             empty=parsed.empty_items,
+            pages_queued=queued,
         )
+
+    def _pages_wanted(
+        self,
+        feed: DueFeed,
+        entries: Sequence[Entry],
+        intents: Sequence[Intent],
+        written: Sequence[tuple[int, Entry]],
+    ) -> list[tuple[int, str, str]]:
+        """(article id, page URL, reason) for the articles this poll inserted whose
+        page is wanted ([fulltext], fulltext.pages_wanted): once per article, so an
+        article that later copies link or update is never queued again."""
+        mode = self.fulltext_mode(feed)
+        if mode == "off":
+            return []
+        inserted = {i.entry.guid for i in intents if i.action is Action.INSERT}
+        new = [(article_id, entry) for article_id, entry in written if entry.guid in inserted]
+        if not new:
+            return []
+        others = [e.word_count for e in entries if e.guid not in inserted]
+        reasons = fulltext.pages_wanted(mode, [entry for _, entry in new], others)
+        return [
+            (article_id, entry.url or entry.link or "", why)
+            for (article_id, entry), why in zip(new, reasons, strict=True)
+            if why and (entry.url or entry.link)
+        ]
 
     def _whole_again(self, fetched: Fetched, resolved: dict[str, str]) -> digest.Digest:
         """The body digested whole, on this thread: items the incremental digest kept
@@ -795,6 +1079,15 @@ def _alike(signatures: dict[str, bytes | None]) -> dedupe.Alike:
     return alike
 
 
+def _is_html_page(probe: Probe) -> bool:
+    """A GET's body that is an HTML page (a server that names no type is given
+    the benefit of the doubt: the extractor finds nothing in what is not)."""
+    if probe.method != "GET" or not probe.body or not 200 <= probe.status < 300:
+        return False
+    content_type = (probe.header("content-type") or "").lower()
+    return not content_type or "html" in content_type
+
+
 def _since(started: float) -> float:
     return round(time.monotonic() - started, 3)
 
@@ -804,8 +1097,11 @@ async def fetch_once(
     urls: Iterable[str] = (),
     on_outcome: Callable[[Outcome], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_page: Callable[[PageResult], None] | None = None,
 ) -> list[Outcome]:
-    """``feedd fetch``: poll every enabled feed (or the named ones) now, whatever the schedule."""
+    """``feedd fetch``: poll every enabled feed (or the named ones) now, whatever the
+    schedule; then read the article pages due ([fulltext]: those of the items just
+    stored, and any left waiting), for at most [fulltext] timeout."""
     store = open_store(config)
     try:
         named = list(urls)
@@ -827,11 +1123,29 @@ async def fetch_once(
         async with make_client(config, guard) as client:
             pipeline = Pipeline(config, store, client, guard, digesters)
             try:
-                return await pipeline.poll_many(feeds, on_outcome)
+                outcomes = await pipeline.poll_many(feeds, on_outcome)
+                await read_pages(pipeline, config.fulltext.timeout, on_page)
+                return outcomes
             finally:
                 pipeline.close()
     finally:
         store.close()
+
+
+async def read_pages(
+    pipeline: Pipeline, timeout: float, on_page: Callable[[PageResult], None] | None = None
+) -> None:
+    """The due article pages, read for at most ``timeout`` seconds; the pages still
+    being read then are held, and due again later (the daemon, the next fetch)."""
+    try:
+        async with asyncio.timeout(timeout):
+            await pipeline.pages.run_due(on_page)
+    except TimeoutError:
+        log.warning(
+            "article pages still being read after [fulltext] timeout (%gs); they are read "
+            "later (by the daemon or the next fetch)",
+            timeout,
+        )
 
 
 def repair_duplicates(config: Config, *, apply: bool) -> tuple[Merge, ...]:

@@ -71,6 +71,8 @@ class FeedSettings:
     adaptive: bool = True
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # may hold secrets
     auth: tuple[str, str] | None = field(default=None, repr=False)  # (user, password)
+    fulltext: str = "off"  # off | auto | always, already defaulted from [fulltext].mode
+    fulltext_selector: str | None = None  # CSS selector for the article on its pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +249,9 @@ class Resolution:
     # The page's own publication date (article:published_time and the like), when
     # the last hop was an HTML page that said it; not kept in the links cache.
     published_at: datetime | None = None
+    # The final page's HTML, when it was asked for (an article page wanted in
+    # full); never cached: only the poll that fetched it uses it.
+    page: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,3 +470,39 @@ class Outcome:
     links_failed: int = 0  # of which did not resolve (still stored, best URL known)
     empty: int = 0  # items skipped for having nothing to show (ParsedFeed.empty_items)
     lease_lost: bool = False  # another poller claimed the feed meanwhile: nothing written
+    pages_queued: int = 0  # new articles whose page is to be fetched ([fulltext])
+
+
+@dataclass(frozen=True, slots=True)
+class PageJob:
+    """An article whose page is to be fetched (the ``pages`` table's queued row),
+    claimed by one poller until ``Storage.save_page`` or ``page_failed``."""
+
+    article_id: int
+    url: str  # the page: the article's canonical URL when it was queued
+    feed_url: str | None  # the feed whose item asked for it (its selector applies)
+    attempts: int  # this one included
+    reason: str  # why its page is wanted (fulltext.pages_wanted)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """An article's page, fetched and extracted: what ``Storage.save_page`` writes."""
+
+    job: PageJob
+    final_url: str  # after redirects
+    http_status: int
+    extracted: Extracted
+    text_hash: str | None  # of extracted.text, as dedupe.text_hash computes an entry's
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult:
+    """What became of one page (``Storage.save_page``'s answer, or a failure)."""
+
+    article_id: int
+    url: str
+    outcome: str  # stored | not_fuller | gone | retry | failed
+    words: int = 0  # of the page's article text
+    error: str | None = None
+    http_status: int | None = None

@@ -1,11 +1,17 @@
-"""How dedupe's intents become writes: one policy for every backend.
+"""How dedupe's intents, and article pages, become writes: one policy for
+every backend.
 
 ``IntentWriter.apply`` is ``Storage.apply``: the order the intents are
 written in, which of them keep a revision, complete a date or count as what,
-and which articles come back for near-duplicate marking. A backend supplies
-the writes themselves (``_insert_article``, ``_link``, ...) in its own SQL
-and its own form of a timestamp (``Stamp``: text in SQLite, a datetime in
-PostgreSQL).
+and which articles come back for near-duplicate marking. ``save_page`` is
+``Storage.save_page``: when a page's text replaces the feed's, and which of
+the article's missing fields the page fills. A backend supplies the writes
+themselves (``_insert_article``, ``_link``, ...) in its own SQL and its own
+form of a timestamp (``Stamp``: text in SQLite, a datetime in PostgreSQL).
+
+The text rule, both ways: a version replaces the stored text only when it has
+more words. A page's text replaces a feed's teaser; an update of the feed's
+item (a corrected title, the teaser edited) keeps a page's fuller text.
 """
 
 from __future__ import annotations
@@ -13,12 +19,25 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from ..errors import StoreError
-from ..types import DEFAULT_MAX_REVISIONS, Action, Counts, Entry, Intent
+from ..types import DEFAULT_MAX_REVISIONS, Action, Counts, Entry, Intent, Page, PageResult
 
 Stamp = TypeVar("Stamp")
+Version = tuple[str | None, str | None, str | None]  # title, summary, content_text
+
+
+class PageTarget(NamedTuple):
+    """What save_page reads of the article a page is for."""
+
+    title: str | None
+    summary: str | None
+    content_text: str | None
+    word_count: int
+    author: str | None
+    date_flag: str | None  # a flagged date (missing, partial, ...) yields to the page's
+    image: str | None
 
 
 class IntentWriter(ABC, Generic[Stamp]):
@@ -69,17 +88,22 @@ class IntentWriter(ABC, Generic[Stamp]):
                 self._complete_date(target, entry)
                 if intent.action is Action.ENRICH:
                     self._keep_revision(
-                        target, entry, feed_id, "enrichment", seen_at, max_revisions
+                        target, _version(entry), feed_id, "enrichment", seen_at, max_revisions
                     )
-                    self._update_article(target, entry, seen_at)
+                    self._update_article(target, entry, seen_at, keep_text=False)
                     written.append((target, entry))
             elif intent.action is Action.UPDATE:
                 if intent.article_id is None:
                     raise StoreError(f"update without an article id: {entry.guid!r}")
+                page = self._page_text(intent.article_id)
+                keep_text = page is not None and page[0] > entry.word_count
+                version = (entry.title, entry.summary, entry.content_text)
+                if keep_text and page is not None:
+                    version = (entry.title, entry.summary, page[1])
                 self._keep_revision(
-                    intent.article_id, entry, feed_id, "update", seen_at, max_revisions
+                    intent.article_id, version, feed_id, "update", seen_at, max_revisions
                 )
-                self._update_article(intent.article_id, entry, seen_at)
+                self._update_article(intent.article_id, entry, seen_at, keep_text=keep_text)
                 self._item_changed(feed_id, entry)
                 written.append((intent.article_id, entry))
             elif intent.article_id is not None and entry.raw_hash is not None:
@@ -94,6 +118,36 @@ class IntentWriter(ABC, Generic[Stamp]):
             unchanged=counts[Action.SKIP],
         )
         return totals, tuple(written)
+
+    def save_page(self, page: Page, now: datetime, max_revisions: int) -> PageResult:
+        """Store what an article's page gave. Call inside transaction().
+
+        Its text replaces the article's when it has more words (the version
+        replaced kept as a revision, reason "page"; content_source becomes
+        "page"); the page's author, date and lead image fill the article's
+        where it has none (a flagged date: missing, partial, too old, in the
+        future), listed in the page's row (``filled``). Returns "stored" or
+        "not_fuller" ("gone": the article was deleted meanwhile).
+        """
+        stamp = self._start_page(now)
+        job, extracted = page.job, page.extracted
+        target = self._page_target(job.article_id)
+        if target is None:
+            return PageResult(job.article_id, job.url, "gone")
+        filled: list[str] = []
+        if extracted.author and not target.author:
+            filled.append("author")
+        if extracted.published_at is not None and target.date_flag is not None:
+            filled.append("published_at")
+        if extracted.image and not target.image:
+            filled.append("image")
+        fuller = bool(extracted.text) and extracted.word_count > target.word_count
+        if fuller:
+            version = (target.title, target.summary, extracted.text)
+            self._keep_revision(job.article_id, version, None, "page", stamp, max_revisions)
+        self._write_page(page, tuple(filled), fuller, stamp)
+        outcome = "stored" if fuller else "not_fuller"
+        return PageResult(job.article_id, job.url, outcome, extracted.word_count)
 
     # -- what each backend writes
 
@@ -120,17 +174,39 @@ class IntentWriter(ABC, Generic[Stamp]):
     def _keep_revision(
         self,
         article_id: int,
-        entry: Entry,
-        feed_id: int,
+        version: Version,
+        feed_id: int | None,
         reason: str,
         seen_at: Stamp,
         max_revisions: int,
     ) -> None:
-        """The version the entry replaces, when it differs (at most max_revisions)."""
+        """The stored version ``version`` replaces, when it differs (at most
+        max_revisions); ``feed_id``: the feed that brought the replacement."""
 
     @abstractmethod
-    def _update_article(self, article_id: int, entry: Entry, seen_at: Stamp) -> None:
-        """The article's text and fields from the entry (never its URL)."""
+    def _update_article(
+        self, article_id: int, entry: Entry, seen_at: Stamp, *, keep_text: bool
+    ) -> None:
+        """The article's fields from the entry (never its URL); its text too unless
+        ``keep_text`` (content_source back to "feed" when the text is written)."""
+
+    @abstractmethod
+    def _page_text(self, article_id: int) -> tuple[int, str | None] | None:
+        """(words, content_text) of the article when its text came from its page."""
+
+    @abstractmethod
+    def _start_page(self, now: datetime) -> Stamp:
+        """Refuse to write outside a transaction; ``now`` as the backend stores it."""
+
+    @abstractmethod
+    def _page_target(self, article_id: int) -> PageTarget | None:
+        """The article a page is for, as save_page weighs it; None when deleted."""
+
+    @abstractmethod
+    def _write_page(self, page: Page, filled: tuple[str, ...], fuller: bool, at: Stamp) -> None:
+        """The page's text into the article when ``fuller`` (text, HTML, words, text
+        hash, content_source "page"); the ``filled`` fields from the page (a date
+        with date_flag "page"); the page's row done ("stored" or "not_fuller")."""
 
     @abstractmethod
     def _item_changed(self, feed_id: int, entry: Entry) -> None:
@@ -139,3 +215,7 @@ class IntentWriter(ABC, Generic[Stamp]):
     @abstractmethod
     def _item_read_whole(self, feed_id: int, entry: Entry) -> None:
         """The feed's unchanged item's raw hash, where it differs."""
+
+
+def _version(entry: Entry) -> Version:
+    return (entry.title, entry.summary, entry.content_text)

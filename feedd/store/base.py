@@ -39,6 +39,9 @@ from ..types import (
     Known,
     KnownArticle,
     Merge,
+    Page,
+    PageJob,
+    PageResult,
     Resolution,
 )
 
@@ -182,6 +185,42 @@ class Storage(Protocol):
     ) -> tuple[tuple[int, datetime | None], ...]: ...
 
     def point_group(self, members: Iterable[int], root: int) -> None: ...
+
+    # -- article pages ([fulltext]): a queue in the database, so that a page
+    # wanted survives a restart and any poller sharing the database may fetch it
+
+    def queue_pages(
+        self, feed_id: int, pages: Sequence[tuple[int, str, str]], now: datetime
+    ) -> int:
+        """Queue (article id, page URL, reason) rows, once per article. Call inside
+        transaction() (the feed's poll's). Returns how many were queued."""
+        ...
+
+    def claim_pages(self, now: datetime, limit: int, hold: float) -> tuple[PageJob, ...]:
+        """Due queued pages, longest waiting first, each held ``hold`` seconds (its
+        attempt counted) so that no one else takes it meanwhile."""
+        ...
+
+    def save_page(self, page: Page, now: datetime, max_revisions: int) -> PageResult:
+        """What a fetched page gave (applying.IntentWriter.save_page). Call inside
+        transaction()."""
+        ...
+
+    def page_failed(
+        self,
+        job: PageJob,
+        *,
+        error: str,
+        http_status: int | None,
+        now: datetime,
+        retry_at: datetime | None,
+    ) -> None:
+        """A page that gave nothing: due again at ``retry_at``; None: never."""
+        ...
+
+    def next_page_at(self) -> datetime | None:
+        """When the next queued page is due; None: none is queued."""
+        ...
 
     # -- maintenance
 

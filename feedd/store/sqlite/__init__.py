@@ -13,6 +13,7 @@ from .feeds import Feeds
 from .links import Links
 from .maintenance import WAL_LIMIT, Maintenance
 from .neardup import NearDuplicates
+from .pages import Pages
 from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 
 __all__ = [
@@ -25,7 +26,7 @@ __all__ = [
 ]
 
 
-class SQLiteStore(Feeds, Articles, Links, NearDuplicates, Maintenance, Connection):
+class SQLiteStore(Feeds, Articles, Pages, Links, NearDuplicates, Maintenance, Connection):
     """One write connection to a SQLite database. Use from one thread at a time.
 
     ``conn`` is the sqlite3 connection itself: SQLite-only, for tests and tools

@@ -16,10 +16,11 @@ from ...types import (
     KnownArticle,
     KnownItem,
     Merge,
+    Page,
     format_timestamp,
     parse_timestamp,
 )
-from ..applying import IntentWriter
+from ..applying import IntentWriter, PageTarget, Version
 from ..fingerprints import revision_hash
 from .connection import Connection, chunks
 
@@ -176,13 +177,13 @@ class Articles(IntentWriter[str], Connection):
     def _keep_revision(
         self,
         article_id: int,
-        entry: Entry,
-        feed_id: int,
+        version: Version,
+        feed_id: int | None,
         reason: str,
         seen_at: str | None,
         max_revisions: int,
     ) -> None:
-        """Before ``entry`` overwrites the article: keep the version it replaces, when
+        """Before ``version`` overwrites the article: keep the version it replaces, when
         its title, summary or text differ (a re-delivery of the same words adds
         nothing), and drop the oldest beyond ``max_revisions``."""
         if max_revisions <= 0:
@@ -191,7 +192,7 @@ class Articles(IntentWriter[str], Connection):
             "SELECT title, summary, content_text, first_seen_at FROM articles WHERE id = ?",
             (article_id,),
         ).fetchone()
-        if row is None or tuple(row[:3]) == (entry.title, entry.summary, entry.content_text):
+        if row is None or tuple(row[:3]) == version:
             return
         title, summary, text, article_seen = row
         last = self.conn.execute(
@@ -256,25 +257,96 @@ class Articles(IntentWriter[str], Connection):
             (format_timestamp(entry.published_at), entry.published_raw, article_id),
         )
 
-    def _update_article(self, article_id: int, entry: Entry, seen_at: str | None) -> None:
+    def _update_article(
+        self, article_id: int, entry: Entry, seen_at: str | None, *, keep_text: bool
+    ) -> None:
         # The URL is the article's identity (and may come from link
         # resolution, which an update does not repeat): it never changes here.
         # A date the new version lacks keeps the stored one.
+        text = (
+            ""
+            if keep_text
+            else """content_text = :content_text, content_html = :content_html,
+                word_count = :word_count, text_hash = :text_hash, content_source = 'feed',"""
+        )
         self.conn.execute(
-            """
+            f"""
             UPDATE articles SET
-                title = :title, summary = :summary, content_text = :content_text,
-                content_html = :content_html, author = coalesce(:author, author),
+                title = :title, summary = :summary, {text}
+                author = coalesce(:author, author),
                 published_at = CASE WHEN :date_flag IS NULL THEN :published_at
                                     ELSE published_at END,
                 date_flag = CASE WHEN :date_flag IS NULL THEN NULL ELSE date_flag END,
                 published_raw = coalesce(:published_raw, published_raw),
-                updated_at = :updated_at, tags = :tags, word_count = :word_count,
-                enclosures = :enclosures, text_hash = :text_hash,
+                updated_at = :updated_at, tags = :tags, enclosures = :enclosures,
                 language = coalesce(:language, language), modified_at = :seen_at
             WHERE id = :id
             """,
             {**self._article_values(entry, seen_at), "id": article_id, "language": entry.language},
+        )
+
+    def _page_text(self, article_id: int) -> tuple[int, str | None] | None:
+        row = self.conn.execute(
+            "SELECT word_count, content_text FROM articles "
+            "WHERE id = ? AND content_source = 'page'",
+            (article_id,),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def _start_page(self, now: datetime) -> str:
+        if not self.conn.in_transaction:
+            raise StoreError("save_page() must run inside a transaction")
+        return format_timestamp(now)
+
+    def _page_target(self, article_id: int) -> PageTarget | None:
+        row = self.conn.execute(
+            "SELECT title, summary, content_text, word_count, author, date_flag, image "
+            "FROM articles WHERE id = ?",
+            (article_id,),
+        ).fetchone()
+        return PageTarget(*row) if row else None
+
+    def _write_page(self, page: Page, filled: tuple[str, ...], fuller: bool, at: str) -> None:
+        extracted, article_id = page.extracted, page.job.article_id
+        values: dict[str, Any] = {"id": article_id, "at": at}
+        sets = ["modified_at = :at"]
+        if fuller:
+            sets.append(
+                "content_text = :text, content_html = :html, word_count = :words, "
+                "text_hash = :text_hash, content_source = 'page'"
+            )
+            values.update(
+                text=extracted.text,
+                html=extracted.html,
+                words=extracted.word_count,
+                text_hash=page.text_hash,
+            )
+        if "author" in filled:
+            sets.append("author = :author")
+            values["author"] = extracted.author
+        if "published_at" in filled:
+            sets.append("published_at = :published_at, date_flag = 'page'")
+            values["published_at"] = format_timestamp(extracted.published_at)
+        if "image" in filled:
+            sets.append("image = :image")
+            values["image"] = extracted.image
+        if fuller or filled:
+            self.conn.execute(f"UPDATE articles SET {', '.join(sets)} WHERE id = :id", values)
+        self.conn.execute(
+            """
+            UPDATE pages SET state = ?, next_attempt_at = NULL, fetched_at = ?, final_url = ?,
+                http_status = ?, error = NULL, words = ?, filled = ?
+            WHERE article_id = ?
+            """,
+            (
+                "stored" if fuller else "not_fuller",
+                at,
+                page.final_url,
+                page.http_status,
+                extracted.word_count,
+                json.dumps(list(filled)),
+                article_id,
+            ),
         )
 
     def articles_sharing_urls(self) -> tuple[KnownArticle, ...]:
@@ -301,11 +373,13 @@ class Articles(IntentWriter[str], Connection):
             self.conn.execute(
                 """
                 UPDATE articles SET (title, summary, content_text, content_html, author,
-                    updated_at, tags, word_count, enclosures, text_hash, language) =
+                    updated_at, tags, word_count, enclosures, text_hash, language,
+                    content_source, image) =
                     (SELECT f.title, f.summary, f.content_text, f.content_html,
                         coalesce(f.author, articles.author), f.updated_at, f.tags,
                         f.word_count, f.enclosures, f.text_hash,
-                        coalesce(f.language, articles.language)
+                        coalesce(f.language, articles.language), f.content_source,
+                        coalesce(f.image, articles.image)
                      FROM articles f WHERE f.id = :source)
                 WHERE id = :keep
                 """,

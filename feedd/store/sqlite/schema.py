@@ -60,7 +60,9 @@ CREATE TABLE articles (
     published_raw TEXT,                  -- the item's own date string
     word_count INTEGER NOT NULL DEFAULT 0,
     enclosures TEXT NOT NULL DEFAULT '[]',  -- [{url, type, length}]
-    text_hash TEXT                       -- of content_text, when long enough to identify a story
+    text_hash TEXT,                      -- of content_text, when long enough to identify a story
+    content_source TEXT NOT NULL DEFAULT 'feed',  -- where content_text came from: feed | page
+    image TEXT                           -- the lead image, from the article's page
 );
 CREATE INDEX articles_url ON articles (url);
 CREATE INDEX articles_published_at ON articles (published_at);
@@ -138,6 +140,28 @@ CREATE TABLE article_revisions (
     PRIMARY KEY (article_id, revision)
 );
 CREATE INDEX article_revisions_replaced_at ON article_revisions (replaced_at);
+
+-- Article pages ([fulltext]): one row per article whose page was wanted,
+-- queued when the article was stored; the page's text replaces the feed's
+-- when it is fuller. A claimed row's next_attempt_at is pushed ahead, so a
+-- poller that dies leaves it due again later, for any poller.
+CREATE TABLE pages (
+    article_id INTEGER PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    url TEXT NOT NULL,                   -- the page: the article's URL when queued
+    feed_id INTEGER REFERENCES feeds (id),  -- the feed whose item asked (its selector)
+    reason TEXT NOT NULL,                -- why: always | trailer | ellipsis | short | ...
+    state TEXT NOT NULL DEFAULT 'queued',  -- queued | stored | not_fuller | failed
+    attempts INTEGER NOT NULL DEFAULT 0, -- requests tried (claims)
+    next_attempt_at TEXT,                -- queued: not tried before this
+    queued_at TEXT NOT NULL,
+    fetched_at TEXT,                     -- the last attempt's end
+    final_url TEXT,                      -- where the page was, after redirects
+    http_status INTEGER,
+    error TEXT,                          -- the last failure
+    words INTEGER,                       -- of the page's article text
+    filled TEXT NOT NULL DEFAULT '[]'    -- JSON: the article's fields the page filled in
+);
+CREATE INDEX pages_due ON pages (next_attempt_at) WHERE state = 'queued';
 
 -- The link-resolution cache: where each item link found in a feed leads.
 CREATE TABLE links (
@@ -561,6 +585,34 @@ SELECT
 FROM feeds f;
 """
 
+_V10 = """
+-- Article pages ([fulltext]): where each article's text came from, the page's
+-- lead image, and the queue of pages to fetch.
+ALTER TABLE articles ADD COLUMN content_source TEXT NOT NULL DEFAULT 'feed';
+ALTER TABLE articles ADD COLUMN image TEXT;
+-- One row per article whose page was wanted,
+-- queued when the article was stored; the page's text replaces the feed's
+-- when it is fuller. A claimed row's next_attempt_at is pushed ahead, so a
+-- poller that dies leaves it due again later, for any poller.
+CREATE TABLE pages (
+    article_id INTEGER PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    url TEXT NOT NULL,                   -- the page: the article's URL when queued
+    feed_id INTEGER REFERENCES feeds (id),  -- the feed whose item asked (its selector)
+    reason TEXT NOT NULL,                -- why: always | trailer | ellipsis | short | ...
+    state TEXT NOT NULL DEFAULT 'queued',  -- queued | stored | not_fuller | failed
+    attempts INTEGER NOT NULL DEFAULT 0, -- requests tried (claims)
+    next_attempt_at TEXT,                -- queued: not tried before this
+    queued_at TEXT NOT NULL,
+    fetched_at TEXT,                     -- the last attempt's end
+    final_url TEXT,                      -- where the page was, after redirects
+    http_status INTEGER,
+    error TEXT,                          -- the last failure
+    words INTEGER,                       -- of the page's article text
+    filled TEXT NOT NULL DEFAULT '[]'    -- JSON: the article's fields the page filled in
+);
+CREATE INDEX pages_due ON pages (next_attempt_at) WHERE state = 'queued';
+"""
+
 # MIGRATIONS[n] takes the schema from version n to n + 1. Append only.
 MIGRATIONS: tuple[str, ...] = (
     _V1,
@@ -572,5 +624,6 @@ MIGRATIONS: tuple[str, ...] = (
     _V7,
     _V8,
     _V9,
+    _V10,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
