@@ -295,6 +295,12 @@ class PageReader:
         self.prefetched: dict[int, tuple[str, int, bytes]] = {}  # article id -> page
         self.prefetched_lock = threading.Lock()  # kept on the db thread, taken on the loop
         self.wake = asyncio.Event()
+        # Pages are read here when there are no worker processes: on one thread,
+        # as trafilatura shares an lxml parser between calls (two threads crash it).
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedd-page")
+
+    def close(self) -> None:
+        self.thread.shutdown(wait=True, cancel_futures=True)
 
     def reconfigure(self, config: Config) -> None:
         self.resolver.settings = page_settings(config)
@@ -389,7 +395,9 @@ class PageReader:
         if pipeline.digesters is not None:
             read = await pipeline.digesters.read_page(body, final_url, selector)
         if read is None:
-            read = await asyncio.to_thread(digest.read_page, body, final_url, selector)
+            read = await asyncio.get_running_loop().run_in_executor(
+                self.thread, digest.read_page, body, final_url, selector
+            )
         page = Page(job, final_url, status, read.extracted, read.text_hash)
         return await pipeline.run_in_db(self._save, page, read.signature)
 
@@ -1012,6 +1020,7 @@ class Pipeline:
         """Wait for the write in progress (if any) to commit; stop the workers."""
         self.closed = True
         self.db_thread.shutdown(wait=True, cancel_futures=True)
+        self.pages.close()
         if self.shared_slots is not None:
             self.shared_slots.close()
         if self.digesters is not None:
