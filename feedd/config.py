@@ -1078,6 +1078,7 @@ def render_reference() -> str:
         "": "Top level",
         "fetch": "`[fetch]`",
         "links": "`[links]`",
+        "fulltext": "`[fulltext]` (article pages: docs/fulltext.md)",
         "log": "`[log]`",
         "http": "`[http]` (health and metrics)",
         "retention": "`[retention]`",

@@ -35,6 +35,7 @@ STAGE_IMPORTS_ALLOWED = {
     ("digest", "dedupe"): "digest computes the text hash dedupe compares (dedupe.text_hash)",
     ("links", "schedule"): "the link cache retries on schedule.backoff: one retry rule",
     ("store", "schedule"): "sync_feeds applies schedule.resync (pure) to each edited feed's row",
+    ("digest", "extract"): "an article page is read in a worker process too (digest.read_page)",
     ("extract", "normalize"): "a page's article is cleaned as feed content is: one sanitizer "
     "and one allow-list (normalize.clean_fragment)",
 }
