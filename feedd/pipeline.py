@@ -491,11 +491,16 @@ class Pipeline:
             intents = dedupe.decide(known, entries, kept)
             counts, written = store.apply(feed, intents)
             mark_near_duplicates(each written article)    # store.near_candidates, neardup
+            store.queue_pages(fulltext.pages_wanted(inserted))  # [fulltext]: PageReader
             interval = schedule.interval_after(feed, the items' dates, ttl, headers)
             document = schedule.document_seen(body_hash, title, dates)
             store.record_poll(feed, schedule.answered(feed, 200, interval, document))
             store.save_digest_state(feed, digested.state)
         return OK(counts)
+    the article pages queued (``PageReader``, apart from polls):
+        page = resolver.fetch_page(job.url)               # or kept from link resolution
+        read = digest.read_page(page)                     # worker: extract, hash, sign
+        store.save_page(read)                             # the fuller text wins
     one article page (``extract_page``, `feedd extract URL`; nothing stored):
         page = fetch.fetch_feed(url)                      # the same guarded client
         extracted = extract.extract(page.body, page.final_url)
