@@ -34,7 +34,16 @@ import pytest
 
 from feedd import dedupe, normalize
 from feedd.store.sqlite import SQLiteStore as Store
-from feedd.types import Entry, FeedSettings, FeedUpdate, Hop, RawEntry, Resolution
+from feedd.types import (
+    Entry,
+    Extracted,
+    FeedSettings,
+    FeedUpdate,
+    Hop,
+    Page,
+    RawEntry,
+    Resolution,
+)
 
 ROOT = Path(__file__).parents[1]
 SCHEMA_DOC = ROOT / "docs" / "schema.md"
@@ -214,6 +223,27 @@ def build_database(path: Path) -> None:
                     checked_at=NOW,
                     expires_at=NOW + timedelta(days=1),
                 )
+        # [fulltext]: both stories' pages queued; the summit's read (fuller than
+        # the feed's teaser), the rates' not found.
+        (feed,) = store.feeds_by_url([news])
+        stories = store.conn.execute(
+            "SELECT id, url FROM articles WHERE url LIKE 'https://news.example/%' ORDER BY id"
+        ).fetchall()
+        with store.transaction():
+            store.queue_pages(feed.id, [(id_, url, "short") for id_, url in stories], NOW)
+        for job in store.claim_pages(NOW, 10, hold=300):
+            if job.url.endswith("/summit"):
+                text = "Leaders meet at the climate summit. " + " ".join(["More."] * 60)
+                words = normalize.word_count(text)
+                extracted = Extracted(job.url, text=text, word_count=words, image=f"{job.url}.jpg")
+                with store.transaction():
+                    store.save_page(
+                        Page(job, job.url, 200, extracted, dedupe.text_hash_of(text, words)),
+                        NOW,
+                        20,
+                    )
+            else:
+                store.page_failed(job, error="HTTP 404", http_status=404, now=NOW, retry_at=None)
         assert store.integrity_problems() == []
 
 

@@ -32,6 +32,7 @@ TABLES = (
     "article_signatures",
     "article_bands",
     "article_revisions",
+    "pages",
     "links",
     "feed_digests",
 )

@@ -8,6 +8,7 @@ share is in test_store_contract.py.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -37,7 +38,14 @@ from feedd.store.postgres import (  # noqa: E402
     PostgresStore,
     identity_buckets,
 )
-from feedd.types import Entry, FeedSettings, FeedUpdate, Status  # noqa: E402
+from feedd.types import (  # noqa: E402
+    Entry,
+    Extracted,
+    FeedSettings,
+    FeedUpdate,
+    Page,
+    Status,
+)
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 URLS = [f"https://{name}.example/feed" for name in "abcd"]
@@ -316,6 +324,73 @@ def test_renewal_keeps_host_slots(stores):
     assert holder.take("h.example", 1) == 0
     time.sleep(2.2)
     assert other.take("h.example", 1) is None
+
+
+# -- article pages
+
+
+def test_pollers_claiming_pages_at_once_never_share_one(stores, postgres_url):
+    first = stores(owner="first")
+    (feed,) = rows(postgres_url, "SELECT id FROM feeds WHERE url = %s", URLS[0])[0]
+    entries = [entry(f"g{n}", f"https://news.example/{n}") for n in range(40)]
+    with first.transaction():
+        _, written = first.apply(
+            feed, dedupe.decide(first.known(feed, entries), entries), language=None, now=NOW
+        )
+        pages = [(article_id, f"https://news.example/{article_id}", "short")
+                 for article_id, _ in written]  # fmt: skip
+        assert first.queue_pages(feed, pages, NOW) == 40
+    pollers = [stores(owner=f"p{n}") for n in range(4)]
+    start = threading.Barrier(len(pollers))
+
+    def claim_all(store: PostgresStore) -> list[int]:
+        start.wait()
+        claimed: list[int] = []
+        while jobs := store.claim_pages(NOW, 3, hold=300):
+            claimed += [job.article_id for job in jobs]
+        return claimed
+
+    with ThreadPoolExecutor(len(pollers)) as pool:
+        claimed = list(pool.map(claim_all, pollers))
+    every = [article_id for ids in claimed for article_id in ids]
+    assert sorted(every) == sorted(article_id for article_id, _ in written)
+    assert rows(postgres_url, "SELECT DISTINCT attempts FROM pages") == [(1,)]
+
+
+def test_a_page_saved_meanwhile_is_weighed_by_the_update_that_waited(stores, postgres_url):
+    """A poll updating an article while another poller saves its page waits for
+    the page's transaction, then keeps the page's fuller text."""
+    poller, reader = stores(owner="poller"), stores(owner="reader")
+    (feed,) = rows(postgres_url, "SELECT id FROM feeds WHERE url = %s", URLS[0])[0]
+    teaser = entry("g1", "https://news.example/1")
+    with poller.transaction():
+        intents = dedupe.decide(poller.known(feed, [teaser]), [teaser])
+        ((article_id, _),) = poller.apply(feed, intents, language=None, now=NOW)[1]
+        poller.queue_pages(feed, [(article_id, "https://news.example/1", "short")], NOW)
+    (job,) = reader.claim_pages(NOW, 1, hold=300)
+    text = " ".join(f"w{n}" for n in range(60))
+    page = Page(job, job.url, 200, Extracted(job.url, text=text, word_count=60), None)
+    edited = dataclasses.replace(teaser, title="Corrected", content_hash="edited")
+    updated = threading.Event()
+
+    def update() -> None:
+        with poller.transaction():
+            intents = dedupe.decide(poller.known(feed, [edited]), [edited])
+            poller.apply(feed, intents, language=None, now=NOW)
+        updated.set()
+
+    with reader.transaction():
+        # No revision kept: its row would lock the feed's (a foreign key) and
+        # stop the poll at its lease check, before it reads the article.
+        assert reader.save_page(page, NOW, 0).outcome == "stored"
+        thread = threading.Thread(target=update)
+        thread.start()
+        assert not updated.wait(0.5)  # the article's row is the page's until commit
+    thread.join(5)
+    assert updated.is_set()
+    assert rows(postgres_url, "SELECT title, content_text, content_source FROM articles") == [
+        ("Corrected", text, "page")
+    ]
 
 
 # -- housekeeping

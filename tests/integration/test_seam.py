@@ -37,6 +37,9 @@ from feedd.types import (
     KnownArticle,
     KnownItem,
     Merge,
+    Page,
+    PageJob,
+    PageResult,
     Resolution,
     Status,
 )
@@ -53,6 +56,7 @@ class DictStore:
         self.signatures: dict[int, bytes] = {}
         self.bands: dict[str, set[int]] = {}
         self.digests: dict[int, str] = {}
+        self.pages: dict[int, dict[str, Any]] = {}  # by article id
 
     def close(self) -> None:
         pass
@@ -206,13 +210,19 @@ class DictStore:
                     dated["published"] = now if estimate_dates else None
                 elif intent.action is not Action.INSERT and entry.date_flag is not None:
                     dated = {}  # a date the new version lacks keeps the stored one
-                self.articles[target].update(
-                    title=entry.title,
-                    text=entry.content_text,
-                    text_hash=entry.text_hash,
-                    words=entry.word_count,
-                    **dated,
-                )
+                article.update(title=entry.title, **dated)
+                # An update of the feed's item keeps a page's fuller text.
+                if not (
+                    intent.action is Action.UPDATE
+                    and article.get("source") == "page"
+                    and article["words"] > entry.word_count
+                ):
+                    article.update(
+                        text=entry.content_text,
+                        text_hash=entry.text_hash,
+                        words=entry.word_count,
+                        source="feed",
+                    )
                 written.append((target, entry))
             elif intent.action is Action.LINK:
                 assert target is not None
@@ -240,6 +250,89 @@ class DictStore:
 
     def merge_articles(self, merge: Merge, now: datetime) -> None:
         raise NotImplementedError("not needed to poll")
+
+    # -- article pages
+
+    def queue_pages(
+        self, feed_id: int, pages: Sequence[tuple[int, str, str]], now: datetime
+    ) -> int:
+        queued = 0
+        for article_id, url, reason in pages:
+            if article_id in self.pages:
+                continue  # once per article
+            self.pages[article_id] = {
+                "url": url,
+                "feed_id": feed_id,
+                "reason": reason,
+                "state": "queued",
+                "attempts": 0,
+                "next": now,
+            }
+            queued += 1
+        return queued
+
+    def claim_pages(self, now: datetime, limit: int, hold: float) -> tuple[PageJob, ...]:
+        due = sorted(
+            (row["next"], article_id)
+            for article_id, row in self.pages.items()
+            if row["state"] == "queued" and row["next"] <= now
+        )[:limit]
+        jobs = []
+        for _, article_id in due:
+            row = self.pages[article_id]
+            row.update(attempts=row["attempts"] + 1, next=now + timedelta(seconds=hold))
+            feed_url = self.feeds[row["feed_id"]]["url"] if row["feed_id"] else None
+            jobs.append(PageJob(article_id, row["url"], feed_url, row["attempts"], row["reason"]))
+        return tuple(jobs)
+
+    def save_page(self, page: Page, now: datetime, max_revisions: int) -> PageResult:
+        """The text rule of applying.IntentWriter.save_page: fuller text wins;
+        the author, a flagged date and the image only fill what is missing."""
+        job, extracted = page.job, page.extracted
+        article = self.articles.get(job.article_id)
+        if article is None:
+            return PageResult(job.article_id, job.url, "gone")
+        filled = []
+        if extracted.author and not article.get("author"):
+            filled.append("author")
+            article["author"] = extracted.author
+        if extracted.published_at is not None and article.get("date_flag"):
+            filled.append("published_at")
+            article.update(published=extracted.published_at, date_flag="page")
+        if extracted.image and not article.get("image"):
+            filled.append("image")
+            article["image"] = extracted.image
+        fuller = bool(extracted.text) and extracted.word_count > article["words"]
+        if fuller:
+            if max_revisions > 0:
+                kept = article.setdefault("revisions", [])
+                kept.append((article.get("title"), article.get("text")))
+                del kept[:-max_revisions]
+            article.update(
+                text=extracted.text,
+                text_hash=page.text_hash,
+                words=extracted.word_count,
+                source="page",
+            )
+        state = "stored" if fuller else "not_fuller"
+        self.pages[job.article_id].update(state=state, next=None, filled=filled)
+        return PageResult(job.article_id, job.url, state, extracted.word_count)
+
+    def page_failed(
+        self,
+        job: PageJob,
+        *,
+        error: str,
+        http_status: int | None,
+        now: datetime,
+        retry_at: datetime | None,
+    ) -> None:
+        state = "queued" if retry_at is not None else "failed"
+        self.pages[job.article_id].update(state=state, next=retry_at, error=error)
+
+    def next_page_at(self) -> datetime | None:
+        due = [row["next"] for row in self.pages.values() if row["state"] == "queued"]
+        return min(due, default=None)
 
     # -- links
 
@@ -376,3 +469,42 @@ async def test_the_pipeline_polls_into_a_store_that_is_not_sqlite(
     }
     assert all(row["state"] == "ok" for row in store.feeds.values())
     assert not config.database.exists()  # no SQLite anywhere
+
+
+ARTICLE = "".join(
+    f"<p>Paragraph {n} of the article tells the whole story in plain words, "
+    f"sentence after sentence, as the teaser in the feed never does.</p>"
+    for n in range(8)
+)
+
+
+async def test_article_pages_are_read_into_a_store_that_is_not_sqlite(
+    server: FeedServer, tmp_path: Path
+):
+    story = server.add(
+        "/posts/story",
+        f"<html><head><title>The story</title></head><body><article><h1>The story</h1>"
+        f"{ARTICLE}</article></body></html>",
+        content_type="text/html; charset=utf-8",
+    )
+    feed = server.add("/a.xml", rss20(Item("a-1", "The story", story, "<p>A teaser.</p>")))
+    config = load_config(write_config(tmp_path, [feed], '[fulltext]\nmode = "always"'))
+    store = DictStore()
+    store.sync_feeds(config.feeds, datetime.now().astimezone())
+    guard = make_guard(config)
+    async with make_client(config, guard) as client:
+        pipeline = Pipeline(config, as_storage(store), client, guard)
+        try:
+            (outcome,) = await pipeline.poll_many(store.feeds_by_url([feed]))
+            results = await pipeline.pages.run_due()
+        finally:
+            pipeline.close()
+
+    assert (outcome.new, outcome.pages_queued) == (1, 1)
+    assert [(r.article_id, r.outcome) for r in results] == [(1, "stored")]
+    article = store.articles[1]
+    assert article["source"] == "page"
+    assert article["text"].startswith("Paragraph 0 of the article")
+    assert article["revisions"] == [("The story", "A teaser.")]
+    assert store.pages[1]["state"] == "stored"
+    assert store.next_page_at() is None

@@ -9,6 +9,7 @@ What only PostgreSQL does (leases, locks, slots) is in test_postgres_store.py.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -26,6 +27,7 @@ from feedd.store.sqlite import SQLiteStore
 from feedd.types import (
     Action,
     Entry,
+    Extracted,
     FeedAnswer,
     FeedDocument,
     FeedSettings,
@@ -34,9 +36,12 @@ from feedd.types import (
     Intent,
     Known,
     Merge,
+    Page,
+    PageJob,
     RawEntry,
     Relocation,
     Resolution,
+    parse_timestamp,
 )
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
@@ -680,3 +685,292 @@ def test_a_partial_date_yields_to_any_full_one(backend: Backend):
     )
     [known] = store.known(feed, [copy]).articles
     assert known.published_at == datetime(2021, 12, 28, 11, 46, tzinfo=UTC)
+
+
+# -- article pages ([fulltext])
+
+PAGE_TEXT = " ".join(f"page{n}" for n in range(60))  # a text_hash's worth of words
+
+
+def when(value: Any) -> datetime | None:
+    """A timestamp as either backend returns it (text in SQLite), as a datetime."""
+    if value is None or isinstance(value, datetime):
+        return None if value is None else value.astimezone(UTC)
+    return parse_timestamp(value)
+
+
+def as_list(value: Any) -> Any:
+    """A JSON column as either backend returns it (text in SQLite)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def queue(
+    backend: Backend, fid: int, article_ids: list[int], now: datetime = NOW, reason: str = "short"
+) -> int:
+    url_of = dict(backend.rows("SELECT id, url FROM articles"))
+    with backend.store.transaction():
+        return backend.store.queue_pages(
+            fid, [(article_id, url_of[article_id], reason) for article_id in article_ids], now
+        )
+
+
+def page_of(job: PageJob, text: str | None, **fields: Any) -> Page:
+    """What PageReader would hand save_page for this page text."""
+    words = normalize.word_count(text)
+    extracted = Extracted(
+        url=job.url,
+        text=text,
+        html=f"<p>{text}</p>" if text else None,
+        word_count=words,
+        **fields,
+    )
+    return Page(job, f"{job.url}?page", 200, extracted, dedupe.text_hash_of(text, words))
+
+
+def save(store: Storage, page: Page, now: datetime = NOW + timedelta(minutes=5)):
+    with store.transaction():
+        return store.save_page(page, now, 20)
+
+
+def one_page(backend: Backend, **changes: Any) -> tuple[int, int, PageJob]:
+    """A feed and one article from it (a teaser: one word), its page queued and
+    claimed; ``changes`` go into the feed's entry."""
+    (fid,) = add_feeds(backend, "https://a.example/feed")
+    teaser = replace(entry("g1", "Story", "https://news.example/story", "Teaser."), **changes)
+    _, _, ((article_id, _),) = write(backend.store, fid, [teaser])
+    assert queue(backend, fid, [article_id]) == 1
+    (job,) = backend.store.claim_pages(NOW, 10, hold=300)
+    return fid, article_id, job
+
+
+def test_pages_are_queued_once_per_article(backend: Backend):
+    store = backend.store
+    (fid,) = add_feeds(backend, "https://a.example/feed")
+    _, _, written = write(
+        store,
+        fid,
+        [entry("g1", "One", "https://a.example/1"), entry("g2", "Two", "https://a.example/2")],
+    )
+    first, second = (article_id for article_id, _ in written)
+    assert store.next_page_at() is None
+    assert queue(backend, fid, [first], reason="trailer") == 1
+    assert queue(backend, fid, [first, second], NOW + timedelta(hours=1)) == 1
+    rows = backend.rows(
+        "SELECT article_id, url, feed_id, reason, state, attempts, next_attempt_at, queued_at "
+        "FROM pages ORDER BY article_id"
+    )
+    assert [(*row[:6], when(row[6]), when(row[7])) for row in rows] == [
+        (first, "https://a.example/1", fid, "trailer", "queued", 0, NOW, NOW),
+        (second, "https://a.example/2", fid, "short", "queued", 0, *[NOW + timedelta(hours=1)] * 2),
+    ]
+    assert store.next_page_at() == NOW
+    with pytest.raises(StoreError, match="inside a transaction"):
+        store.queue_pages(fid, [(first, "https://a.example/1", "short")], NOW)
+
+
+def test_claim_pages_gives_due_pages_longest_waiting_first_and_holds_them(backend: Backend):
+    store = backend.store
+    (fid,) = add_feeds(backend, "https://a.example/feed")
+    _, _, written = write(
+        store, fid, [entry(f"g{n}", f"T{n}", f"https://a.example/{n}") for n in range(4)]
+    )
+    a, b, c, d = (article_id for article_id, _ in written)
+    queue(backend, fid, [a])
+    queue(backend, fid, [b], NOW - timedelta(hours=1))
+    queue(backend, fid, [c], NOW - timedelta(hours=1))
+    queue(backend, fid, [d], NOW + timedelta(hours=1))  # not due yet
+    assert store.next_page_at() == NOW - timedelta(hours=1)
+
+    first = store.claim_pages(NOW, 2, hold=300)
+    assert first == (
+        PageJob(b, "https://a.example/1", "https://a.example/feed", 1, "short"),
+        PageJob(c, "https://a.example/2", "https://a.example/feed", 1, "short"),
+    )
+    assert [job.article_id for job in store.claim_pages(NOW, 10, hold=300)] == [a]
+    assert store.claim_pages(NOW, 10, hold=300) == ()  # held, every one
+    assert store.claim_pages(NOW + timedelta(seconds=299), 10, hold=300) == ()
+    assert store.next_page_at() == NOW + timedelta(seconds=300)
+    # The hold over (a poller that died with them): due again, the attempt counted.
+    again = store.claim_pages(NOW + timedelta(seconds=300), 10, hold=300)
+    assert [(job.article_id, job.attempts) for job in again] == [(a, 2), (b, 2), (c, 2)]
+    assert backend.rows("SELECT attempts FROM pages WHERE article_id = %s", d) == [(0,)]
+
+
+def test_save_page_with_a_fuller_text_replaces_the_feeds(backend: Backend):
+    store = backend.store
+    fid, article_id, job = one_page(backend, author=None, published_at=None, date_flag="missing")
+    published = NOW - timedelta(days=2)
+    page = page_of(job, PAGE_TEXT, author="Bea", published_at=published, image="https://i/1.png")
+    with pytest.raises(StoreError, match="inside a transaction"):
+        store.save_page(page, NOW, 20)
+    result = save(store, page)
+    assert (result.article_id, result.url, result.outcome, result.words) == (
+        article_id,
+        job.url,
+        "stored",
+        60,
+    )
+    [row] = backend.rows(
+        "SELECT title, content_text, content_html, word_count, text_hash, content_source, "
+        "author, published_at, date_flag, image, modified_at FROM articles"
+    )
+    assert row[:7] == (
+        "Story",
+        PAGE_TEXT,
+        f"<p>{PAGE_TEXT}</p>",
+        60,
+        page.text_hash,
+        "page",
+        "Bea",
+    )
+    assert (when(row[7]), row[8], row[9], when(row[10])) == (
+        published,
+        "page",
+        "https://i/1.png",
+        NOW + timedelta(minutes=5),
+    )
+    # The feed's version is kept (replaced by no feed: by the page).
+    assert backend.rows(
+        "SELECT revision, content_text, reason, feed_id, replaced_by FROM article_revisions"
+    ) == [(1, "Teaser.", "page", fid, None)]
+    [done] = backend.rows(
+        "SELECT state, next_attempt_at, final_url, http_status, error, words, filled, attempts "
+        "FROM pages"
+    )
+    assert (*done[:6], as_list(done[6]), done[7]) == (
+        "stored",
+        None,
+        f"{job.url}?page",
+        200,
+        None,
+        60,
+        ["author", "published_at", "image"],
+        1,
+    )
+    assert store.next_page_at() is None
+    assert store.claim_pages(NOW + timedelta(days=1), 10, hold=300) == ()
+
+
+def test_a_page_not_fuller_keeps_the_feeds_text_and_fills_only_what_is_missing(
+    backend: Backend,
+):
+    store = backend.store
+    long_text = " ".join(["word"] * 80)
+    _, _, job = one_page(backend, content_text=long_text, word_count=80)
+    page = page_of(
+        job, PAGE_TEXT, author="Bea", published_at=NOW - timedelta(days=9), image="https://i/1.png"
+    )
+    result = save(store, page)
+    assert (result.outcome, result.words) == ("not_fuller", 60)
+    [row] = backend.rows(
+        "SELECT content_text, word_count, content_source, author, published_at, date_flag, "
+        "image FROM articles"
+    )
+    assert (*row[:4], when(row[4]), *row[5:]) == (
+        long_text,
+        80,
+        "feed",
+        "Ann",  # the feed's author stays
+        NOW - timedelta(days=1),  # and its usable date
+        None,
+        "https://i/1.png",  # the image it had none of
+    )
+    assert store.count("article_revisions") == 0
+    [(state, filled)] = backend.rows("SELECT state, filled FROM pages")
+    assert (state, as_list(filled)) == ("not_fuller", ["image"])
+    # An empty page (no article found in it) is not fuller either.
+    assert save(store, page_of(job, None)).outcome == "not_fuller"
+    assert backend.scalar("SELECT content_text FROM articles") == long_text
+
+
+def test_an_update_of_the_item_keeps_the_pages_fuller_text(backend: Backend):
+    store = backend.store
+    fid, _, job = one_page(backend)
+    save(store, page_of(job, PAGE_TEXT))
+    edited = entry("g1", "Story, corrected", "https://news.example/story", "Teaser, edited.")
+    intents, counts, _ = write(store, fid, [edited], NOW + timedelta(hours=1))
+    assert [i.action for i in intents] == [Action.UPDATE]
+    assert counts.updated == 1
+    assert backend.rows("SELECT title, content_text, word_count, content_source FROM articles") == [
+        ("Story, corrected", PAGE_TEXT, 60, "page")
+    ]
+    assert backend.rows(
+        "SELECT title, content_text, reason FROM article_revisions ORDER BY revision"
+    ) == [("Story", "Teaser.", "page"), ("Story", PAGE_TEXT, "update")]
+    # An update with more words than the page's takes the text back.
+    fuller = " ".join(["feed"] * 70)
+    write(store, fid, [entry("g1", "Story", "https://news.example/story", fuller)])
+    assert backend.rows("SELECT content_text, word_count, content_source FROM articles") == [
+        (fuller, 70, "feed")
+    ]
+
+
+def test_an_enrichment_by_a_fuller_feed_copy_puts_the_feed_back(backend: Backend):
+    store = backend.store
+    _, article_id, job = one_page(backend)
+    save(store, page_of(job, PAGE_TEXT))
+    (b,) = add_feeds(backend, "https://b.example/feed")
+    fuller = entry("b-1", "Story", "https://news.example/story", " ".join(["more"] * 90))
+    with store.transaction():
+        store.apply(
+            b,
+            [Intent(Action.ENRICH, fuller, "fuller", article_id=article_id)],
+            language=None,
+            now=NOW + timedelta(hours=1),
+        )
+    assert backend.rows("SELECT content_text, word_count, content_source FROM articles") == [
+        (fuller.content_text, 90, "feed")
+    ]
+    assert backend.rows(
+        "SELECT content_text, reason, replaced_by FROM article_revisions ORDER BY revision"
+    ) == [("Teaser.", "page", None), (PAGE_TEXT, "enrichment", b)]
+
+
+def test_page_failed_requeues_or_gives_up(backend: Backend):
+    store = backend.store
+    _, article_id, job = one_page(backend)
+    retry = NOW + timedelta(hours=2)
+    store.page_failed(job, error="HTTP 503", http_status=503, now=NOW, retry_at=retry)
+    [row] = backend.rows("SELECT state, next_attempt_at, fetched_at, error, http_status FROM pages")
+    assert (row[0], when(row[1]), when(row[2]), *row[3:]) == (
+        "queued",
+        retry,
+        NOW,
+        "HTTP 503",
+        503,
+    )
+    assert store.next_page_at() == retry
+    assert store.claim_pages(retry - timedelta(seconds=1), 10, hold=300) == ()
+    (again,) = store.claim_pages(retry, 10, hold=300)
+    assert (again.article_id, again.attempts) == (article_id, 2)
+    store.page_failed(again, error="not an HTML page", http_status=200, now=retry, retry_at=None)
+    assert backend.rows("SELECT state, next_attempt_at, error FROM pages") == [
+        ("failed", None, "not an HTML page")
+    ]
+    assert store.next_page_at() is None
+    assert store.claim_pages(retry + timedelta(days=30), 10, hold=300) == ()
+    assert backend.scalar("SELECT content_source FROM articles") == "feed"
+
+
+def test_a_deleted_article_takes_its_page_along(backend: Backend):
+    store = backend.store
+    _, _, job = one_page(backend)
+    assert store.housekeeping(NOW + timedelta(days=400), max_age=30 * 86400) == 1
+    assert store.count("pages") == 0
+    assert store.next_page_at() is None
+    # A page fetched for an article deleted meanwhile: nothing to write.
+    assert save(store, page_of(job, PAGE_TEXT)).outcome == "gone"
+    assert store.count("articles") == 0
+
+
+def test_a_merge_takes_the_page_text_along(backend: Backend):
+    store = backend.store
+    fid, keep, job = one_page(backend)
+    save(store, page_of(job, PAGE_TEXT, image="https://i/1.png"))
+    other = entry("g2", "Story", "https://news.example/other", "Other teaser.")
+    _, _, ((merged, _),) = write(store, fid, [other])
+    with store.transaction():
+        store.merge_articles(Merge(keep=merged, merged=(keep,), text_from=keep), NOW)
+    assert backend.rows("SELECT id, content_text, content_source, image FROM articles") == [
+        (merged, PAGE_TEXT, "page", "https://i/1.png")
+    ]

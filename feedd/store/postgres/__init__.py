@@ -16,6 +16,8 @@ store, one mixin each over the shared ``Connection``; the schema is in
 - Config syncs, migrations and housekeeping each have an advisory lock of
   their own; housekeeping runs once per cluster (HOUSEKEEPING_EVERY).
 - Host slots ([fetch] per_host) are rows of host_slots, leased like feeds.
+- Article pages ([fulltext]) are claimed row by row (FOR UPDATE SKIP LOCKED)
+  and held for a while: one poller fetches each.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .leases import Leases
 from .links import Links
 from .maintenance import HOUSEKEEPING_EVERY, Maintenance
 from .neardup import NearDuplicates
+from .pages import Pages
 from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
 from .slots import PostgresHostSlots
 
@@ -45,7 +48,7 @@ __all__ = [
 ]
 
 
-class PostgresStore(Feeds, Links, NearDuplicates, Maintenance, Leases):
+class PostgresStore(Feeds, Pages, Links, NearDuplicates, Maintenance, Leases):
     """A poller's connection to a shared PostgreSQL database. Use from one thread
     at a time (the renewal thread and the host slots have connections of their own).
 

@@ -19,8 +19,9 @@ from ...types import (
     KnownArticle,
     KnownItem,
     Merge,
+    Page,
 )
-from ..applying import IntentWriter
+from ..applying import IntentWriter, PageTarget, Version
 from ..fingerprints import revision_hash
 from .connection import Connection, stamp, utc
 from .schema import IDENTITY_LOCK, IDENTITY_SPACE
@@ -220,13 +221,13 @@ class Articles(IntentWriter[datetime], Connection):
     def _keep_revision(
         self,
         article_id: int,
-        entry: Entry,
-        feed_id: int,
+        version: Version,
+        feed_id: int | None,
         reason: str,
         seen_at: datetime | None,
         max_revisions: int,
     ) -> None:
-        """Keep the version ``entry`` replaces when its words differ (SQLite's
+        """Keep the version ``version`` replaces when its words differ (SQLite's
         _keep_revision), the oldest beyond ``max_revisions`` dropped."""
         if max_revisions <= 0:
             return
@@ -234,7 +235,7 @@ class Articles(IntentWriter[datetime], Connection):
             "SELECT title, summary, content_text, first_seen_at FROM articles WHERE id = %s",
             (article_id,),
         ).fetchone()
-        if row is None or tuple(row[:3]) == (entry.title, entry.summary, entry.content_text):
+        if row is None or tuple(row[:3]) == version:
             return
         title, summary, text, article_seen = row
         last = self.execute(
@@ -296,25 +297,105 @@ class Articles(IntentWriter[datetime], Connection):
             (stamp(entry.published_at), entry.published_raw, article_id),
         )
 
-    def _update_article(self, article_id: int, entry: Entry, seen_at: datetime | None) -> None:
+    def _update_article(
+        self, article_id: int, entry: Entry, seen_at: datetime | None, *, keep_text: bool
+    ) -> None:
         # As SQLite's: the URL never changes here; a date the new version lacks
-        # keeps the stored one.
+        # keeps the stored one; ``keep_text``: a page's fuller text stays.
+        text = (
+            ""
+            if keep_text
+            else """content_text = %(content_text)s, content_html = %(content_html)s,
+                word_count = %(word_count)s, text_hash = %(text_hash)s,
+                content_source = 'feed',"""
+        )
         self.execute(
-            """
+            f"""
             UPDATE articles SET
-                title = %(title)s, summary = %(summary)s, content_text = %(content_text)s,
-                content_html = %(content_html)s, author = coalesce(%(author)s, author),
+                title = %(title)s, summary = %(summary)s, {text}
+                author = coalesce(%(author)s, author),
                 published_at = CASE WHEN %(date_flag)s::text IS NULL
                                     THEN %(published_at)s::timestamptz
                                     ELSE published_at END,
                 date_flag = CASE WHEN %(date_flag)s::text IS NULL THEN NULL ELSE date_flag END,
                 published_raw = coalesce(%(published_raw)s, published_raw),
-                updated_at = %(updated_at)s, tags = %(tags)s, word_count = %(word_count)s,
-                enclosures = %(enclosures)s, text_hash = %(text_hash)s,
+                updated_at = %(updated_at)s, tags = %(tags)s, enclosures = %(enclosures)s,
                 language = coalesce(%(language)s, language), modified_at = %(seen_at)s
             WHERE id = %(id)s
             """,
             {**self._article_values(entry, seen_at), "id": article_id, "language": entry.language},
+        )
+
+    # -- article pages (applying.IntentWriter.save_page): not a poll's write, so
+    # no lease is checked; the pages row is this poller's by its claim
+
+    def _page_text(self, article_id: int) -> tuple[int, str | None] | None:
+        # The row locked, not filtered on content_source: a page being saved for
+        # the article meanwhile is waited for and its text weighed (a filter
+        # would read the row as it was and overwrite the page's text unseen).
+        row = self.execute(
+            "SELECT content_source, word_count, content_text FROM articles "
+            "WHERE id = %s FOR UPDATE",
+            (article_id,),
+        ).fetchone()
+        return (row[1], row[2]) if row and row[0] == "page" else None
+
+    def _start_page(self, now: datetime) -> datetime:
+        if not self.in_transaction:
+            raise StoreError("save_page() must run inside a transaction")
+        return now.replace(microsecond=0)  # as stamp() writes every timestamp
+
+    def _page_target(self, article_id: int) -> PageTarget | None:
+        # FOR UPDATE: a poll updating the article meanwhile waits for this
+        # transaction, and then weighs its text against the page's.
+        row = self.execute(
+            "SELECT title, summary, content_text, word_count, author, date_flag, image "
+            "FROM articles WHERE id = %s FOR UPDATE",
+            (article_id,),
+        ).fetchone()
+        return PageTarget(*row) if row else None
+
+    def _write_page(self, page: Page, filled: tuple[str, ...], fuller: bool, at: datetime) -> None:
+        extracted, article_id = page.extracted, page.job.article_id
+        values: dict[str, Any] = {"id": article_id, "at": at}
+        sets = ["modified_at = %(at)s"]
+        if fuller:
+            sets.append(
+                "content_text = %(text)s, content_html = %(html)s, word_count = %(words)s, "
+                "text_hash = %(text_hash)s, content_source = 'page'"
+            )
+            values.update(
+                text=extracted.text,
+                html=extracted.html,
+                words=extracted.word_count,
+                text_hash=page.text_hash,
+            )
+        if "author" in filled:
+            sets.append("author = %(author)s")
+            values["author"] = extracted.author
+        if "published_at" in filled:
+            sets.append("published_at = %(published_at)s, date_flag = 'page'")
+            values["published_at"] = stamp(extracted.published_at)
+        if "image" in filled:
+            sets.append("image = %(image)s")
+            values["image"] = extracted.image
+        if fuller or filled:
+            self.execute(f"UPDATE articles SET {', '.join(sets)} WHERE id = %(id)s", values)
+        self.execute(
+            """
+            UPDATE pages SET state = %s, next_attempt_at = NULL, fetched_at = %s,
+                final_url = %s, http_status = %s, error = NULL, words = %s, filled = %s
+            WHERE article_id = %s
+            """,
+            (
+                "stored" if fuller else "not_fuller",
+                at,
+                page.final_url,
+                page.http_status,
+                extracted.word_count,
+                Jsonb(list(filled)),
+                article_id,
+            ),
         )
 
     def articles_sharing_urls(self) -> tuple[KnownArticle, ...]:
@@ -340,11 +421,13 @@ class Articles(IntentWriter[datetime], Connection):
             self.execute(
                 """
                 UPDATE articles SET (title, summary, content_text, content_html, author,
-                    updated_at, tags, word_count, enclosures, text_hash, language) =
+                    updated_at, tags, word_count, enclosures, text_hash, language,
+                    content_source, image) =
                     (SELECT f.title, f.summary, f.content_text, f.content_html,
                         coalesce(f.author, articles.author), f.updated_at, f.tags,
                         f.word_count, f.enclosures, f.text_hash,
-                        coalesce(f.language, articles.language)
+                        coalesce(f.language, articles.language), f.content_source,
+                        coalesce(f.image, articles.image)
                      FROM articles f WHERE f.id = %(source)s)
                 WHERE id = %(keep)s
                 """,

@@ -111,7 +111,11 @@ CREATE TABLE articles (
         setweight(to_tsvector('feedd_text', left(coalesce(title, ''), 100000)), 'A')
         || setweight(to_tsvector('feedd_text', left(coalesce(summary, ''), 100000)), 'B')
         || setweight(to_tsvector('feedd_text', left(coalesce(content_text, ''), 100000)), 'C')
-    ) STORED
+    ) STORED,
+    -- Where content_text came from (feed | page) and the page's lead image:
+    -- added by version 3, so after search (where a migrated table has them).
+    content_source text NOT NULL DEFAULT 'feed',
+    image text
 );
 CREATE INDEX articles_url ON articles (url);
 CREATE INDEX articles_published_at ON articles (published_at);
@@ -161,6 +165,30 @@ CREATE TABLE article_revisions (
     PRIMARY KEY (article_id, revision)
 );
 CREATE INDEX article_revisions_replaced_at ON article_revisions (replaced_at);
+
+-- Article pages ([fulltext]): one row per article whose page was wanted,
+-- queued when the article was stored; the page's text replaces the feed's
+-- when it is fuller. A claim pushes next_attempt_at ahead (FOR UPDATE SKIP
+-- LOCKED: two pollers never claim one page), so a poller that dies leaves
+-- it due again later, for any poller.
+CREATE TABLE pages (
+    article_id bigint PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    url text NOT NULL,
+    feed_id bigint REFERENCES feeds (id),
+    reason text NOT NULL,
+    state text NOT NULL DEFAULT 'queued',
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz,
+    queued_at timestamptz NOT NULL,
+    fetched_at timestamptz,
+    final_url text,
+    http_status integer,
+    error text,
+    words integer,
+    filled jsonb NOT NULL DEFAULT '[]'
+);
+-- The claim walks this index in its order: due first, then by article.
+CREATE INDEX pages_due ON pages (next_attempt_at, article_id) WHERE state = 'queued';
 
 CREATE TABLE links (
     url text PRIMARY KEY,
@@ -508,8 +536,38 @@ SELECT
 FROM feeds f;
 """
 
+# Article pages ([fulltext]): where each article's text came from, the page's
+# lead image, and the queue of pages to fetch.
+_V3 = """
+ALTER TABLE articles ADD COLUMN content_source text NOT NULL DEFAULT 'feed';
+ALTER TABLE articles ADD COLUMN image text;
+-- Article pages ([fulltext]): one row per article whose page was wanted,
+-- queued when the article was stored; the page's text replaces the feed's
+-- when it is fuller. A claim pushes next_attempt_at ahead (FOR UPDATE SKIP
+-- LOCKED: two pollers never claim one page), so a poller that dies leaves
+-- it due again later, for any poller.
+CREATE TABLE pages (
+    article_id bigint PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+    url text NOT NULL,
+    feed_id bigint REFERENCES feeds (id),
+    reason text NOT NULL,
+    state text NOT NULL DEFAULT 'queued',
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz,
+    queued_at timestamptz NOT NULL,
+    fetched_at timestamptz,
+    final_url text,
+    http_status integer,
+    error text,
+    words integer,
+    filled jsonb NOT NULL DEFAULT '[]'
+);
+-- The claim walks this index in its order: due first, then by article.
+CREATE INDEX pages_due ON pages (next_attempt_at, article_id) WHERE state = 'queued';
+"""
+
 # MIGRATIONS[n] takes version n to n + 1; append only.
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Created before anything else, outside the versioned schema: where the version is kept.
