@@ -41,9 +41,9 @@ MODES = ("off", "auto", "always")
 
 # A trailer counts in items of fewer words than this. The corpus's teasers with
 # a trailer have up to ~360 words (Squarespace excerpts, the Guardian's longest
-# standfirsts; Discourse's first posts up to 790); a long text that ends in
-# "Read more" is a full article with a link at its end (The Week's quotes of
-# other papers, "Read more at <another blog>").
+# standfirsts; only a few of Discourse's first posts are longer); a longer text
+# that ends in "Read more" is a full article with a link at its end (The Week's
+# quotes of other papers, "Read more at <another blog>").
 TRAILER_WORDS = 400
 # An item of fewer words than this is short: much shorter than an article
 # (500-1,000 words and more), longer than what teasers are cut to (WordPress's
