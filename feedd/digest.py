@@ -82,7 +82,9 @@ class Memory:
 
     learned: boilerplate.Learned  # from the items of the last whole digest
     learned_from: tuple[str, ...]  # those items (``raw_hash``)
-    last: frozenset[str]  # ``item_hash`` of the items of the last document stored
+    # ``item_hash`` -> ``Entry.word_count`` of the items of the last document
+    # stored: fulltext's "short feed" rule judges the whole document, kept items too.
+    last: dict[str, int]
 
     @classmethod
     def from_state(cls, state: str) -> Memory | None:
@@ -95,8 +97,12 @@ class Memory:
                 int(data["weakest"]),
                 int(data["strongest_other"]),
             )
-            return cls(learned, tuple(data["learned_from"]), frozenset(data["last"]))
-        except (ValueError, TypeError, KeyError):
+            last = data["last"]
+            if not isinstance(last, dict):
+                return None  # an older version's
+            words = {str(key): int(value) for key, value in last.items()}
+            return cls(learned, tuple(data["learned_from"]), words)
+        except (ValueError, TypeError, KeyError, AttributeError):
             return None
 
     def state(self) -> str:
@@ -107,7 +113,7 @@ class Memory:
                 "weakest": self.learned.weakest,
                 "strongest_other": self.learned.strongest_other,
                 "learned_from": list(self.learned_from),
-                "last": sorted(self.last),
+                "last": dict(sorted(self.last.items())),
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -211,7 +217,7 @@ def digest(
         dataclasses.replace(entry, raw_hash=item_hash(raw_hashed, learned.lines))
         for entry, raw_hashed in zip(entries, raw_hashes, strict=True)
     )
-    remembered = Memory(learned, tuple(raw_hashes), frozenset(e.raw_hash or "" for e in hashed))
+    remembered = Memory(learned, tuple(raw_hashes), {e.raw_hash or "": e.word_count for e in hashed})
     return _digest(parsed, hashed, targets, remembered)
 
 
@@ -232,9 +238,11 @@ def _incremental(
     if len({identity[0] for *_, identity, _ in items}) < len(items):
         return None  # dedupe's "repeated guid" rule reads the whole document in order
     entries, targets, kept = [], [], []
+    words: dict[str, int] = {}
     for raw, link, url, target, (guid, clean_url, published_at), hashed in items:
         if hashed in memory.last:
-            kept.append(Kept(guid, clean_url, published_at, target, hashed))
+            words[hashed] = memory.last[hashed]
+            kept.append(Kept(guid, clean_url, published_at, target, hashed, words[hashed]))
             continue
         entry = normalize.normalize_entry(
             raw,
@@ -248,7 +256,8 @@ def _incremental(
             dataclasses.replace(entry, text_hash=dedupe.text_hash(entry), raw_hash=hashed)
         )
         targets.append(target)
-    remembered = dataclasses.replace(memory, last=frozenset(hashed for *_, hashed in items))
+        words[hashed] = entry.word_count
+    remembered = dataclasses.replace(memory, last=words)
     return _digest(parsed, tuple(entries), targets, remembered, tuple(kept))
 
 

@@ -65,6 +65,7 @@ from .types import (
     Fetched,
     Hop,
     Intent,
+    Kept,
     Merge,
     NotModified,
     Outcome,
@@ -792,7 +793,7 @@ class Pipeline:
         ]
         others = [
             e.word_count for e in digested.entries if e.guid in stored or e.guid not in wanted
-        ]
+        ] + [item.word_count for item in digested.kept]
         reasons = fulltext.pages_wanted(self.fulltext_mode(feed), [e for e, _ in new], others)
         keep_pages = tuple(
             dict.fromkeys(t for (_, t), why in zip(new, reasons, strict=True) if why and t)
@@ -879,7 +880,7 @@ class Pipeline:
             counts = dataclasses.replace(counts, unchanged=counts.unchanged + len(kept))
             for article_id, entry in written:
                 self.mark_near_duplicates(article_id, signatures.get(entry.guid))
-            pages = self._pages_wanted(feed, entries, intents, written)
+            pages = self._pages_wanted(feed, entries, kept, intents, written)
             queued = self.store.queue_pages(feed.id, pages, now) if pages else 0
             dates = [
                 date
@@ -951,6 +952,7 @@ class Pipeline:
         self,
         feed: DueFeed,
         entries: Sequence[Entry],
+        kept: Sequence[Kept],
         intents: Sequence[Intent],
         written: Sequence[tuple[int, Entry]],
     ) -> list[tuple[int, str, str]]:
@@ -965,6 +967,7 @@ class Pipeline:
         if not new:
             return []
         others = [e.word_count for e in entries if e.guid not in inserted]
+        others += [item.word_count for item in kept]
         reasons = fulltext.pages_wanted(mode, [entry for _, entry in new], others)
         return [
             (article_id, entry.url or entry.link or "", why)

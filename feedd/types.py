@@ -374,6 +374,7 @@ class Kept:
     published_at: datetime | None
     target: str | None  # the link to follow, unwrapped offline (as Digest.targets)
     raw_hash: str  # as stored (Entry.raw_hash): checked again before it is relied on
+    word_count: int  # Entry.word_count as the feed gave it (fulltext's "short feed")
 
 
 class Action(StrEnum):

@@ -113,6 +113,34 @@ async def test_auto_stores_the_article_of_a_summary_only_feed(server: FeedServer
     assert gets(server, "/news/1") == 1  # once per article
 
 
+async def test_auto_knows_a_feed_of_short_items_from_its_unchanged_ones(
+    server: FeedServer, tmp_path
+):
+    # News summaries without a trailer: only the feed's shape says they are teasers.
+    bodies = {"1": AFGHANISTAN_TEXT, "2": AMSTERDAM_TEXT, "3": EXPAPP_TEXT, "4": AFGHANISTAN_TEXT}
+    urls = {
+        n: server.add(f"/story/{n}", page_of, content_type=HTML)
+        for n, page_of in (("1", AFGHANISTAN), ("2", AMSTERDAM), ("3", EXPAPP), ("4", AFGHANISTAN))
+    }
+
+    def summary(n: str) -> Item:
+        words = " ".join(bodies[n].split()[:25])
+        return Item(f"s-{n}", f"Story {n}", urls[n], f"<p>{words}</p>")
+
+    feed = server.add("/summaries.xml", rss20(summary("1"), summary("2"), summary("3")))
+    config = config_for(tmp_path, [feed], '[fulltext]\nmode = "auto"', resolve='"off"')
+
+    (outcome,) = await fetch_once(config)
+    assert outcome.new == 3 and outcome.pages_queued == 3
+    assert {p["reason"] for p in pages(config)} == {"short feed"}
+
+    # One new item among three unchanged (not cleaned again): still a feed of teasers.
+    server.add("/summaries.xml", rss20(summary("4"), summary("1"), summary("2"), summary("3")))
+    (again,) = await fetch_once(config)
+    assert again.new == 1 and again.unchanged == 3 and again.pages_queued == 1
+    assert [p["reason"] for p in pages(config)][-1] == "short feed"
+
+
 async def test_auto_leaves_a_full_content_feed_alone(server: FeedServer, tmp_path):
     url = server.add("/posts/1", EXPAPP, content_type=HTML)
     full = "".join(f"<p>{line}</p>" for line in EXPAPP_TEXT.split("\n") if line.strip())

@@ -421,7 +421,7 @@ def test_a_stored_item_of_this_feed_and_a_new_copy_of_it_are_one_article():
     old = copy("ift-1", STORY, "Russia-US security talks set", LEAD)
     new = copy("ift-2", STORY, "Russia-US security talks set", LEAD)
     whole = decide(known, [old, new])
-    incremental = decide(known, [new], kept=[Kept("ift-1", STORY, None, None, "r")])
+    incremental = decide(known, [new], kept=[Kept("ift-1", STORY, None, None, "r", 40)])
     assert actions(whole) == [(Action.SKIP, 7), (Action.LINK, 7)]
     assert actions(incremental) == [(Action.LINK, 7)]
 

@@ -63,9 +63,9 @@ def test_a_new_item_is_the_only_one_cleaned_and_matches_a_whole_digest() -> None
     assert incremental.entries[0] == whole.entries[0]
     assert SIGNATURE not in (incremental.entries[0].content_text or "")
     assert incremental.signatures == whole.signatures[:1]
-    assert [(k.guid, k.url, k.published_at, k.raw_hash) for k in incremental.kept] == [
-        (e.guid, e.url, e.published_at, e.raw_hash) for e in whole.entries[1:]
-    ]
+    assert [
+        (k.guid, k.url, k.published_at, k.raw_hash, k.word_count) for k in incremental.kept
+    ] == [(e.guid, e.url, e.published_at, e.raw_hash, e.word_count) for e in whole.entries[1:]]
     # What was learned, and what from, still holds; the last document is this one.
     memory, after = memory_after(first), memory_after(incremental)
     assert (after.learned, after.learned_from) == (memory.learned, memory.learned_from)
