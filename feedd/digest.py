@@ -217,7 +217,9 @@ def digest(
         dataclasses.replace(entry, raw_hash=item_hash(raw_hashed, learned.lines))
         for entry, raw_hashed in zip(entries, raw_hashes, strict=True)
     )
-    remembered = Memory(learned, tuple(raw_hashes), {e.raw_hash or "": e.word_count for e in hashed})
+    remembered = Memory(
+        learned, tuple(raw_hashes), {e.raw_hash or "": e.word_count for e in hashed}
+    )
     return _digest(parsed, hashed, targets, remembered)
 
 
