@@ -40,15 +40,20 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from . import __version__, boilerplate, dedupe, links, neardup, normalize, parse
+from . import __version__, boilerplate, dedupe, links, neardup, normalize, parse, prescan
 from .errors import FeeddError
 from .types import DEFAULT_MAX_ITEMS, Entry, Extracted, Kept, ParsedFeed, RawEntry
 
 log = logging.getLogger(__name__)
 
 PARENT_CHECK_SECONDS = 0.5
+# A date "in the future" (normalize.item_dates) is one no longer, later: an item
+# dated so is not kept by the pre-scan, whose kept items' dates are remembered.
+_NO_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 # Distributions whose output is part of a cleaned item: a new version of one
@@ -77,6 +82,74 @@ class Digest:
 
 
 @dataclass(frozen=True, slots=True)
+class Prescanned:
+    """The last document's pre-scan (``prescan.scan``), and the digest of the same
+    document with the memory it left: its feed's fields and every item kept."""
+
+    fingerprint: str
+    feed: ParsedFeed  # without entries
+    kept: tuple[Kept, ...]
+
+    def to_json(self) -> dict[str, object]:
+        feed = self.feed
+        return {
+            "fingerprint": self.fingerprint,
+            "feed": [
+                feed.version,
+                feed.title,
+                feed.site_url,
+                feed.language,
+                feed.warning,
+                feed.ttl,
+                feed.empty_items,
+                feed.dropped_items,
+            ],
+            "kept": [
+                [
+                    k.guid,
+                    k.url,
+                    k.published_at.isoformat() if k.published_at else None,
+                    k.target,
+                    k.raw_hash,
+                    k.word_count,
+                ]
+                for k in self.kept
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Prescanned:
+        version, title, site_url, language, warning, ttl, empty, dropped = data["feed"]
+        feed = ParsedFeed(
+            str(version),
+            _optional(title),
+            _optional(site_url),
+            _optional(language),
+            (),
+            _optional(warning),
+            None if ttl is None else float(ttl),
+            int(empty),
+            int(dropped),
+        )
+        kept = tuple(
+            Kept(
+                str(guid),
+                _optional(url),
+                datetime.fromisoformat(published) if published is not None else None,
+                _optional(target),
+                str(hashed),
+                int(words),
+            )
+            for guid, url, published, target, hashed, words in data["kept"]
+        )
+        return cls(str(data["fingerprint"]), feed, kept)
+
+
+def _optional(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
 class Memory:
     """What a feed's digests leave for the next one (``Digest.state``)."""
 
@@ -85,10 +158,14 @@ class Memory:
     # ``item_hash`` -> ``Entry.word_count`` of the items of the last document
     # stored: fulltext's "short feed" rule judges the whole document, kept items too.
     last: dict[str, int]
+    # The last document's pre-scan, when a body with its fingerprint can be
+    # digested without feedparser; None: parse the next body.
+    prescanned: Prescanned | None = None
 
     @classmethod
     def from_state(cls, state: str) -> Memory | None:
-        """``Digest.state`` read back; None when it is not one (another version)."""
+        """``Digest.state`` read back; None when it is not one (another version).
+        A state without a pre-scan (an older version's) is read without one."""
         try:
             data = json.loads(state)
             learned = boilerplate.Learned(
@@ -101,23 +178,28 @@ class Memory:
             if not isinstance(last, dict):
                 return None  # an older version's
             words = {str(key): int(value) for key, value in last.items()}
-            return cls(learned, tuple(data["learned_from"]), words)
+            memory = cls(learned, tuple(data["learned_from"]), words)
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
+        try:
+            scanned = data.get("prescan")
+            prescanned = Prescanned.from_json(scanned) if scanned is not None else None
+        except (ValueError, TypeError, KeyError, AttributeError):
+            prescanned = None
+        return dataclasses.replace(memory, prescanned=prescanned)
 
     def state(self) -> str:
-        return json.dumps(
-            {
-                "lines": sorted(self.learned.lines),
-                "present": self.learned.present,
-                "weakest": self.learned.weakest,
-                "strongest_other": self.learned.strongest_other,
-                "learned_from": list(self.learned_from),
-                "last": dict(sorted(self.last.items())),
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        data: dict[str, object] = {
+            "lines": sorted(self.learned.lines),
+            "present": self.learned.present,
+            "weakest": self.learned.weakest,
+            "strongest_other": self.learned.strongest_other,
+            "learned_from": list(self.learned_from),
+            "last": dict(sorted(self.last.items())),
+        }
+        if self.prescanned is not None:
+            data["prescan"] = self.prescanned.to_json()
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 @functools.cache
@@ -202,14 +284,24 @@ def digest(
     content_type: str | None,
     memory: Memory | None = None,
     max_items: int = DEFAULT_MAX_ITEMS,
+    *,
+    shortcut: bool = True,
 ) -> Digest:
     """Parse and normalize a fetched body (raises ParseError). With the feed's
     ``memory``, items of its last document that are unchanged are not cleaned
-    again (the pipeline checks they are still stored before it relies on them).
+    again (the pipeline checks they are still stored before it relies on them),
+    and a body that differs from the last one in nothing feedparser would show
+    (``prescan``) is not parsed at all (``shortcut``: False parses it, for checks).
     Items beyond ``max_items``, the oldest, are left out (ParsedFeed.dropped_items)."""
+    scanned = prescan.scan(body, content_type, f"{_code_version()}\x1f{url}\x1f{max_items}")
+    known = memory.prescanned if memory else None
+    if shortcut and memory and known and scanned and scanned.fingerprint == known.fingerprint:
+        # What the incremental digest of the last document gives again: nothing
+        # cleaned, every item kept, the memory as it was (_prescanned checked it).
+        return _digest(known.feed, (), (), memory, known.kept)
     parsed = parse.parse_feed(body, url=url, content_type=content_type, max_items=max_items)
     raw_hashes = [raw_hash(raw, url, parsed.language) for raw in parsed.entries]
-    incremental = _incremental(parsed, url, raw_hashes, memory) if memory else None
+    incremental = _incremental(parsed, url, raw_hashes, memory, scanned) if memory else None
     if incremental is not None:
         return incremental
     entries, targets, learned = _normalized(parsed, url)
@@ -220,23 +312,69 @@ def digest(
     remembered = Memory(
         learned, tuple(raw_hashes), {e.raw_hash or "": e.word_count for e in hashed}
     )
+    if scanned is not None:
+        items = _identified(parsed, url, raw_hashes, learned.lines)
+        prescanned = _prescanned(scanned, parsed, items, raw_hashes, remembered)
+        remembered = dataclasses.replace(remembered, prescanned=prescanned)
     return _digest(parsed, hashed, targets, remembered)
 
 
-def _incremental(
-    parsed: ParsedFeed, base_url: str, raw_hashes: Sequence[str], memory: Memory
-) -> Digest | None:
-    """The digest with only new and changed items cleaned; None when it would not
-    be exactly the whole one's."""
-    if not memory.learned.holds_after(changed_items(raw_hashes, memory.learned_from)):
-        return None  # what is learned may differ: every item's text may
-    lines = memory.learned.lines
+# (raw, link, url, target, (guid, clean url, published_at), item_hash) of an item
+_Identified = tuple[
+    RawEntry, str | None, str | None, str | None, tuple[str, str | None, datetime | None], str
+]
+
+
+def _identified(
+    parsed: ParsedFeed, base_url: str, raw_hashes: Sequence[str], lines: frozenset[str]
+) -> list[_Identified]:
+    """Each item's links, identity and hash: what keeping it needs."""
     items = []
     for raw, raw_hashed in zip(parsed.entries, raw_hashes, strict=True):
         link, target = item_links(raw, base_url)
         url = links.canonical_url(target)
         identity = normalize.item_identity(raw, link=link, url=url)
         items.append((raw, link, url, target, identity, item_hash(raw_hashed, lines)))
+    return items
+
+
+def _prescanned(
+    scanned: prescan.Scan,
+    parsed: ParsedFeed,
+    items: Sequence[_Identified],
+    raw_hashes: Sequence[str],
+    memory: Memory,
+) -> Prescanned | None:
+    """What the incremental digest of this very document would give with ``memory``
+    (every item kept), for a later body with the same fingerprint; None when it
+    would not keep every item, or when an item's date may read otherwise later."""
+    if not memory.learned.holds_after(changed_items(raw_hashes, memory.learned_from)):
+        return None
+    if len({identity[0] for *_, identity, _ in items}) < len(items):
+        return None
+    kept = []
+    for raw, _, _, target, (guid, clean_url, published_at), hashed in items:
+        if hashed not in memory.last:
+            return None
+        if published_at != normalize.item_dates(raw, now=_NO_FUTURE)[0]:
+            return None  # dated in the future: kept later, it would have a date
+        kept.append(Kept(guid, clean_url, published_at, target, hashed, memory.last[hashed]))
+    return Prescanned(scanned.fingerprint, dataclasses.replace(parsed, entries=()), tuple(kept))
+
+
+def _incremental(
+    parsed: ParsedFeed,
+    base_url: str,
+    raw_hashes: Sequence[str],
+    memory: Memory,
+    scanned: prescan.Scan | None,
+) -> Digest | None:
+    """The digest with only new and changed items cleaned; None when it would not
+    be exactly the whole one's."""
+    if not memory.learned.holds_after(changed_items(raw_hashes, memory.learned_from)):
+        return None  # what is learned may differ: every item's text may
+    lines = memory.learned.lines
+    items = _identified(parsed, base_url, raw_hashes, lines)
     if len({identity[0] for *_, identity, _ in items}) < len(items):
         return None  # dedupe's "repeated guid" rule reads the whole document in order
     entries, targets, kept = [], [], []
@@ -259,7 +397,10 @@ def _incremental(
         )
         targets.append(target)
         words[hashed] = entry.word_count
-    remembered = dataclasses.replace(memory, last=words)
+    remembered = dataclasses.replace(memory, last=words, prescanned=None)
+    if scanned is not None:
+        prescanned = _prescanned(scanned, parsed, items, raw_hashes, remembered)
+        remembered = dataclasses.replace(remembered, prescanned=prescanned)
     return _digest(parsed, tuple(entries), targets, remembered, tuple(kept))
 
 

@@ -685,3 +685,15 @@ def _json_entry(item: dict[str, Any], feed_author: str | None) -> RawEntry:
         tags=tuple(dict.fromkeys(t.strip() for t in tags if isinstance(t, str) and t.strip())),
         extra=tuple(extra),
     )
+
+
+def handled_names() -> frozenset[str]:
+    """The element names (lower-cased local parts) some feedparser handler reads:
+    ``_start_dc_date`` reads "date" (and "dc_date", the name with its prefix)."""
+    names: set[str] = set()
+    for attribute in dir(_FeedParserMixin):
+        for prefix in ("_start_", "_end_"):
+            if attribute.startswith(prefix):
+                name = attribute.removeprefix(prefix)
+                names.update((name.lower(), name.rsplit("_", 1)[-1].lower()))
+    return frozenset(names)

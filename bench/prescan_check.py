@@ -1,0 +1,300 @@
+"""The pre-scan on the real-world corpus: exact, and what a changed body costs.
+
+    python bench/prescan_check.py [--corpus PATH] [--repeat N] [--limit N]
+
+For every realworld feed: digest a document as stored (the memory it leaves),
+then a changed version of it twice, with the pre-scan's shortcut and without
+(feedparser and the incremental digest, as before the pre-scan). The two
+digests must be equal in everything the pipeline reads or stores: the feed's
+fields (title, site, language, ttl, counts), the entries, the kept items and
+the memory saved. The changes:
+
+- ``date``: a new lastBuildDate / pubDate / updated / dc:date at channel level
+  (one is added when the document has none);
+- ``element``: a rotating channel-level element (``<feeddAd>slot A</feeddAd>``,
+  then ``slot B``);
+- ``comment``: a rotating comment after the channel's start tag;
+- ``reserialized``: the document written again: spacing between the channel's
+  elements and between items, attributes quoted with ``'`` and spaced around
+  ``=`` (prefixes unchanged), a space before each start tag's ``>``;
+- ``item``: the first item's title edited: this one must be parsed.
+
+Then the cost of a ``date`` poll: digest CPU with the pre-scan, against
+feedparser's whole parse of the same body (parse.parse_feed) and against the
+digest without the shortcut, in the same run; the median ratio and the totals.
+Exit 1 on any difference, or when an edited item was not parsed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from boilerplate_audit import DEFAULT_CORPUS  # noqa: E402
+
+from feedd import digest, parse  # noqa: E402
+from feedd.errors import ParseError  # noqa: E402
+
+_FIRST_ITEM = re.compile(rb"<(?:\w+:)?(?:item|entry)[\s>/]")
+_CHANNEL_START = re.compile(rb"<(?:\w+:)?(?:channel|feed)\b[^>]*>|<(?:\w+:)?RDF\b[^>]*>")
+_DATE = re.compile(rb"(<(lastBuildDate|pubDate|updated|dc:date)>)[^<]*(</\2>)", re.IGNORECASE)
+_SECTIONS = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->", re.DOTALL)
+_START_TAG = re.compile(rb"<[A-Za-z_][^<>]*?(/?)>")
+_DOUBLE_QUOTED = re.compile(rb"(\s[\w:.-]+)=\"([^\"'<]*)\"")
+_BETWEEN = re.compile(rb">\s*<")
+_ITEM_END = re.compile(rb"(</(?:\w+:)?(?:item|entry)>)\s*(?=<)")
+
+Change = Callable[[bytes, int], bytes | None]
+
+
+def _head_end(body: bytes) -> int | None:
+    start = _CHANNEL_START.search(body)
+    return None if start is None else start.end()
+
+
+def _first_item(body: bytes) -> int:
+    found = _FIRST_ITEM.search(body)
+    return found.start() if found else len(body)
+
+
+def with_date(body: bytes, version: int) -> bytes | None:
+    """The channel's date changed (added after the channel's start tag when absent)."""
+    stamp = f"Mon, 0{version + 1} Jan 2035 0{version}:00:00 GMT".encode()
+    first = _first_item(body)
+    found = _DATE.search(body, 0, first)
+    if found is not None:
+        if found[2].lower() in (b"updated", b"dc:date"):
+            stamp = f"2035-01-0{version + 1}T0{version}:00:00Z".encode()
+        return body[: found.end(1)] + stamp + body[found.start(3) :]
+    end = _head_end(body)
+    if end is None:
+        return None
+    name = b"updated" if b"<feed" in body[:end] else b"lastBuildDate"
+    if name == b"updated":
+        stamp = f"2035-01-0{version + 1}T0{version}:00:00Z".encode()
+    return body[:end] + b"<" + name + b">" + stamp + b"</" + name + b">" + body[end:]
+
+
+def with_element(body: bytes, version: int) -> bytes | None:
+    end = _head_end(body)
+    if end is None:
+        return None
+    slot = b"slot " + b"AB"[version % 2 : version % 2 + 1]
+    return body[:end] + b"<feeddAd>" + slot + b"</feeddAd>" + body[end:]
+
+
+def with_comment(body: bytes, version: int) -> bytes | None:
+    end = _head_end(body)
+    if end is None:
+        return None
+    return body[:end] + f"<!-- built at 12:0{version} -->".encode() + body[end:]
+
+
+_TOKEN = re.compile(
+    rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->|<\?.*?\?>|<![^>]*>|</[^>]*>|<[^>]*?/>|<[^>]*>|[^<]+",
+    re.DOTALL,
+)
+
+
+def _requoted(tag: bytes) -> bytes:
+    close = b"/>" if tag.endswith(b"/>") else b">"
+    text = _DOUBLE_QUOTED.sub(rb"\1 = '\2'", tag[: -len(close)])
+    return text + b" " + close
+
+
+def reserialized(body: bytes, version: int) -> bytes | None:
+    """The document written again: start tags' attributes quoted with ' and spaced,
+    the whitespace between the channel's elements and items changed; prefixes,
+    text, CDATA sections and comments as they were."""
+    if version == 0:
+        return body
+    end = _head_end(body)
+    if end is None:
+        return None
+    level = 2 if b"<rss" in body[:end] else 1  # the items' depth
+    pieces, depth = [], 0
+    for token in _TOKEN.finditer(body):
+        text = token[0]
+        if text.startswith(b"</"):
+            depth -= 1
+        elif text.startswith((b"<!", b"<?")):
+            pass
+        elif text.startswith(b"<"):
+            text = _requoted(text)
+            if not text.endswith(b"/>"):
+                depth += 1
+        elif depth == level and not text.strip():
+            text = b"\n\n    "
+        pieces.append(text)
+    return b"".join(pieces)
+
+
+def with_item_edited(body: bytes, version: int) -> bytes | None:
+    if version == 0:
+        return body
+    first = _first_item(body)
+    title = re.compile(rb"<(?:\w+:)?title\b[^>]*>").search(body, first)
+    ends = re.compile(rb"</(?:\w+:)?(?:item|entry)>").search(body, first)
+    if title is None or ends is None or title.start() > ends.start():
+        return None
+    return body[: title.end()] + b"Edited: " + body[title.end() :]
+
+
+CHANGES: dict[str, Change] = {
+    "date": lambda body, version: body if version == 0 else with_date(body, version),
+    "element": with_element,
+    "comment": with_comment,
+    "reserialized": reserialized,
+    "item": with_item_edited,
+}
+
+
+class Counting:
+    """parse.parse_feed, counted: whether a digest ran feedparser."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.original = parse.parse_feed
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        self.calls += 1
+        return self.original(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def _cpu(run: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.process_time()
+        run()
+        best = min(best, time.process_time() - started)
+    return best
+
+
+def realworld(corpus: Path) -> list[Path]:
+    """The real-world documents (INDEX.tsv's stored_at: curated/ holds links, which
+    some copies of the corpus keep as small text files naming their target)."""
+    index = corpus / "realworld" / "INDEX.tsv"
+    with index.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    return [corpus / (row.get("stored_at") or row["path"]) for row in rows]
+
+
+def check(
+    label: str, body: bytes, url: str, name: str, counting: Counting, counts: Counter[str]
+) -> tuple[list[str], tuple[bytes, digest.Memory] | None]:
+    """One change of one document: the differences between the digests with and
+    without the shortcut, and (the changed body, the memory it was digested with)."""
+    change = CHANGES[name]
+    before, after = change(body, 0), change(body, 1)
+    if before is None or after is None or after == before:
+        return [], None
+    counts[f"{name}: changed"] += 1
+    try:
+        stored = digest.digest(before, url, None)
+    except ParseError:
+        return [], None
+    remembered = digest.Memory.from_state(stored.state)
+    assert remembered is not None
+    calls = counting.calls
+    try:
+        fast = digest.digest(after, url, None, remembered)
+    except ParseError as exc:
+        fast_error: str | None = str(exc)
+    else:
+        fast_error = None
+    parsed = counting.calls > calls
+    try:
+        slow = digest.digest(after, url, None, remembered, shortcut=False)
+    except ParseError as exc:
+        if fast_error != str(exc):
+            return [f"{label} {name}: only one digest failed: {exc}"], None
+        return [], None
+    if fast_error is not None:
+        return [f"{label} {name}: only one digest failed: {fast_error}"], None
+    counts[f"{name}: {'parsed' if parsed else 'not parsed'}"] += 1
+    failures = []
+    if name == "item" and not parsed:
+        failures.append(f"{label}: an edited item was not parsed")
+    for field in ("feed", "entries", "targets", "signatures", "kept", "state"):
+        if getattr(fast, field) != getattr(slow, field):
+            failures.append(f"{label} {name}: {field} differs")
+    return failures, (after, remembered)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--repeat", type=int, default=3, help="timings: the best of N")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N feeds")
+    args = parser.parse_args(argv)
+    if not (args.corpus / "realworld" / "INDEX.tsv").is_file():
+        print(f"prescan_check: no corpus at {args.corpus} (pass --corpus or set FEEDD_CORPUS)")
+        return 2
+    paths = realworld(args.corpus)
+    if args.limit:
+        paths = paths[: args.limit]
+    counting = Counting()
+    parse.parse_feed = counting  # type: ignore[assignment]
+    failures: list[str] = []
+    counts: Counter[str] = Counter()
+    ratios: list[float] = []
+    totals = {"pre-scan": 0.0, "parse": 0.0, "digest without": 0.0}
+    for path in paths:
+        body, url = path.read_bytes(), f"https://example.org/{path.name}"
+        counts["files"] += 1
+        try:
+            first = digest.digest(body, url, None)
+        except ParseError:
+            continue
+        counts["feeds"] += 1
+        memory = digest.Memory.from_state(first.state)
+        if memory is None or memory.prescanned is None:
+            continue
+        counts["pre-scanned"] += 1
+        for name in CHANGES:
+            found, checked = check(path.name, body, url, name, counting, counts)
+            failures += found
+            if name == "date" and checked is not None:
+                after, remembered = checked
+                costs = (
+                    _cpu(partial(digest.digest, after, url, None, remembered), args.repeat),
+                    _cpu(partial(counting.original, after, url=url), args.repeat),
+                    _cpu(
+                        partial(digest.digest, after, url, None, remembered, shortcut=False),
+                        args.repeat,
+                    ),
+                )
+                for key, cost in zip(totals, costs, strict=True):
+                    totals[key] += cost
+                ratios.append(costs[0] / max(costs[1], 1e-9))
+    parse.parse_feed = counting.original
+    for key in sorted(counts):
+        print(f"{key}: {counts[key]}")
+    if ratios:
+        print(
+            f"a 'date' poll, {len(ratios)} feeds: digest CPU with the pre-scan / feedparser's "
+            f"whole parse: median {statistics.median(ratios):.1%}, "
+            f"total {totals['pre-scan']:.3f} s / {totals['parse']:.3f} s "
+            f"= {totals['pre-scan'] / max(totals['parse'], 1e-9):.1%}; "
+            f"the digest without the shortcut: {totals['digest without']:.3f} s"
+        )
+    for failure in failures:
+        print("DIFFERENT", failure)
+    print("exact" if not failures else f"{len(failures)} differences")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
