@@ -147,6 +147,18 @@ def _workers(value: object) -> int:
     return int(number)
 
 
+MIN_WORKER_MEMORY = 64 * 2**20  # an idle worker's data is ~45 MiB: less could not start
+
+
+def _worker_memory(value: object) -> int:
+    if value == 0 or value == "0":
+        return 0
+    size = parse_size(value)
+    if size < MIN_WORKER_MEMORY:
+        raise ValueError(f"must be 0 (no budget) or at least 64MiB, got {value!r}")
+    return size
+
+
 def default_workers() -> int:
     """One worker process per CPU core this process may use, at most 4; none on
     one core (a worker would add memory, not speed)."""
@@ -483,6 +495,16 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             '"16MiB"',
         ),
         Key(
+            "worker_memory",
+            _worker_memory,
+            128 * 2**20,
+            "Memory budget of each worker process (its heap and private mappings, idle "
+            "~45 MiB): a document whose parsing needs more fails with a reason, the "
+            "worker lives on. The largest real feeds need ~45 MiB more than idle; a "
+            'hostile 100,000-item document ~200. 0: no budget. "128MiB", "1GB" or bytes.',
+            '"128MiB"',
+        ),
+        Key(
             "max_items",
             _positive_int,
             DEFAULT_MAX_ITEMS,
@@ -759,6 +781,7 @@ class FetchConfig:
     per_host: int
     workers: int | None  # None: default_workers()
     max_body_size: int
+    worker_memory: int  # bytes of data per worker process; 0: no budget
     max_items: int
     user_agent: str
 

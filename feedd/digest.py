@@ -27,12 +27,14 @@ import concurrent.futures
 import ctypes
 import dataclasses
 import functools
+import gc
 import hashlib
 import importlib.metadata
 import json
 import logging
 import multiprocessing
 import os
+import resource
 import sys
 import threading
 import time
@@ -45,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, boilerplate, dedupe, links, neardup, normalize, parse, prescan
-from .errors import FeeddError
+from .errors import FeeddError, ParseError
 from .types import DEFAULT_MAX_ITEMS, Entry, Extracted, Kept, ParsedFeed, RawEntry
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,9 @@ PARENT_CHECK_SECONDS = 0.5
 # A date "in the future" (normalize.item_dates) is one no longer, later: an item
 # dated so is not kept by the pre-scan, whose kept items' dates are remembered.
 _NO_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
+# A body this large is digested in a worker even before ``start_after``: only
+# there does the memory budget hold (feedparser takes ~20 times a body's size).
+ALWAYS_IN_A_WORKER = 1024 * 1024
 
 
 # Distributions whose output is part of a cleaned item: a new version of one
@@ -475,10 +480,52 @@ def _digest_in_worker(
 ) -> Digest:
     try:
         return digest(body, url, content_type, memory, max_items)
+    except Exception as exc:
+        if not _out_of_memory(exc):
+            raise
     finally:
         # glibc keeps the heap a large document grew to; giving it back after each
         # body holds a worker near its idle size (corpus, one process: 142 -> 105 MB).
         _release_memory()
+    # Over the worker's memory budget (_limit_memory). Raised only here, outside the
+    # handler: the MemoryError's traceback held the frames, and so the document's
+    # parsed objects; with them gone the worker can pickle this small error back.
+    gc.collect()
+    _release_memory()
+    raise ParseError(_OVER_BUDGET.format(_BUDGET_MIB))
+
+
+_OVER_BUDGET = (
+    "the document needs more memory than a worker may use ([fetch] worker_memory = {} MiB)"
+)
+_BUDGET_MIB = 0  # this worker's budget, for the message
+
+
+def _out_of_memory(exc: BaseException | None) -> bool:
+    """Whether a MemoryError is behind the exception (parse.py turns feedparser's
+    crashes, MemoryError included, into a ParseError)."""
+    while exc is not None:
+        if isinstance(exc, MemoryError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _limit_memory(budget: int) -> None:
+    """Bound this worker's data segment (heap and private anonymous mappings, the
+    parsed document included) to ``budget`` bytes: an allocation beyond it fails,
+    Python raises MemoryError, and the document fails instead of the machine's
+    memory running out. RLIMIT_DATA, not RLIMIT_AS: address space counts glibc's
+    per-thread arena reservations (64 MiB each, mostly never touched) and shared
+    libraries, which say nothing about what a document costs. A worker digests one
+    body at a time and gives its heap back after each, so the budget is per
+    document above the idle worker's ~45 MiB (interpreter, libraries' data, the
+    language model)."""
+    global _BUDGET_MIB  # one value per worker process, set once
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    soft = budget if hard == resource.RLIM_INFINITY else min(budget, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+    _BUDGET_MIB = soft // 2**20
 
 
 def _libc_trim() -> Callable[[int], int] | None:
@@ -499,10 +546,13 @@ def _release_memory() -> None:
         _MALLOC_TRIM(0)
 
 
-def _start_worker(parent: int) -> None:
-    """Each worker: never outlive the daemon, then load the language model."""
+def _start_worker(parent: int, memory_budget: int = 0) -> None:
+    """Each worker: never outlive the daemon, load the language model, then keep to
+    its memory budget (bytes, 0 for none)."""
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     normalize.detect_language("a warm-up text for the language model", None)
+    if memory_budget:
+        _limit_memory(memory_budget)
 
 
 def _watch_parent(parent: int) -> None:
@@ -520,12 +570,16 @@ class Digesters:
     or after ``start_after`` bodies. They are spawned: forking the daemon, with
     its threads, is unsafe, and a fork server's children would not be the
     daemon's (they could not see it die).
-    A worker that dies (OOM killer) breaks the pool: it is replaced and the
-    body digested by the caller instead.
+    Each worker keeps to ``memory_budget`` bytes of data ([fetch] worker_memory):
+    a document that needs more fails with a ParseError saying so.
+    A worker that dies (OOM killer, a library aborting on a failed allocation)
+    breaks the pool: the bodies it had are digested again in new workers, once;
+    a body that breaks those too fails (FeeddError), never digested by the daemon.
     """
 
-    def __init__(self, processes: int, *, start_after: int = 0) -> None:
+    def __init__(self, processes: int, *, start_after: int = 0, memory_budget: int = 0) -> None:
         self.processes = processes
+        self.memory_budget = memory_budget
         # Bodies left to the caller before the workers start: a `feedd fetch`
         # that gets only a few bodies (the rest 304s) does not pay for starting them.
         self.start_after = start_after
@@ -538,7 +592,7 @@ class Digesters:
                 self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(os.getpid(),),
+                initargs=(os.getpid(), self.memory_budget),
             )
         return self.pool
 
@@ -551,20 +605,26 @@ class Digesters:
         max_items: int = DEFAULT_MAX_ITEMS,
     ) -> Digest | None:
         """The body digested by a worker; None when the caller should digest it
-        itself (no workers, before ``start_after`` bodies, a worker died): on
+        itself (no workers, before ``start_after`` bodies unless it is large): on
         one thread, as feedparser is not known to be thread-safe."""
         self.bodies += 1
-        if not self.processes or self.bodies <= self.start_after:
+        if not self.processes:
+            return None
+        if self.bodies <= self.start_after and len(body) < ALWAYS_IN_A_WORKER:
             return None
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(
-                self._pool(), _digest_in_worker, body, url, content_type, memory, max_items
-            )
-        except BrokenProcessPool:
-            log.warning("a worker process died; starting new ones")
-            self.close()
-            return None
+        for _attempt in (1, 2):  # the second in new workers
+            pool = self._pool()
+            try:
+                return await loop.run_in_executor(
+                    pool, _digest_in_worker, body, url, content_type, memory, max_items
+                )
+            except BrokenProcessPool:
+                # Whichever body killed it, every body it had fails with it: the
+                # innocent ones go through new workers; the culprit kills those too.
+                log.warning("a worker process died digesting %s; starting new ones", url)
+                self._discard(pool)
+        raise FeeddError("the worker process digesting the document died, twice")
 
     async def read_page(self, page: bytes, url: str, selector: str | None) -> ReadPage | None:
         """The page read by a worker; None when there are no workers (the caller
@@ -579,6 +639,11 @@ class Digesters:
             log.warning("a worker process died reading %s; starting new ones", url)
             self.close()
             raise FeeddError("the worker process reading the page died") from None
+
+    def _discard(self, pool: concurrent.futures.ProcessPoolExecutor) -> None:
+        """Shut a broken pool down, unless another caller already replaced it."""
+        if self.pool is pool:
+            self.close()
 
     def close(self) -> None:
         if self.pool is not None:

@@ -1187,7 +1187,11 @@ def make_digesters(config: Config, start_after: int = 0) -> digest.Digesters | N
     processes = config.fetch.workers
     if processes is None:
         processes = default_workers()
-    return digest.Digesters(processes, start_after=start_after) if processes else None
+    if not processes:
+        return None
+    return digest.Digesters(
+        processes, start_after=start_after, memory_budget=config.fetch.worker_memory
+    )
 
 
 def make_guard(config: Config) -> fetch.Guard:

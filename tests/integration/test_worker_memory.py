@@ -1,0 +1,94 @@
+"""[fetch] worker_memory: a document that needs more memory than a worker may use
+fails, with the reason, in the worker; the other feeds of the poll are stored
+whole, and no body is left to the daemon to digest unbounded."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+
+from conftest import write_config
+from integration_support import Item, rss20
+
+from feedd import digest
+from feedd.config import load_config
+from feedd.pipeline import fetch_once
+from feedd.store.sqlite import SQLiteStore as Store
+from feedd.types import Status
+
+ITEMS = 100_000
+
+
+def hostile() -> bytes:
+    """100,000 tiny items: ~8.5 MiB, under the 16 MiB body limit; feedparser
+    builds every one (~200 MiB) before max_items keeps the newest 5,000."""
+    items = "".join(
+        f"<item><title>t{i}</title><link>https://h.example/{i}</link><guid>g{i}</guid></item>"
+        for i in range(ITEMS)
+    )
+    return f'<rss version="2.0"><channel><title>T</title>{items}</channel></rss>'.encode()
+
+
+def good(n: int) -> bytes:
+    text = " ".join(f"word{(n * 13 + i) % 991}" for i in range(60))
+    return rss20(
+        *(
+            Item(
+                title=f"Story {n}-{i}",
+                link=f"/posts/{n}/{i}",
+                description=f"<p>{text} {i}</p>",
+                guid=f"g-{n}-{i}",
+            )
+            for i in range(10)
+        )
+    )
+
+
+def test_a_document_over_the_budget_fails_and_the_others_are_stored(server, tmp_path):
+    good_urls = [server.add(f"/good{n}.xml", good(n)) for n in range(6)]
+    bomb_url = server.add("/many.xml", hostile(), content_type="application/rss+xml")
+    config_path = write_config(
+        tmp_path,
+        [*good_urls[:3], bomb_url, *good_urls[3:]],
+        'workers = 1\nworker_memory = "128MiB"',
+    )
+    config = load_config(config_path)
+    assert config.fetch.worker_memory == 128 * 2**20
+    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    outcomes = {o.url: o for o in asyncio.run(fetch_once(config))}
+
+    bomb = outcomes[bomb_url]
+    assert bomb.status is Status.FAILED
+    assert "worker_memory = 128 MiB" in (bomb.error or "")
+    assert all(outcomes[url].status is Status.OK for url in good_urls)
+    assert all(outcomes[url].new == 10 for url in good_urls)
+    with Store(tmp_path / "feedd.db") as store:
+        assert store.count("articles") == 60
+        state, error = store.conn.execute(
+            "SELECT state, last_error FROM feeds WHERE url = ?", (bomb_url,)
+        ).fetchone()
+    assert state == "failing"
+    assert "more memory than a worker may use" in error
+    # The large body went to the worker although `feedd fetch` digests its first
+    # few bodies itself: this process never held the ~200 MiB document.
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - own_peak) / 1024
+    assert grown_mib < 100
+
+
+async def test_the_worker_goes_on_after_a_document_over_its_budget():
+    digesters = digest.Digesters(1, memory_budget=128 * 2**20)
+    try:
+        try:
+            await digesters.digest(hostile(), "https://h.example/feed", "application/rss+xml")
+        except Exception as exc:
+            assert type(exc).__name__ == "ParseError"
+            assert "worker_memory = 128 MiB" in str(exc)
+        else:
+            raise AssertionError("no ParseError")
+        pool = digesters.pool
+        after = await digesters.digest(good(1), "https://h.example/feed", "application/rss+xml")
+        assert after is not None and len(after.entries) == 10
+        assert digesters.pool is pool  # the same worker: it raised, it did not die
+    finally:
+        digesters.close()
