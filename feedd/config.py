@@ -476,6 +476,17 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "2",
         ),
         Key(
+            "fetchers",
+            _workers,
+            None,
+            "Processes that make the feed requests, beside the one that schedules and "
+            "stores, so that a sweep of unchanged feeds uses every core (default: one per "
+            "CPU core the process may use, at most 4, none on one core; 0: requests on the "
+            "main process's event loop). By default used from 200 feeds up: below, a process "
+            "costs more to start than it saves. Each holds only the HTTP client (~20 MB).",
+            "2",
+        ),
+        Key(
             "max_body_size",
             parse_size,
             16 * 1024 * 1024,
@@ -758,6 +769,7 @@ class FetchConfig:
     concurrency: int
     per_host: int
     workers: int | None  # None: default_workers()
+    fetchers: int | None  # None: default_workers()
     max_body_size: int
     max_items: int
     user_agent: str
