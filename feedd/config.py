@@ -478,13 +478,13 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
         Key(
             "fetchers",
             _workers,
-            None,
+            0,
             "Processes that make the feed requests, beside the one that schedules and "
-            "stores, so that a sweep of unchanged feeds uses every core (default: one per "
-            "CPU core the process may use, at most 4, none on one core; 0: requests on the "
-            "main process's event loop). By default used from 200 feeds up: below, a process "
-            "costs more to start than it saves. Each holds only the HTTP client (~20 MB).",
-            "2",
+            "stores, so that a sweep of unchanged feeds can use more than one core (0: "
+            "requests on the main process's event loop). Each holds only the HTTP client "
+            "(~23 MB). Off by default: on a loaded 2-core machine they cost more CPU "
+            "than they save (docs/performance.md).",
+            "0",
         ),
         Key(
             "max_body_size",
@@ -769,7 +769,7 @@ class FetchConfig:
     concurrency: int
     per_host: int
     workers: int | None  # None: default_workers()
-    fetchers: int | None  # None: default_workers()
+    fetchers: int
     max_body_size: int
     max_items: int
     user_agent: str

@@ -94,9 +94,6 @@ SHARED_SLOT_WAIT = 0.05
 CONFLICT_ATTEMPTS = 5
 # `feedd fetch` starts its worker processes when it has this many bodies to parse.
 WORKERS_AFTER_BODIES = 8
-# Fetching processes are started for at least this many feeds: a process costs
-# ~0.2 s of CPU to start, what the event loop here spends on ~150 polls.
-FETCHERS_AFTER_FEEDS = 200
 
 
 def utcnow() -> datetime:
@@ -1294,11 +1291,10 @@ def make_digesters(config: Config, start_after: int = 0) -> digest.Digesters | N
 
 def make_fetchers(config: Config, feeds: int) -> fetchers.Fetchers | None:
     """Fetching processes for a run of ``feeds`` polls ([fetch] fetchers), started
-    now; None when feeds are fetched on the event loop (set so, or by default on one
-    core or with too few feeds to pay for a process's start)."""
-    processes = config.fetch.fetchers
-    if processes is None:  # the default: only where they pay for their start
-        processes = default_workers() if feeds >= FETCHERS_AFTER_FEEDS else 0
+    now; None when feeds are fetched on the event loop."""
+    # Not for one feed or two (`feedd fetch --feed URL`): a process costs ~0.2 s
+    # of CPU to start, what the event loop here spends on ~150 polls.
+    processes = config.fetch.fetchers if feeds > 2 else 0
     if not processes:
         return None
     pool = fetchers.Fetchers(processes, fetcher_settings(config))
