@@ -133,7 +133,9 @@ def fetch(config_path: str, feed_urls: tuple[str, ...], verbose: int, quiet: int
         if bar is not None:
             bar.update(1)
         else:
-            click.echo(_summary_line(outcome))
+            # Not click.echo: it flushes every line, a system call per feed, which
+            # cost ~0.1 ms a feed in a sweep of unchanged ones. Flushed at the end.
+            sys.stdout.write(_summary_line(outcome) + "\n")
 
     pages: list[PageResult] = []
     try:

@@ -488,6 +488,17 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             "2",
         ),
         Key(
+            "fetchers",
+            _workers,
+            0,
+            "Processes that make the feed requests, beside the one that schedules and "
+            "stores, so that a sweep of unchanged feeds can use more than one core (0: "
+            "requests on the main process's event loop). Each holds only the HTTP client "
+            "(~23 MB). Off by default: on a loaded 2-core machine they cost more CPU "
+            "than they save (docs/performance.md).",
+            "0",
+        ),
+        Key(
             "max_body_size",
             parse_size,
             16 * 1024 * 1024,
@@ -780,6 +791,7 @@ class FetchConfig:
     concurrency: int
     per_host: int
     workers: int | None  # None: default_workers()
+    fetchers: int
     max_body_size: int
     worker_memory: int  # bytes of data per worker process; 0: no budget
     max_items: int

@@ -46,10 +46,19 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from .config import Config, load_config
 from .errors import ConfigError, StoreError
+from .fetchers import Fetchers
 from .logs import outcome_fields, setup_logging
 from .metrics import Metrics
 from .metrics import serve as serve_metrics
-from .pipeline import Pipeline, make_client, make_digesters, make_guard, open_store, utcnow
+from .pipeline import (
+    Pipeline,
+    make_client,
+    make_digesters,
+    make_fetchers,
+    make_guard,
+    open_store,
+    utcnow,
+)
 from .types import DueFeed, Outcome, Status
 
 log = logging.getLogger("feedd")
@@ -135,6 +144,7 @@ class Daemon:
         # feed id -> time.monotonic() before which it is not polled again
         # (failed polls; the database has the real schedule when it could be written)
         self.held_back: dict[int, float] = {}
+        self.fetchers: Fetchers | None = None  # [fetch] fetchers, started by serve
 
     def request_stop(self, signum: int) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
@@ -146,11 +156,15 @@ class Daemon:
 
     async def serve(self) -> int:
         loop = asyncio.get_running_loop()
+        # Started before the database is opened: their start-up overlaps ours.
+        self.fetchers = make_fetchers(self.config, len(self.config.enabled_feeds))
         store = open_store(self.config)
         guard = make_guard(self.config)
         client = make_client(self.config, guard)
         # Worker processes: [fetch] workers is read at start (a reload keeps them).
-        self.pipeline = Pipeline(self.config, store, client, guard, make_digesters(self.config))
+        self.pipeline = Pipeline(
+            self.config, store, client, guard, make_digesters(self.config), self.fetchers
+        )
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, self.request_stop, signum)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
@@ -200,6 +214,8 @@ class Daemon:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self.fetchers is not None:
+                await self.fetchers.close()
             # Blocks until the write in progress (if any) has committed.
             await asyncio.to_thread(self.pipeline.close)
             await client.aclose()

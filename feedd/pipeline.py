@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import applet, dedupe, digest, fetch, fulltext, links, neardup, normalize, schedule
+from . import applet, dedupe, digest, fetch, fetchers, fulltext, links, neardup, normalize, schedule
 from . import store as storage
 from .config import Config, LinksConfig, default_workers
 from .errors import (
@@ -518,8 +518,11 @@ class Pipeline:
         client: httpx.AsyncClient,
         guard: fetch.Guard | None = None,
         digesters: digest.Digesters | None = None,
+        fetching: fetchers.Fetchers | None = None,
     ) -> None:
         self.config = config
+        # None: feeds are fetched on this process's event loop.
+        self.fetchers = fetching
         # None ([fetch] workers = 0, tests): the database thread digests.
         self.digesters = digesters
         self.store = store
@@ -534,6 +537,9 @@ class Pipeline:
         self.db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedd-db")
         self.closed = False
         self.pages = PageReader(self)
+        # Polls that brought no body, waiting for the database thread (_record_soon).
+        self.unrecorded: list[tuple[DueFeed, NotModified, float, asyncio.Future[Outcome]]] = []
+        self.recording = False
 
     def reconfigure(self, config: Config) -> None:
         """Take a reloaded config; applies from the next poll (same database)."""
@@ -542,6 +548,8 @@ class Pipeline:
         self.resolver.settings = config.links
         self.pages.reconfigure(config)
         self.host_slots.clear()  # per_host may have changed; polls in flight keep theirs
+        if self.fetchers is not None:
+            self.fetchers.reconfigure(fetcher_settings(config))
         if self.guard is not None:
             fresh = make_guard(config)
             self.guard.allow_private = fresh.allow_private
@@ -566,18 +574,32 @@ class Pipeline:
         result: Fetched | NotModified | FetchError
         try:
             async with slot, self._shared_slot(host):
-                result = await fetch.fetch_feed(
-                    self.client,
-                    source,
-                    deadline=self.config.fetch.timeout,
-                    max_body_size=self.config.fetch.max_body_size,
-                )
+                if self.fetchers is not None:
+                    result = await self.fetchers.fetch(
+                        source,
+                        deadline=self.config.fetch.timeout,
+                        max_body_size=self.config.fetch.max_body_size,
+                    )
+                else:
+                    result = await fetch.fetch_feed(
+                        self.client,
+                        source,
+                        deadline=self.config.fetch.timeout,
+                        max_body_size=self.config.fetch.max_body_size,
+                    )
         except FetchError as exc:
             result = exc
+        except fetchers.FetcherLost as exc:
+            # Not the feed's fault, and nothing of this poll was written: the
+            # feed is still due, and polled again (the next tick, the next fetch).
+            log.warning("%s: %s; the feed is polled again later", feed.url, exc)
+            return Outcome(feed.url, Status.FAILED, error=str(exc), duration=_since(started))
         except Exception as exc:
             # A bug in fetching, not the feed's fault: keep the traceback, go on.
             log.exception("%s: unexpected error while fetching", feed.url)
             result = FetchError(f"unexpected error: {type(exc).__name__}: {exc}")
+        if isinstance(result, NotModified):
+            return await self._record_soon(feed, result, started)
         if not isinstance(result, Fetched):
             return await self.run_in_db(
                 self.guarded, feed, started, self._record, feed, result, started
@@ -610,6 +632,66 @@ class Pipeline:
         if outcome.pages_queued:
             self.pages.wake.set()
         return outcome
+
+    async def _record_soon(self, feed: DueFeed, result: NotModified, started: float) -> Outcome:
+        """Record a poll that brought no body, in one transaction with the others
+        that arrive meanwhile: a write of its own per 304 was most of the database
+        thread's time in a sweep of unchanged feeds (docs/performance.md). A crash
+        can forget the batch being written: those feeds are polled again, and no
+        article is in it."""
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.unrecorded.append((feed, result, started, future))
+        if not self.recording:
+            self.recording = True
+            task = asyncio.create_task(self._record_batches())
+            task.add_done_callback(self._recording_ended)
+        return await future
+
+    async def _record_batches(self) -> None:
+        """Each batch, what queued while the last one was written (group commit)."""
+        try:
+            while self.unrecorded:
+                batch, self.unrecorded = self.unrecorded, []
+                try:
+                    outcomes = await self.run_in_db(self._record_batch, batch)
+                except BaseException as exc:
+                    for *_, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    raise
+                for (*_, future), outcome in zip(batch, outcomes, strict=True):
+                    if not future.done():
+                        future.set_result(outcome)
+        finally:
+            self.recording = False
+
+    def _recording_ended(self, task: asyncio.Task[None]) -> None:
+        """When the recording task ended on an error (the database thread was shut
+        down) or was cancelled, the polls still waiting end too, not wait forever."""
+        if not task.cancelled() and task.exception() is None:
+            return
+        waiting, self.unrecorded = self.unrecorded, []
+        for *_, future in waiting:
+            if not future.done():
+                future.set_exception(RuntimeError("the pipeline is closed"))
+
+    def _record_batch(
+        self, batch: Sequence[tuple[DueFeed, NotModified, float, asyncio.Future[Outcome]]]
+    ) -> list[Outcome]:
+        if len(batch) > 1:
+            try:
+                with self.store.transaction():
+                    return [
+                        self._record(feed, result, started) for feed, result, started, _ in batch
+                    ]
+            except Exception as exc:
+                # Nothing of the batch was written: each again on its own, so that
+                # a refusal is the feed's failure as without batching.
+                log.debug("recording %d polls at once failed (%s); one by one", len(batch), exc)
+        return [
+            self.guarded(feed, started, self._record, feed, result, started)
+            for feed, result, started, _ in batch
+        ]
 
     @contextlib.asynccontextmanager
     async def _shared_slot(self, host: str) -> AsyncIterator[None]:
@@ -1119,9 +1201,26 @@ async def fetch_once(
     """``feedd fetch``: poll every enabled feed (or the named ones) now, whatever the
     schedule; then read the article pages due ([fulltext]: those of the items just
     stored, and any left waiting), for at most [fulltext] timeout."""
+    named = list(urls)
+    # Started first: their start-up overlaps this process's (the schema, the feeds).
+    fetching = make_fetchers(config, len(named or config.enabled_feeds))
+    try:
+        return await _fetch_once(config, named, fetching, on_outcome, on_start, on_page)
+    finally:
+        if fetching is not None:
+            await fetching.close()
+
+
+async def _fetch_once(
+    config: Config,
+    named: list[str],
+    fetching: fetchers.Fetchers | None,
+    on_outcome: Callable[[Outcome], None] | None,
+    on_start: Callable[[int], None] | None,
+    on_page: Callable[[PageResult], None] | None,
+) -> list[Outcome]:
     store = open_store(config)
     try:
-        named = list(urls)
         wanted = named or [feed.url for feed in config.enabled_feeds]
         claimed = store.feeds_by_url(wanted)
         if len(claimed) < len(set(wanted)):
@@ -1138,7 +1237,7 @@ async def fetch_once(
         # A handful of bodies is parsed here: starting worker processes would cost more.
         digesters = make_digesters(config, start_after=WORKERS_AFTER_BODIES)
         async with make_client(config, guard) as client:
-            pipeline = Pipeline(config, store, client, guard, digesters)
+            pipeline = Pipeline(config, store, client, guard, digesters, fetching)
             try:
                 outcomes = await pipeline.poll_many(feeds, on_outcome)
                 await read_pages(pipeline, config.fulltext.timeout, on_page)
@@ -1191,6 +1290,30 @@ def make_digesters(config: Config, start_after: int = 0) -> digest.Digesters | N
         return None
     return digest.Digesters(
         processes, start_after=start_after, memory_budget=config.fetch.worker_memory
+    )
+
+
+def make_fetchers(config: Config, feeds: int) -> fetchers.Fetchers | None:
+    """Fetching processes for a run of ``feeds`` polls ([fetch] fetchers), started
+    now; None when feeds are fetched on the event loop."""
+    # Not for one feed or two (`feedd fetch --feed URL`): a process costs ~0.2 s
+    # of CPU to start, what the event loop here spends on ~150 polls.
+    processes = config.fetch.fetchers if feeds > 2 else 0
+    if not processes:
+        return None
+    pool = fetchers.Fetchers(processes, fetcher_settings(config))
+    pool.start()
+    return pool
+
+
+def fetcher_settings(config: Config) -> fetchers.Settings:
+    """What a fetching process builds its client from (make_client's settings)."""
+    return fetchers.Settings(
+        user_agent=config.fetch.user_agent,
+        timeout=config.fetch.timeout,
+        concurrency=config.fetch.concurrency,
+        allow_private=config.fetch.allow_private_networks,
+        allowed_networks=tuple(config.fetch.allowed_networks),
     )
 
 
