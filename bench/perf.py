@@ -16,12 +16,23 @@ a server in its own process serving the real-world corpus from memory:
               then again with the server answering 304 to everything (the sweep
               of N unchanged feeds, without ingesting N feeds first)
  6. latency   cold and all-304 again with 100 ms added to every answer
+ 7. changed-body ``feedd fetch`` again after every body changed without a new item
+              (perf_server's touch: a new channel-level date, or a comment)
+ 8. all-304 at scale: ``feedd fetch`` of 10 copies of the set (2,610 feeds) all
+              answering 304, into a database that knows them
 
 Scenarios 1-3 also run with reader (lemon24/reader) in its own venv
 (--reader-python, default /work/reader-venv/bin/python or $FEEDD_BENCH_READER_PYTHON;
-see bench/perf_reader.py) against the same server in the same run. Figures per
-scenario: wall time, feeds/s, new entries/s, CPU seconds (user + system, from the
-child's rusage), peak RSS, database size; medians of --runs runs.
+see bench/perf_reader.py) against the same server in the same run: "reader" is
+``update_feeds`` alone, "reader+search" (scenario 1) a fresh database with search
+enabled, ``update_feeds`` then ``update_search()``. Figures per scenario: wall time,
+feeds/s, new entries/s, CPU seconds (user + system, from the child's rusage), peak
+RSS, database size; medians of --runs runs.
+
+The parse floor is measured in this process before the runs: ``feedparser.parse``
+(and feedd's ``parse_feed``) of every body the server sends, best of 3. The last
+table holds issue 21's targets, each beside its figure; its rates are on whole-
+process wall time (process start included) for feedd and reader alike.
 
 Needs the shared corpus (../shared/corpus beside the checkout, or --corpus /
 $FEEDD_CORPUS); exits with a message when it is absent.
@@ -284,8 +295,14 @@ class Feedd:
         )
 
 
-def reader_pass(python: str, folder: Path, urls_file: Path, scenario: str) -> Figures:
-    db = folder / "reader.sqlite"
+def reader_pass(
+    python: str, folder: Path, urls_file: Path, scenario: str, *, search: bool
+) -> Figures:
+    """One reader process over the URLs: plain (``update_feeds`` only) or with
+    search (``update_search()`` after it, as feedd keeps its FTS in the same
+    transaction as the articles). Its own database per set-up."""
+    tool = "reader+search" if search else "reader"
+    db = folder / f"{tool}.sqlite"
     child = run_measured(
         [
             python,
@@ -296,18 +313,16 @@ def reader_pass(python: str, folder: Path, urls_file: Path, scenario: str) -> Fi
             str(db),
             "--workers",
             "4",  # reader parses and stores on one thread; more workers gain nothing here
-            "--search",
+            *(["--search"] if search else []),
         ]
     )
     if child.status != 0:
         raise SystemExit(f"reader failed ({child.status}):\n{child.output[-3000:]}")
     report = json.loads(child.output.strip().splitlines()[-1])
-    # reader maintains its search index in a separate call: both count, as feedd's
-    # FTS is kept in the same transaction as the articles.
     wall = report["update_s"] + (report.get("search_s") or 0)
     return Figures(
         scenario,
-        "reader",
+        tool,
         report["feeds"],
         child.wall,
         child.cpu,
@@ -322,7 +337,8 @@ def reader_pass(python: str, folder: Path, urls_file: Path, scenario: str) -> Fi
 def realworld_round(
     corpus: Path, folder: Path, run: int, reader_python: str | None
 ) -> list[Figures]:
-    """Scenarios 1-4 and 6 on the real-world set, and 1-3 with reader."""
+    """Scenarios 1-4, 7 and 6 on the real-world set, 1-3 with reader (plain) and 1
+    with reader+search, and 8 (all-304 at 10 copies of the set)."""
     figures = []
     server = Server(corpus, folder)
     try:
@@ -334,22 +350,93 @@ def realworld_round(
         server.control("validators", on=1)
         server.control("bump", fraction=0.05, seed=run)
         figures.append(feedd.fetch("4 5%-new"))
+        server.control("touch")
+        figures.append(feedd.fetch("7 changed-body"))
         if reader_python:
             # A fresh server state for reader: no new items, validators on.
             server.close()
             server = Server(corpus, folder)
             for name in ("1 cold", "2 all-304"):
-                figures.append(reader_pass(reader_python, folder, server.urls_file, name))
+                figures.append(
+                    reader_pass(reader_python, folder, server.urls_file, name, search=False)
+                )
             server.control("validators", on=0)
-            figures.append(reader_pass(reader_python, folder, server.urls_file, "3 same-body"))
+            figures.append(
+                reader_pass(reader_python, folder, server.urls_file, "3 same-body", search=False)
+            )
             server.control("validators", on=1)
+            figures.append(
+                reader_pass(reader_python, folder, server.urls_file, "1 cold", search=True)
+            )
         server.control("latency", ms=100)
         slow = Feedd(folder / "feedd-latency", server.urls)
         figures.append(slow.fetch("6 cold +100ms"))
         figures.append(slow.fetch("6 all-304 +100ms"))
     finally:
         server.close()
+    figures.append(all_304_at_scale(corpus, folder / "scale304", copies=10))
     return figures
+
+
+def all_304_at_scale(corpus: Path, folder: Path, copies: int) -> Figures:
+    """Scenario 8: ``feedd fetch`` of copies x 261 feeds that all answer 304, the
+    second fetch of a database that knows them (the first writes their rows)."""
+    server = Server(corpus, folder, copies=copies)
+    server.control("unchanged", on=1)
+    try:
+        feedd = Feedd(folder / "feedd", server.urls)
+        feedd.fetch("8 all-304 (setup)")
+        return feedd.fetch(f"8 all-304, {len(server.urls):,} feeds")
+    finally:
+        server.close()
+
+
+@dataclass(frozen=True)
+class Floor:
+    """feedparser alone on the bodies the server sends (copy 0), in this process."""
+
+    entries: int
+    feedparser_cpu: float  # feedparser.parse, its defaults
+    parse_feed_cpu: float  # feedd.parse.parse_feed: what feedd's digest starts with
+    touched_cpu: float  # feedparser.parse of the bodies after a touch (scenario 7)
+
+
+def parse_floor(corpus: Path, repeat: int = 3) -> Floor:
+    """The stack's floor for cold ingest: CPU seconds of a whole parse of every
+    real-world body (the best of `repeat` passes)."""
+    import feedparser  # type: ignore[import-untyped]
+    import perf_server
+
+    from feedd.parse import parse_feed
+
+    originals = perf_server.load(corpus)
+    bodies = [o.body for o in originals]
+    touched = [perf_server.touch(o, 1) for o in originals]
+    entries = sum(len(feedparser.parse(body).entries) for body in bodies)
+
+    def best(work: Callable[[], object]) -> float:
+        times = []
+        for _ in range(repeat):
+            started = time.process_time()
+            work()
+            times.append(time.process_time() - started)
+        return min(times)
+
+    def parse_all(which: list[bytes]) -> None:
+        for body in which:
+            feedparser.parse(body)
+
+    def parse_feed_all() -> None:
+        for body in bodies:
+            with contextlib.suppress(Exception):
+                parse_feed(body, url="http://127.0.0.1/feed")
+
+    return Floor(
+        entries,
+        best(lambda: parse_all(bodies)),
+        best(parse_feed_all),
+        best(lambda: parse_all(touched)),
+    )
 
 
 def tick_round(
@@ -505,20 +592,100 @@ def table(figures: list[Figures]) -> str:
 def ratios(figures: list[Figures]) -> str:
     by = {(f.scenario, f.tool): f for f in figures}
     lines = [
-        "| scenario | feedd/reader feeds/s | feedd/reader entries/s | reader/feedd CPU s |",
-        "|---|---:|---:|---:|",
+        "| scenario | against | feedd/other feeds/s | feedd/other entries/s | other/feedd CPU s |",
+        "|---|---|---:|---:|---:|",
     ]
-    for scenario in ("1 cold", "2 all-304", "3 same-body"):
-        ours, theirs = by.get((scenario, "feedd")), by.get((scenario, "reader"))
+    for scenario, other in (
+        ("1 cold", "reader"),
+        ("1 cold", "reader+search"),
+        ("2 all-304", "reader"),
+        ("3 same-body", "reader"),
+    ):
+        ours, theirs = by.get((scenario, "feedd")), by.get((scenario, other))
         if ours is None or theirs is None:
             continue
         entries = (
             f"{ours.entries_per_s / theirs.entries_per_s:.1f}x" if theirs.entries_per_s else "-"
         )
         lines.append(
-            f"| {scenario} | {ours.feeds_per_s / theirs.feeds_per_s:.1f}x | {entries} | "
+            f"| {scenario} | {other} | {ours.feeds_per_s / theirs.feeds_per_s:.1f}x | {entries} | "
             f"{theirs.cpu / ours.cpu:.1f}x |"
         )
+    return "\n".join(lines)
+
+
+def targets(figures: list[Figures], floor: Floor, ticks: list[dict[str, object]]) -> str:
+    """Issue 21's bar, each figure beside its target. Rates here are on whole-process
+    wall time (process start included), for feedd and reader alike."""
+    by = {(f.scenario, f.tool): f for f in figures}
+    rows = []
+
+    def rate(f: Figures) -> float:
+        return f.new_entries / f.wall
+
+    cold = by.get(("1 cold", "feedd"))
+    if cold:
+        for other, goal in (("reader", 3.0), ("reader+search", 6.0)):
+            theirs = by.get(("1 cold", other))
+            if theirs:
+                ratio = rate(cold) / rate(theirs)
+                rows.append(
+                    (
+                        f"cold ingest vs {other}, entries/s",
+                        f"{rate(cold):,.0f} vs {rate(theirs):,.0f}: {ratio:.2f}x",
+                        f">= {goal:.0f}x",
+                        ratio >= goal,
+                    )
+                )
+        per_entry = 1000 * cold.cpu / max(cold.new_entries, 1)
+        floor_entry = 1000 * floor.feedparser_cpu / floor.entries
+        rows.append(
+            (
+                "CPU per new entry (tree, process start included) vs feedparser.parse",
+                f"{per_entry:.2f} ms vs {floor_entry:.2f} ms: {per_entry / floor_entry:.2f}x",
+                "<= 2x",
+                per_entry / floor_entry <= 2,
+            )
+        )
+    changed, unchanged = by.get(("7 changed-body", "feedd")), by.get(("2 all-304", "feedd"))
+    if changed and unchanged:
+        extra = changed.cpu - unchanged.cpu
+        rows.append(
+            (
+                "changed body, no new item: CPU over an all-304 poll vs a whole parse",
+                f"{extra:.2f} s vs {floor.touched_cpu:.2f} s: {extra / floor.touched_cpu:.2f}x",
+                "<= 0.2x",
+                extra / floor.touched_cpu <= 0.2,
+            )
+        )
+    scale = next((f for f in figures if f.scenario.startswith("8 all-304, ")), None)
+    if scale:
+        rows.append(
+            (
+                f"all-304, {scale.feeds:,} feeds, feedd fetch (process start included)",
+                f"{scale.feeds / scale.wall:,.0f} feeds/s ({scale.wall:.2f} s)",
+                ">= 1,000 feeds/s",
+                scale.feeds / scale.wall >= 1000,
+            )
+        )
+    for tick in ticks:
+        if tick["feeds"] == 50_000:
+            mb = float(str(tick["peak_rss_mb"]))
+            rows.append(
+                (
+                    f"tree memory, feedd run, 50,000 feeds ({tick['server']})",
+                    f"{mb:.0f} MB, {tick['polled_per_s']} feeds/s",
+                    "< 200 MB",
+                    mb < 200,
+                )
+            )
+    lines = ["| figure | measured | target | met |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {'yes' if d else 'no'} |" for a, b, c, d in rows]
+    lines.append(
+        f"\nparse floor: {floor.entries:,} entries; feedparser.parse {floor.feedparser_cpu:.2f} s "
+        f"CPU, feedd's parse_feed {floor.parse_feed_cpu:.2f} s, after a touch "
+        f"{floor.touched_cpu:.2f} s (best of 3, one process)"
+    )
     return "\n".join(lines)
 
 
@@ -556,6 +723,8 @@ def main(argv: list[str] | None = None) -> int:
             f"perf: no reader interpreter at {args.reader_python}: feedd only (see perf_reader.py)"
         )
     report: dict[str, object] = {"machine": machine()}
+    floor = parse_floor(args.corpus)
+    report["floor"] = asdict(floor)
     with tempfile.TemporaryDirectory(prefix="feedd-perf-") as tmp:
         folder = Path(tmp)
         everything: list[Figures] = []
@@ -585,6 +754,7 @@ def main(argv: list[str] | None = None) -> int:
             claim = tick_claim(folder, args.claim_feeds)
             report["claim_ms"] = claim
             print(f"tick claim at {args.claim_feeds:,} feeds (median ms): {claim}")
+        print(f"\ntargets (issue 21):\n{targets(merged, floor, ticks)}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")
     return 0

@@ -21,6 +21,11 @@ unless validators are switched off. Control requests (from the driver):
                                   changed, without first ingesting N feeds)
     GET /_ctl/latency?ms=100      wait that long before every answer
     GET /_ctl/bump?fraction=0.05&seed=1   that share of feeds gets one new item
+    GET /_ctl/touch               every feed's body changes without a new item, as
+                                  real feeds do every poll: a new channel-level date
+                                  (lastBuildDate, pubDate, updated, dc:date) where the
+                                  document has one, else a generator comment; JSON
+                                  feeds are re-serialized with other whitespace
     GET /_ctl/stats               requests served, 304s, bytes, CPU seconds
     GET /_ctl/hits                requests per feed path ({"hits": {path: count}});
                                   ?times=1: the time.time() of each ({"times": ...})
@@ -70,6 +75,10 @@ TEXT_START = re.compile(
 )
 JSON_TEXT = re.compile(rb'("(?:content_html|content_text|summary|title)"\s*:\s*")')
 ITEM_START = (b"<item", b"<entry")
+# A channel-level date: the first date element before the first item.
+CHANNEL_DATE = re.compile(
+    rb"(<(lastBuildDate|pubDate|updated|dc:date|modified)(?:\s[^>]*)?>)[^<]*(</\2>)"
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ class State:
     unchanged: bool = False
     latency: float = 0.0
     generation: dict[int, int] = field(default_factory=dict)  # feed number -> new items
+    touched: int = 0  # how many times every body changed without a new item
     requests: int = 0
     not_modified: int = 0
     sent_bytes: int = 0
@@ -180,6 +190,23 @@ WORDS = (
 ).split()
 
 
+def touch(original: Original, times: int) -> bytes:
+    """The body as its server would send it after `times` re-generations with no
+    new item: what changes is outside the items (a date, a comment, whitespace)."""
+    body = original.body
+    if not times:
+        return body
+    if original.is_json:
+        return body.rstrip() + b" " * times + b"\n"
+    date = formatdate(BASE_TIME + 60 * times, usegmt=True).encode()
+    first_item = min((i for i in (body.find(tag) for tag in ITEM_START) if i >= 0), default=-1)
+    match = CHANNEL_DATE.search(body, 0, first_item if first_item >= 0 else len(body))
+    if match:
+        return body[: match.start()] + match[1] + date + match[3] + body[match.end() :]
+    end = body.find(b"?>", 0, 300) + 2 if b"<?xml" in body[:8] else 0  # a BOM may lead
+    return body[:end] + b"<!-- generated %s -->" % date + body[end:]
+
+
 def filler(number: int, generation: int) -> bytes:
     """80 words of text that no other item has (so that it is a new story)."""
     rng = random.Random(number * 1_000_003 + generation)
@@ -189,16 +216,23 @@ def filler(number: int, generation: int) -> bytes:
 class Feeds:
     def __init__(self, state: State) -> None:
         self.state = state
-        self.cache: dict[tuple[int, int, int], bytes] = {}  # small: the last bodies built
+        self.cache: dict[tuple[int, int, int, int], bytes] = {}  # small: the last bodies built
 
     def body(self, number: int) -> tuple[bytes, int]:
         count = len(self.state.originals)
         copy, index = divmod(number, count)
         generation = self.state.generation.get(number, 0)
-        key = (copy, index, generation)
+        key = (copy, index, generation, self.state.touched)
         body = self.cache.get(key)
         if body is None:
             original = self.state.originals[index]
+            if self.state.touched:
+                original = Original(
+                    original.name,
+                    touch(original, self.state.touched),
+                    original.content_type,
+                    original.is_json,
+                )
             if generation:
                 original = Original(
                     original.name,
@@ -280,8 +314,10 @@ class Http(asyncio.Protocol):
         # A 304 needs no body: building a copy's body (rewrite) costs milliseconds,
         # which made the server the bottleneck of the 304 sweeps.
         generation = self.state.generation.get(number, 0)
-        etag = b'"%d-%d"' % (number, generation)
-        modified = formatdate(BASE_TIME + generation * 3600, usegmt=True).encode()
+        etag = b'"%d-%d-%d"' % (number, generation, self.state.touched)
+        modified = formatdate(
+            BASE_TIME + generation * 3600 + self.state.touched * 60, usegmt=True
+        ).encode()
         validators = [b"ETag: %s\r\n" % etag, b"Last-Modified: %s\r\n" % modified]
         if self.state.unchanged or (
             self.state.validators
@@ -318,6 +354,9 @@ class Http(asyncio.Protocol):
             for number in chosen:
                 state.generation[number] = state.generation.get(number, 0) + 1
             answer["bumped"] = len(chosen)
+        elif action == "touch":
+            state.touched += 1
+            answer["touched"] = state.touched
         elif action == "stats":
             times = os.times()
             answer.update(
