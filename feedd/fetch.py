@@ -352,6 +352,36 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
+class Client(httpx.AsyncClient):
+    """httpx's client, keeping the transport it was built with for ``send_feed``.
+
+    A feed request needs none of what the client adds around its transport:
+    no redirect is followed, no cookie is kept, and the only credentials are
+    the feed's own. Going to the transport directly (httpx's public transport
+    API) skips building the cookie jar's request and response wrappers and
+    the auth and redirect machinery: about a tenth of the CPU of a 304.
+    """
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport, **kwargs: Any) -> None:
+        super().__init__(transport=transport, **kwargs)
+        self.feed_transport = transport
+        self.timeouts = self.timeout.as_dict()
+
+    async def send_feed(
+        self, url: str, headers: dict[str, str], auth: tuple[str, str] | None
+    ) -> httpx.Response:
+        """GET url through the transport; the response's body is not read yet."""
+        merged = self.headers.copy()
+        merged.update(headers)
+        request = httpx.Request("GET", url, headers=merged, extensions={"timeout": self.timeouts})
+        if auth is not None:
+            # httpx's own Basic auth, through its public auth-flow API.
+            request = next(httpx.BasicAuth(*auth).sync_auth_flow(request))
+        response = await self.feed_transport.handle_async_request(request)
+        response.request = request
+        return response
+
+
 def make_client(
     *,
     user_agent: str,
@@ -359,11 +389,11 @@ def make_client(
     concurrency: int,
     guard: Guard,
     ssl_context: ssl.SSLContext | None = None,
-) -> httpx.AsyncClient:
+) -> Client:
     """The one client every feed and link request goes through. ``ssl_context``:
     the certificates to trust (default: certifi's, as httpx)."""
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
-    return httpx.AsyncClient(
+    return Client(
         headers={
             "User-Agent": user_agent.replace("{version}", __version__),
             "Accept": ACCEPT,
@@ -477,9 +507,13 @@ async def _fetch(
         check_url(url)
         own = _origin(url) == home
         headers = {**dict(source.headers), **conditional} if own else conditional
-        auth = httpx.BasicAuth(*source.auth) if own and source.auth else None
-        request = client.build_request("GET", url, headers=headers)
-        response = await client.send(request, stream=True, auth=auth)
+        auth = source.auth if own and source.auth else None
+        if isinstance(client, Client):
+            response = await client.send_feed(url, headers, auth)
+        else:  # a plain httpx client (tests, tools)
+            request = client.build_request("GET", url, headers=headers)
+            basic = httpx.BasicAuth(*auth) if auth else None
+            response = await client.send(request, stream=True, auth=basic)
         try:
             if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
                 permanent = permanent and response.status_code in PERMANENT_REDIRECTS

@@ -149,3 +149,23 @@ def test_requests_of_one_host_go_to_one_child():
     assert route("http://a.example/1", 2) == route("https://a.example:8443/2", 2)
     chosen = {route(f"http://h{n}.example/", 2) for n in range(50)}
     assert chosen == {0, 1}
+
+
+def test_wire_tuples_carry_every_field():
+    # Requests and 304s travel as tuples of their fields in order: a field added
+    # to FeedSource or NotModified must come through, or this fails.
+    from dataclasses import fields
+
+    from feedd.fetchers import NOT_MODIFIED, _not_modified, _Request
+
+    source = FeedSource(
+        "http://a.test/f", "e", "lm", "h", "http://b.test/f", (("x-k", "v"),), ("u", "p")
+    )
+    assert len(fields(FeedSource)) == 7
+    request = _Request(7, source, 12.5, 1024)
+    assert _Request.of_wire(request.wire()) == request
+    answer = NotModified("http://a.test/f", 304, "e", "lm", (("cache-control", "x"),), "m")
+    assert len(fields(NotModified)) == 6
+    wired = _not_modified(3, answer)
+    assert wired[:2] == (3, NOT_MODIFIED)
+    assert NotModified(*wired[2:]) == answer
