@@ -245,12 +245,10 @@ def check(
 
 # What the database check compares beyond entry_cost's dump: the feeds' own fields
 # (their times left out) and each feed's saved digest memory.
-_FEED_COLUMNS = (
-    "url, title, site_url, state, etag, last_modified, body_hash, last_status, "
-    "error_count, last_error, poll_interval_seconds, posting_gap_seconds, last_post_at"
-)
 _MORE_QUERIES = {
-    "feeds": f"SELECT {_FEED_COLUMNS} FROM feeds ORDER BY url",
+    "feeds": "SELECT url, title, site_url, state, etag, last_modified, body_hash, last_status, "
+    "error_count, last_error, poll_interval_seconds, posting_gap_seconds, last_post_at "
+    "FROM feeds ORDER BY url",
     "feed_digests": "SELECT f.url, d.state FROM feed_digests d JOIN feeds f ON f.id = d.feed_id "
     "ORDER BY f.url",
 }
@@ -265,7 +263,9 @@ def database_check(paths: list[Path]) -> int:
 
     with tempfile.TemporaryDirectory(prefix="prescan-db-") as tmp:
         docs = [
-            entry_cost.Body(f"https://example.org/{path.name}", "application/xml", path.read_bytes())
+            entry_cost.Body(
+                f"https://example.org/{path.name}", "application/xml", path.read_bytes()
+            )
             for path in paths
         ]
         stores = {
