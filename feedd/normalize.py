@@ -70,7 +70,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import nh3
-from dateutil import parser as dateutil_parser  # type: ignore[import-untyped]
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .boilerplate import (
@@ -701,6 +700,15 @@ def _zone(name: str | None, offset: int | None) -> timezone | None:
     return None if hours is None else timezone(timedelta(hours=hours))
 
 
+@functools.cache
+def _dateutil_parser() -> Any:
+    # Imported at first use: the daemon imports this module but digests in its
+    # workers, and dateutil's parser keeps ~1.3 MB.
+    from dateutil import parser  # type: ignore[import-untyped]
+
+    return parser
+
+
 def reparse_date(value: str | None) -> datetime | None:
     """The instant a date string names, read with dateutil and ``TZ_OFFSETS``.
 
@@ -710,7 +718,7 @@ def reparse_date(value: str | None) -> datetime | None:
     if not value or not _YEAR.search(value):
         return None
     try:
-        parsed: datetime = dateutil_parser.parse(value.upper(), tzinfos=_zone)
+        parsed: datetime = _dateutil_parser().parse(value.upper(), tzinfos=_zone)
     except (ValueError, OverflowError, TypeError):
         return None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
