@@ -465,4 +465,5 @@ class Daemon:
 
 def run(config: Config, *, verbose: int = 0, quiet: int = 0) -> int:
     """Run the daemon until SIGTERM/SIGINT. Returns the exit status."""
+    heap.limit_arenas()  # before the daemon's threads start
     return asyncio.run(Daemon(config, verbose=verbose, quiet=quiet).serve())
