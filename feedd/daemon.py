@@ -44,6 +44,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from . import heap
 from .config import Config, load_config
 from .errors import ConfigError, StoreError
 from .fetchers import Fetchers
@@ -293,6 +294,9 @@ class Daemon:
         self.last_tick_at = utcnow()
         self.metrics.observe_tick(time.time())
         sd_notify("WATCHDOG=1")
+        # What the polls since the last tick freed (bodies, digests) goes back to
+        # the system: glibc would keep it (heap.py; a few ms at 50,000 feeds).
+        heap.release()
         await self.claim()
 
     async def claim(self) -> None:
@@ -461,4 +465,5 @@ class Daemon:
 
 def run(config: Config, *, verbose: int = 0, quiet: int = 0) -> int:
     """Run the daemon until SIGTERM/SIGINT. Returns the exit status."""
+    heap.limit_arenas()  # before the daemon's threads start
     return asyncio.run(Daemon(config, verbose=verbose, quiet=quiet).serve())

@@ -44,11 +44,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import __version__, boilerplate, dedupe, links, neardup, normalize, parse, prescan
+from . import __version__, boilerplate, dedupe, links, neardup, normalize
 from .errors import FeeddError, ParseError
 from .types import DEFAULT_MAX_ITEMS, Entry, Extracted, Kept, ParsedFeed, RawEntry
+
+if TYPE_CHECKING:
+    from . import prescan
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +301,10 @@ def digest(
     and a body that differs from the last one in nothing feedparser would show
     (``prescan``) is not parsed at all (``shortcut``: False parses it, for checks).
     Items beyond ``max_items``, the oldest, are left out (ParsedFeed.dropped_items)."""
+    # Imported here: the daemon imports this module but digests in its workers,
+    # and feedparser and lxml would keep ~5 MB of its heap (_start_worker loads them).
+    from . import parse, prescan
+
     scanned = prescan.scan(body, content_type, f"{_code_version()}\x1f{url}\x1f{max_items}")
     known = memory.prescanned if memory else None
     if shortcut and memory and known and scanned and scanned.fingerprint == known.fingerprint:
@@ -547,10 +554,14 @@ def _release_memory() -> None:
 
 
 def _start_worker(parent: int, memory_budget: int = 0) -> None:
-    """Each worker: never outlive the daemon, load the language model, then keep to
-    its memory budget (bytes, 0 for none)."""
+    """Each worker: never outlive the daemon, load the parser and the language model
+    (the daemon, which imports this module, does not), then keep to its memory
+    budget (bytes, 0 for none)."""
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    from . import parse, prescan  # noqa: F401  (imported before the budget applies)
+
     normalize.detect_language("a warm-up text for the language model", None)
+    normalize.reparse_date("1 January 2000")
     if memory_budget:
         _limit_memory(memory_budget)
 

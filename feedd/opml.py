@@ -42,8 +42,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from lxml import etree  # type: ignore[import-untyped]
-
 # Raised here; callers (config, cli_feeds) catch it by this module's name too.
 from .errors import OpmlError as OpmlError
 
@@ -223,6 +221,8 @@ def _fix_quotes(text: str, repairs: list[str]) -> str:
 
 
 def _parser() -> Any:
+    from lxml import etree  # type: ignore[import-untyped]  # see parse_opml
+
     return etree.XMLParser(
         recover=True,
         resolve_entities=False,
@@ -311,6 +311,10 @@ def parse_opml(data: bytes) -> OpmlDocument:
     text = _fix_quotes(text, repairs)
     if not text.strip():
         raise OpmlError("empty document")
+
+    # lxml is imported here, not at start: config imports this module for
+    # feed_key, and the daemon, which reads OPML only at start, would keep ~2 MB.
+    from lxml import etree
 
     parser = _parser()
     try:
