@@ -811,23 +811,3 @@ def test_cluster_settings():
     )
     (problem,) = problems_of({"cluster": {"poll_only": "yes"}})
     assert problem.startswith("cluster.poll_only:")
-
-
-def test_a_large_config_is_compacted_to_equal_values(tmp_path):
-    # load_config copies the feeds' strings out of the parsed document's memory
-    # (from 1,000 feeds): the values must stay exactly what parse_config gives.
-    lines = ['[fetch]\ninterval = "2h"\n']
-    for i in range(1200):
-        name = f'name = "Feed {i}"\n' if i % 3 == 0 else ""
-        tags = 'tags = ["a", "b"]\n' if i % 5 == 0 else ""
-        lines.append(f'[[feeds]]\nurl = "https://example.org/{i}/feed.xml"\n{name}{tags}')
-    path = tmp_path / "feedd.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    loaded = load_config(path)
-    parsed = parse_config(tomllib.loads(path.read_text(encoding="utf-8")), path)
-    assert loaded == parsed
-    assert [feed.url for feed in loaded.feeds][:2] == [
-        "https://example.org/0/feed.xml",
-        "https://example.org/1/feed.xml",
-    ]
-    assert loaded.feeds[3].name == "Feed 3" and loaded.feeds[5].tags == ("a", "b")
