@@ -126,10 +126,19 @@ class Server:
         self.process.wait(timeout=10)
 
 
+# Extra lines for the configs' [fetch] table (--fetch), e.g. "fetchers = 2".
+FETCH_LINES: list[str] = []
+
+
 def write_config(folder: Path, urls: list[str]) -> Path:
     """corpus_run's config (loopback allowed, links not followed over the network),
     feedd's default concurrency, and only warnings logged by the daemon."""
-    return corpus_run.write_config(folder, urls, concurrency=16, log_level="warning")
+    path = corpus_run.write_config(folder, urls, concurrency=16, log_level="warning")
+    if FETCH_LINES:
+        text = path.read_text(encoding="utf-8")
+        text = text.replace("[fetch]\n", "[fetch]\n" + "\n".join(FETCH_LINES) + "\n", 1)
+        path.write_text(text, encoding="utf-8")
+    return path
 
 
 @dataclass(frozen=True)
@@ -699,6 +708,17 @@ def main(argv: list[str] | None = None) -> int:
         help="feed counts for the tick-loop scenario, comma-separated ('' for none)",
     )
     parser.add_argument("--tick-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--tick-servers",
+        default="real,unchanged",
+        help="which tick rounds: 'real' (real-world copies), 'unchanged' (304 to all)",
+    )
+    parser.add_argument(
+        "--fetch",
+        action="append",
+        default=[],
+        help="a line for feedd's [fetch] table, e.g. 'fetchers = 2' (repeatable)",
+    )
     parser.add_argument("--claim-feeds", type=int, default=100_000)
     parser.add_argument("--reader-python", default=DEFAULT_READER)
     parser.add_argument("--no-reader", action="store_true")
@@ -710,6 +730,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     become_subreaper()
+    FETCH_LINES.extend(args.fetch)
     if args.feedd_src:
         CHILD_ENV["PYTHONPATH"] = str(args.feedd_src.resolve())
     if not (args.corpus / "realworld" / "INDEX.tsv").exists():
@@ -722,7 +743,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"perf: no reader interpreter at {args.reader_python}: feedd only (see perf_reader.py)"
         )
-    report: dict[str, object] = {"machine": machine()}
+    report: dict[str, object] = {"machine": machine(), "fetch": args.fetch}
     floor = parse_floor(args.corpus)
     report["floor"] = asdict(floor)
     with tempfile.TemporaryDirectory(prefix="feedd-perf-") as tmp:
@@ -738,7 +759,10 @@ def main(argv: list[str] | None = None) -> int:
         report["medians"] = [asdict(f) for f in merged]
         ticks = []
         for feeds in [int(n) for n in args.scale.split(",") if n]:
-            for unchanged in (False, True):
+            servers = args.tick_servers.split(",")
+            for unchanged in [
+                kind == "unchanged" for kind in ("real", "unchanged") if kind in servers
+            ]:
                 result = tick_round(
                     args.corpus,
                     folder / f"tick{feeds}-{unchanged}",
