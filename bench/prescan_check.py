@@ -14,6 +14,7 @@ the memory saved. The changes:
 - ``element``: a rotating channel-level element (``<feeddAd>slot A</feeddAd>``,
   then ``slot B``);
 - ``comment``: a rotating comment after the channel's start tag;
+- ``prolog comment``: a rotating comment before the root element;
 - ``reserialized``: the document written again: spacing between the channel's
   elements and between items, attributes quoted with ``'`` and spaced around
   ``=`` (prefixes unchanged), a space before each start tag's ``>``;
@@ -112,6 +113,16 @@ def with_comment(body: bytes, version: int) -> bytes | None:
     return body[:end] + f"<!-- built at 12:0{version} -->".encode() + body[end:]
 
 
+def with_prolog_comment(body: bytes, version: int) -> bytes | None:
+    """A generator's comment with the build time between the XML declaration and
+    the root element (or at the start, without a declaration)."""
+    if not body.startswith(b"<?xml"):
+        end = 0
+    else:
+        end = body.find(b"?>") + 2
+    return body[:end] + f"<!-- generated at 12:0{version} -->".encode() + body[end:]
+
+
 _TOKEN = re.compile(
     rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->|<\?.*?\?>|<![^>]*>|</[^>]*>|<[^>]*?/>|<[^>]*>|[^<]+",
     re.DOTALL,
@@ -166,6 +177,7 @@ CHANGES: dict[str, Change] = {
     "date": lambda body, version: body if version == 0 else with_date(body, version),
     "element": with_element,
     "comment": with_comment,
+    "prolog comment": with_prolog_comment,
     "reserialized": reserialized,
     "item": with_item_edited,
 }

@@ -91,6 +91,10 @@ _PARSER = etree.XMLParser(
 )
 # feedparser's own split of the prolog from the document (feedparser.encodings).
 _FIRST_ELEMENT = re.compile(rb"<\w")
+# A comment in the prolog (a generator's "<!-- cached at 12:04 -->") that holds no
+# markup: feedparser reads the prolog only for its XML declaration (anchored at
+# the start), DOCTYPE and ENTITY declarations, which such a comment cannot fake.
+_PLAIN_COMMENT = re.compile(rb"<!--[^<>]*-->")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\"';\s]+)", re.IGNORECASE)
 _ITEMS = etree.XPath(
     "count(//*[translate(local-name(), 'ITEMNRY', 'itemnry') = 'item'"
@@ -134,7 +138,7 @@ def scan(body: bytes, content_type: str | None, context: str) -> Scan | None:
     for part in (
         context.encode(),
         (content_type or "").encode(),
-        body[: first.start() if first else 0],
+        _PLAIN_COMMENT.sub(b"", body[: first.start() if first else 0]),
         b"ascii" if body.isascii() else b"utf-8",
         b"xml:base" if b"xml:base" in body else b"",
     ):

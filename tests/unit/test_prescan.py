@@ -263,3 +263,17 @@ def test_an_item_dated_in_the_future_is_parsed_again():
 def test_a_document_repeating_a_guid_is_parsed_again():
     memory = remembered(rss(item(1), item(1, "Same guid")))
     assert memory.prescanned is None
+
+
+def test_a_plain_comment_in_the_prolog_is_left_out():
+    # A generator's build time before the root element: feedparser never sees it.
+    before = rss(*ITEMS, prolog='<?xml version="1.0" encoding="utf-8"?><!-- built 12:01 -->\n')
+    after = rss(*ITEMS, prolog='<?xml version="1.0" encoding="utf-8"?><!-- built 12:02 -->\n')
+    assert scan(before).fingerprint == scan(after).fingerprint == scan(rss(*ITEMS)).fingerprint
+
+
+def test_a_prolog_comment_holding_markup_counts():
+    # feedparser reads DOCTYPE and ENTITY declarations from the prolog's bytes.
+    plain = rss(*ITEMS, prolog='<?xml version="1.0" encoding="utf-8"?>\n<!-- x -->\n')
+    marked = rss(*ITEMS, prolog='<?xml version="1.0" encoding="utf-8"?>\n<!-- <!DOCTYPE> -->\n')
+    assert scan(plain).fingerprint != scan(marked).fingerprint
