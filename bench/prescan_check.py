@@ -116,10 +116,7 @@ def with_comment(body: bytes, version: int) -> bytes | None:
 def with_prolog_comment(body: bytes, version: int) -> bytes | None:
     """A generator's comment with the build time between the XML declaration and
     the root element (or at the start, without a declaration)."""
-    if not body.startswith(b"<?xml"):
-        end = 0
-    else:
-        end = body.find(b"?>") + 2
+    end = body.find(b"?>") + 2 if body.startswith(b"<?xml") else 0
     return body[:end] + f"<!-- generated at 12:0{version} -->".encode() + body[end:]
 
 
