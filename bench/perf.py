@@ -744,7 +744,7 @@ def main(argv: list[str] | None = None) -> int:
             f"perf: no reader interpreter at {args.reader_python}: feedd only (see perf_reader.py)"
         )
     report: dict[str, object] = {"machine": machine(), "fetch": args.fetch}
-    floor = parse_floor(args.corpus)
+    floor = parse_floor(args.corpus) if args.runs else Floor(1, 1.0, 1.0, 1.0)
     report["floor"] = asdict(floor)
     with tempfile.TemporaryDirectory(prefix="feedd-perf-") as tmp:
         folder = Path(tmp)
