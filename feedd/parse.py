@@ -36,8 +36,9 @@ from .types import DEFAULT_MAX_ITEMS, ParsedFeed, RawEntry
 
 
 def _chardet_detect(data: bytes) -> Any:
-    import chardet  # the real one: the stand-in is out of sys.modules by now
-
+    # The real one: the stand-in is out of sys.modules by now. By name: chardet is
+    # feedparser's optional dependency, absent from some installs (and their mypy).
+    chardet = importlib.import_module("chardet")
     return chardet.detect(data)
 
 
