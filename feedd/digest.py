@@ -56,6 +56,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PARENT_CHECK_SECONDS = 0.5
+# How long closing the workers waits for a document being digested. Its poll was
+# cancelled (nothing of it is written), so a worker still busy after this, on a
+# hostile body, is terminated: a stop must not wait on what a feed sends.
+CLOSE_GRACE_SECONDS = 5.0
 # A date "in the future" (normalize.item_dates) is one no longer, later: an item
 # dated so is not kept by the pre-scan, whose kept items' dates are remembered.
 _NO_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
@@ -657,6 +661,18 @@ class Digesters:
             self.close()
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+        pool, self.pool = self.pool, None
+        if pool is None:
+            return
+        # ProcessPoolExecutor has no public way to stop a busy worker before 3.14
+        # (terminate_workers): its processes, as the stdlib keeps them.
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + CLOSE_GRACE_SECONDS
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                log.warning("a worker process still busy at close: terminated")
+                process.terminate()
+                process.join(CLOSE_GRACE_SECONDS)
