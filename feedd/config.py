@@ -520,9 +520,10 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             _positive_int,
             DEFAULT_MAX_ITEMS,
             "Most items kept from one feed document, the newest by date (undated ones "
-            "last); the rest are left out and logged. Real feeds carry up to ~1,000; the "
-            "bound keeps a hostile document of 100,000 tiny items from costing 100,000 "
-            "rows.",
+            "last); the rest are left out and logged. Real feeds carry up to ~1,000; a "
+            "longer document is cut to its newest items before it is parsed, so a hostile "
+            "one of 100,000 tiny items costs neither 100,000 rows nor the memory of "
+            "parsing them.",
             "5000",
         ),
         Key(

@@ -309,6 +309,8 @@ def digest(
     # and feedparser and lxml would keep ~5 MB of its heap (_start_worker loads them).
     from . import parse, prescan
 
+    cut = parse.newest_items(body, max_items)
+    body = cut.body
     scanned = prescan.scan(body, content_type, f"{_code_version()}\x1f{url}\x1f{max_items}")
     known = memory.prescanned if memory else None
     if shortcut and memory and known and scanned and scanned.fingerprint == known.fingerprint:
@@ -316,6 +318,8 @@ def digest(
         # cleaned, every item kept, the memory as it was (_prescanned checked it).
         return _digest(known.feed, (), (), memory, known.kept)
     parsed = parse.parse_feed(body, url=url, content_type=content_type, max_items=max_items)
+    if cut.dropped:
+        parsed = dataclasses.replace(parsed, dropped_items=parsed.dropped_items + cut.dropped)
     raw_hashes = [raw_hash(raw, url, parsed.language) for raw in parsed.entries]
     incremental = _incremental(parsed, url, raw_hashes, memory, scanned) if memory else None
     if incremental is not None:

@@ -27,6 +27,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
+from . import itemcut
 from .errors import ParseError
 from .lazyimport import at_first_call
 from .types import DEFAULT_MAX_ITEMS, ParsedFeed, RawEntry
@@ -34,6 +35,7 @@ from .types import DEFAULT_MAX_ITEMS, ParsedFeed, RawEntry
 # chardet: only for a document whose encoding neither HTTP nor the document declares.
 with at_first_call("chardet", "detect"):
     import feedparser
+    from feedparser.datetimes import _parse_date as feedparser_date
     from feedparser.mixin import _FeedParserMixin
     from feedparser.namespaces import _base as feedparser_base
     from feedparser.namespaces import mediarss
@@ -66,6 +68,8 @@ def parse_feed(
     address, feedparser would also rewrite item ids, which must stay as the
     feed gave them).
     """
+    cut = newest_items(body, max_items)
+    body = cut.body
     head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if not head:
         raise ParseError("empty body")
@@ -83,9 +87,21 @@ def parse_feed(
     return dataclasses.replace(
         parsed,
         entries=tuple(_capped(e) for e in kept),
-        empty_items=len(parsed.entries) - len(shown),
-        dropped_items=len(shown) - len(kept),
+        empty_items=cut.empty + len(parsed.entries) - len(shown),
+        dropped_items=cut.dropped + len(shown) - len(kept),
     )
+
+
+def newest_items(body: bytes, max_items: int) -> itemcut.Cut:
+    """A body of more than ``max_items`` items cut down to the newest before it is
+    read whole (itemcut): what parse_feed does first, for callers that read the
+    body before it (the pre-scan)."""
+    return itemcut.cut(body, max_items, parse_date)
+
+
+def parse_date(text: str) -> datetime | None:
+    """A date as feedparser reads an item's date, in UTC."""
+    return _struct_to_datetime(feedparser_date(text))
 
 
 def newest(entries: Sequence[RawEntry], limit: int) -> Sequence[RawEntry]:

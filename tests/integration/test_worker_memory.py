@@ -19,9 +19,13 @@ from feedd.types import Status
 ITEMS = 100_000
 
 
+# What reading the whole hostile document takes: no max_items cuts it first.
+WHOLE = 10 * ITEMS
+
+
 def hostile() -> bytes:
-    """100,000 tiny items: ~8.5 MiB, under the 16 MiB body limit; feedparser
-    builds every one (~200 MiB) before max_items keeps the newest 5,000."""
+    """100,000 tiny items: ~8.5 MiB, under the 16 MiB body limit. Read whole,
+    feedparser builds every one (~200 MiB); cut to max_items first, ~30 MiB."""
     items = "".join(
         f"<item><title>t{i}</title><link>https://h.example/{i}</link><guid>g{i}</guid></item>"
         for i in range(ITEMS)
@@ -50,7 +54,7 @@ def test_a_document_over_the_budget_fails_and_the_others_are_stored(server, tmp_
     config_path = write_config(
         tmp_path,
         [*good_urls[:3], bomb_url, *good_urls[3:]],
-        'workers = 1\nworker_memory = "128MiB"',
+        f'workers = 1\nworker_memory = "128MiB"\nmax_items = {WHOLE}',
     )
     config = load_config(config_path)
     assert config.fetch.worker_memory == 128 * 2**20
@@ -80,7 +84,9 @@ async def test_the_worker_goes_on_after_a_document_over_its_budget():
     digesters = digest.Digesters(1, memory_budget=128 * 2**20)
     try:
         try:
-            await digesters.digest(hostile(), "https://h.example/feed", "application/rss+xml")
+            await digesters.digest(
+                hostile(), "https://h.example/feed", "application/rss+xml", max_items=WHOLE
+            )
         except Exception as exc:
             assert type(exc).__name__ == "ParseError"
             assert "worker_memory = 128 MiB" in str(exc)
@@ -90,5 +96,20 @@ async def test_the_worker_goes_on_after_a_document_over_its_budget():
         after = await digesters.digest(good(1), "https://h.example/feed", "application/rss+xml")
         assert after is not None and len(after.entries) == 10
         assert digesters.pool is pool  # the same worker: it raised, it did not die
+    finally:
+        digesters.close()
+
+
+async def test_a_document_of_many_items_is_cut_to_max_items_within_the_budget():
+    digesters = digest.Digesters(1, memory_budget=128 * 2**20)
+    try:
+        digested = await digesters.digest(
+            hostile(), "https://h.example/feed", "application/rss+xml", max_items=2_000
+        )
+        assert digested is not None
+        assert len(digested.entries) == 2_000
+        assert digested.feed.dropped_items == ITEMS - 2_000
+        # Undated: the first in document order.
+        assert digested.entries[0].title == "t0" and digested.entries[-1].title == "t1999"
     finally:
         digesters.close()
