@@ -309,7 +309,7 @@ def digest(
     # and feedparser and lxml would keep ~5 MB of its heap (_start_worker loads them).
     from . import parse, prescan
 
-    cut = parse.newest_items(body, max_items)
+    cut = parse.prepared(body, max_items)
     body = cut.body
     scanned = prescan.scan(body, content_type, f"{_code_version()}\x1f{url}\x1f{max_items}")
     known = memory.prescanned if memory else None

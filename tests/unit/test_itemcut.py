@@ -26,7 +26,7 @@ def item(n: int, date: str | None = None, tag: str = "pubDate") -> str:
 
 
 def cut(body: bytes, limit: int) -> itemcut.Cut:
-    return parse.newest_items(body, limit)
+    return parse.prepared(body, limit)
 
 
 def assert_same_as_whole(body: bytes, limit: int) -> None:

@@ -1130,3 +1130,17 @@ def test_undated_items_are_kept_in_document_order_when_none_has_a_date():
     parsed = parse_feed(_dated_items([None] * 5), url=URL, max_items=2)
     assert [e.title for e in parsed.entries] == ["Item 0", "Item 1"]
     assert parsed.dropped_items == 3
+
+
+def test_a_blank_before_the_xml_declaration_does_not_make_the_document_html():
+    # Ill-formed XML: feedparser would fall back to its lenient parser, which
+    # leaves "amp;" in categories. Every reader reads such a feed as XML.
+    body = (
+        b'\n\n<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel><title>T</title>'
+        b"<item><title>A</title><link>https://e.x/a</link>"
+        b"<category>Arts &amp; Culture</category></item></channel></rss>"
+    )
+    parsed = parse_feed(body, url=URL)
+    assert parsed.warning is None
+    assert parsed.entries[0].tags == ("Arts & Culture",)
+    assert parse_feed(body.lstrip(), url=URL) == parsed
