@@ -307,16 +307,13 @@ def digest(
     Items beyond ``max_items``, the oldest, are left out (ParsedFeed.dropped_items)."""
     # Imported here: the daemon imports this module but digests in its workers,
     # and feedparser and lxml would keep ~5 MB of its heap (_start_worker loads them).
-    from . import parse, prescan
+    from . import parse
 
     cut = parse.prepared(body, max_items)
     body = cut.body
-    scanned = prescan.scan(body, content_type, f"{_code_version()}\x1f{url}\x1f{max_items}")
-    known = memory.prescanned if memory else None
-    if shortcut and memory and known and scanned and scanned.fingerprint == known.fingerprint:
-        # What the incremental digest of the last document gives again: nothing
-        # cleaned, every item kept, the memory as it was (_prescanned checked it).
-        return _digest(known.feed, (), (), memory, known.kept)
+    scanned, same = _scan(body, url, content_type, memory, max_items)
+    if shortcut and same is not None:
+        return same
     parsed = parse.parse_feed(body, url=url, content_type=content_type, max_items=max_items)
     if cut.dropped:
         parsed = dataclasses.replace(parsed, dropped_items=parsed.dropped_items + cut.dropped)
@@ -337,6 +334,36 @@ def digest(
         prescanned = _prescanned(scanned, parsed, items, raw_hashes, remembered)
         remembered = dataclasses.replace(remembered, prescanned=prescanned)
     return _digest(parsed, hashed, targets, remembered)
+
+
+def unchanged(
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    memory: Memory | None,
+    max_items: int = DEFAULT_MAX_ITEMS,
+) -> Digest | None:
+    """``digest``'s result when the pre-scan shows the body differs from the feed's
+    last document in nothing feedparser would show (about a tenth of a parse); else
+    None, without parsing it."""
+    from . import parse
+
+    return _scan(parse.prepared(body, max_items).body, url, content_type, memory, max_items)[1]
+
+
+def _scan(
+    body: bytes, url: str, content_type: str | None, memory: Memory | None, max_items: int
+) -> tuple[prescan.Scan | None, Digest | None]:
+    """The prepared body's pre-scan, and the digest it settles: what the incremental
+    digest of the last document gives again (nothing cleaned, every item kept, the
+    memory as it was: _prescanned checked it), or None."""
+    from . import prescan
+
+    scanned = prescan.scan(body, content_type, f"{_code_version()}\x1f{url}\x1f{max_items}")
+    known = memory.prescanned if memory else None
+    if memory and known and scanned and scanned.fingerprint == known.fingerprint:
+        return scanned, _digest(known.feed, (), (), memory, known.kept)
+    return scanned, None
 
 
 # (raw, link, url, target, (guid, clean url, published_at), item_hash) of an item
@@ -614,6 +641,14 @@ class Digesters:
                 initargs=(os.getpid(), self.memory_budget),
             )
         return self.pool
+
+    def tries_here(self, memory: Memory | None) -> bool:
+        """Whether the caller should first try ``unchanged`` itself: where it
+        digests its first bodies anyway (``start_after``: `feedd fetch`), a body
+        the pre-scan settles costs a tenth of a parse there, and no worker needs
+        to start for it (two cost ~0.8 s of CPU). The daemon's own process never
+        loads the parser (its memory), so it never does."""
+        return self.start_after > 0 and memory is not None and memory.prescanned is not None
 
     async def digest(
         self,

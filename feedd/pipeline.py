@@ -609,17 +609,35 @@ class Pipeline:
             memory = await self.run_in_db(self.guarded, feed, started, self.memory_of, feed)
             if isinstance(memory, Outcome):
                 return memory
-            try:
-                digested = await self.digesters.digest(
+            if self.digesters.tries_here(memory):
+                same = await self.run_in_db(
+                    self.guarded,
+                    feed,
+                    started,
+                    digest.unchanged,
                     result.body,
                     result.final_url,
                     result.header("content-type"),
                     memory,
                     self.config.fetch.max_items,
                 )
-            except Exception as exc:
-                # Recorded on the database thread like every other failure.
-                return await self.run_in_db(self.guarded, feed, started, _raise_for, result, exc)
+                if isinstance(same, Outcome):
+                    return same
+                digested = same
+            if digested is None:
+                try:
+                    digested = await self.digesters.digest(
+                        result.body,
+                        result.final_url,
+                        result.header("content-type"),
+                        memory,
+                        self.config.fetch.max_items,
+                    )
+                except Exception as exc:
+                    # Recorded on the database thread like every other failure.
+                    return await self.run_in_db(
+                        self.guarded, feed, started, _raise_for, result, exc
+                    )
         prepared = await self.run_in_db(
             self.guarded, feed, started, self.prepare, feed, result, digested
         )

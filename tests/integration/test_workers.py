@@ -14,7 +14,18 @@ from conftest import write_config
 from integration_support import Item, rss20
 
 from feedd import digest
+from feedd.config import load_config
+from feedd.pipeline import (
+    WORKERS_AFTER_BODIES,
+    Pipeline,
+    fetch_once,
+    make_client,
+    make_digesters,
+    make_guard,
+    open_store,
+)
 from feedd.store.sqlite import SQLiteStore as Store
+from feedd.types import Status
 
 FEEDD = str(Path(sys.executable).parent / "feedd")
 FEED_URL = "https://blog.example/feed.xml"
@@ -149,6 +160,38 @@ async def test_without_workers_or_before_start_after_the_caller_digests():
         assert await digesters.digest(document(3), FEED_URL, None) is not None
     finally:
         digesters.close()
+
+
+async def test_feedd_fetch_settles_bodies_that_changed_nothing_without_workers(server, tmp_path):
+    """`feedd fetch` tries the pre-scan itself first: a poll whose bodies changed in
+    nothing feedparser would show (a new lastBuildDate) starts no worker process,
+    and stores what the workers' digest would (nothing new, every item kept)."""
+    count = WORKERS_AFTER_BODIES + 4
+    urls = [server.add(f"/f{n}.xml", document(n)) for n in range(count)]
+    config = load_config(write_config(tmp_path, urls, "workers = 1"))
+    cold = await fetch_once(config)
+    assert [o.new for o in cold] == [5] * count
+    for n in range(count):
+        touched = document(n).replace(
+            b"<channel>", b"<channel><lastBuildDate>Mon, 07 Dec 2026 10:00:00 GMT</lastBuildDate>"
+        )
+        server.add(f"/f{n}.xml", touched)
+    store = open_store(config)
+    digesters = make_digesters(config, start_after=WORKERS_AFTER_BODIES)
+    assert digesters is not None
+    try:
+        guard = make_guard(config)
+        async with make_client(config, guard) as client:
+            pipeline = Pipeline(config, store, client, guard, digesters)
+            try:
+                outcomes = await pipeline.poll_many(store.feeds_by_url(urls))
+            finally:
+                pipeline.close()
+        assert [(o.status, o.new) for o in outcomes] == [(Status.OK, 0)] * count
+        assert digesters.bodies == 0  # none handed to the workers' side: none started
+        assert store.count("articles") == 5 * count
+    finally:
+        store.close()
 
 
 def test_a_spawned_worker_does_not_import_the_cli():
