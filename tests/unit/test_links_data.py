@@ -59,7 +59,7 @@ def test_clearurls_rules_load_and_compile():
     data = json.loads(DATA.joinpath("clearurls.json").read_text(encoding="utf-8"))
     assert len(data["providers"]) > 100
     rules = links._rules()
-    compiled = [p for group in rules.by_needle.values() for p in group] + list(rules.always)
+    compiled = _all_providers()
     assert len(compiled) == len(data["providers"])
     assert any(p.name == "globalRules" and p.pattern is None for p in rules.always)
     assert links._rules() is rules  # read once
@@ -67,7 +67,8 @@ def test_clearurls_rules_load_and_compile():
 
 def _all_providers() -> list[links._Provider]:
     rules = links._rules()
-    return [p for group in rules.by_needle.values() for p in group] + list(rules.always)
+    named = [links._provider(name) for group in rules.by_needle.values() for name in group]
+    return named + list(rules.always)
 
 
 NEEDLES = sorted(links._rules().by_needle)
