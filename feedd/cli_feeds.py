@@ -28,11 +28,9 @@ import tomlkit.items
 
 from .cli_common import EXIT_USAGE, config_option, load_or_exit
 from .config import Config, load_config
-from .discover import candidates, looks_like_html
 from .errors import ConfigError, FeeddError, FetchError, ParseError
 from .fetch import fetch_feed
 from .opml import OpmlError, OpmlFeed, check_feed_url, feed_key, parse_opml, render_opml
-from .parse import parse_feed
 from .types import FeedSource, Fetched, ParsedFeed
 
 EXIT_NOTHING = 1
@@ -246,6 +244,10 @@ def export(config_path: str) -> None:
 
 def _is_feed(fetched: Fetched) -> ParsedFeed | str:
     """The parsed feed, or why the response is not one."""
+    # Imported here: every `feedd` command loads this module, `feedd run` too, whose
+    # process never parses a feed (its workers do).
+    from .parse import parse_feed
+
     try:
         return parse_feed(
             fetched.body, url=fetched.final_url, content_type=fetched.header("content-type")
@@ -264,7 +266,9 @@ async def find_feed(
     config: Config, url: str, say: Callable[[str], None]
 ) -> tuple[str, ParsedFeed] | None:
     """The feed at url, or the first feed the page at url leads to; None if there is none."""
-    from .pipeline import make_client  # the pipeline loads only for the commands that fetch
+    # The pipeline loads only for the commands that fetch; discovery as parse, above.
+    from .discover import candidates, looks_like_html
+    from .pipeline import make_client
 
     # Discovery asks one page and then one feed at a time: two connections do.
     async with make_client(config, concurrency=2) as client:

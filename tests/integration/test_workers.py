@@ -207,3 +207,16 @@ def test_a_spawned_worker_does_not_import_the_cli():
         [sys.executable, "-c", code, FEEDD], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_the_daemon_process_does_not_load_the_parser():
+    """`feedd run` (the CLI, every subcommand registered, and the daemon) leaves
+    feedparser, lxml and dateutil to the workers: a few MB of every daemon."""
+    code = (
+        "import sys, feedd.cli, feedd.daemon; "
+        "print(sorted(m for m in ('feedparser', 'lxml', 'dateutil') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stdout
