@@ -142,8 +142,8 @@ def _items(
             has_child = True
             if local in _PUBLISHED or local in _UPDATED:
                 date_kind = local
-            text.clear()
-            parser.CharacterDataHandler = collect
+                text.clear()
+                parser.CharacterDataHandler = collect
 
     def end(name: str) -> None:
         nonlocal depth, item_depth, ended, date_kind, published, updated
