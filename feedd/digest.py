@@ -310,13 +310,10 @@ def digest(
     from . import parse
 
     cut = parse.prepared(body, max_items)
-    body = cut.body
-    scanned, same = _scan(body, url, content_type, memory, max_items)
+    scanned, same = _scan(cut.body, url, content_type, memory, max_items)
     if shortcut and same is not None:
         return same
-    parsed = parse.parse_feed(body, url=url, content_type=content_type, max_items=max_items)
-    if cut.dropped:
-        parsed = dataclasses.replace(parsed, dropped_items=parsed.dropped_items + cut.dropped)
+    parsed = parse.parse_prepared(cut, url=url, content_type=content_type, max_items=max_items)
     raw_hashes = [raw_hash(raw, url, parsed.language) for raw in parsed.entries]
     incremental = _incremental(parsed, url, raw_hashes, memory, scanned) if memory else None
     if incremental is not None:

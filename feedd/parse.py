@@ -68,7 +68,16 @@ def parse_feed(
     address, feedparser would also rewrite item ids, which must stay as the
     feed gave them).
     """
-    cut = prepared(body, max_items)
+    return parse_prepared(
+        prepared(body, max_items), url=url, content_type=content_type, max_items=max_items
+    )
+
+
+def parse_prepared(
+    cut: itemcut.Cut, *, url: str, content_type: str | None, max_items: int
+) -> ParsedFeed:
+    """``parse_feed`` of a body already ``prepared`` (the digest pre-scans it first);
+    the items the cut left out are counted with the others."""
     body = cut.body
     head = body[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if not head:

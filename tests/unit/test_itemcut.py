@@ -176,3 +176,13 @@ def test_a_single_byte_encoding_is_cut_on_its_bytes():
     body = body.decode("utf-8").encode("koi8-r")
     assert cut(body, 2).dropped == 4
     assert_same_as_whole(body, 2)
+
+
+def test_the_digest_counts_what_the_cut_left_out_as_parse_feed_does():
+    from feedd import digest
+
+    body = rss("<item/>" + "".join(item(n) for n in range(5)) + "<item/>")
+    parsed = parse_feed(body, url=URL, max_items=2)
+    digested = digest.digest(body, URL, None, None, 2)
+    assert (digested.feed.dropped_items, digested.feed.empty_items) == (3, 2)
+    assert (parsed.dropped_items, parsed.empty_items) == (3, 2)

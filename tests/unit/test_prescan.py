@@ -223,7 +223,7 @@ def test_a_body_changed_only_in_its_date_is_not_parsed(monkeypatch):
     def no_parse(*args, **kwargs):
         raise AssertionError("parsed")
 
-    monkeypatch.setattr(parse, "parse_feed", no_parse)
+    monkeypatch.setattr(parse, "parse_prepared", no_parse)
     fast = digest.digest(changed, URL, None, memory)
     assert fast == parsed
     assert fast.entries == ()

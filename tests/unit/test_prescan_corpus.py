@@ -31,7 +31,7 @@ FEEDS = [
 @pytest.mark.parametrize("path", FEEDS)
 def test_a_changed_body_digests_the_same_with_the_prescan(corpus: Path, path, monkeypatch):
     counting = Counting()
-    monkeypatch.setattr(parse, "parse_feed", counting)
+    monkeypatch.setattr(parse, "parse_prepared", counting)
     counts: Counter[str] = Counter()
     body = (corpus / path).read_bytes()
     failures = []
