@@ -1,6 +1,6 @@
 """What a fetched body needs before the database: parse -> links (offline) ->
 normalize -> sign. Pure and CPU-bound, so the daemon runs it in worker processes
-(``Digesters``) while its event loop fetches and its database thread stores.
+(``workers.Digesters``) while its event loop fetches and its database thread stores.
 
 A feed whose body changed usually changed by an item or two. Given what the
 last digest of the feed left (``Memory``), ``digest`` cleans only the items
@@ -21,33 +21,29 @@ hash leaves it out), so the rest is computed here once.
 
 from __future__ import annotations
 
-import asyncio
+import _thread
 import collections
-import concurrent.futures
 import ctypes
 import dataclasses
-import functools
 import gc
 import hashlib
-import importlib.metadata
 import json
 import logging
-import multiprocessing
 import os
 import resource
+import signal
 import sys
 import threading
 import time
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from . import __version__, boilerplate, dedupe, links, neardup, normalize
-from .errors import FeeddError, ParseError
+from .errors import ParseError
 from .types import DEFAULT_MAX_ITEMS, Entry, Extracted, Kept, ParsedFeed, RawEntry
 
 if TYPE_CHECKING:
@@ -56,16 +52,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PARENT_CHECK_SECONDS = 0.5
-# How long closing the workers waits for a document being digested. Its poll was
-# cancelled (nothing of it is written), so a worker still busy after this, on a
-# hostile body, is terminated: a stop must not wait on what a feed sends.
-CLOSE_GRACE_SECONDS = 5.0
 # A date "in the future" (normalize.item_dates) is one no longer, later: an item
 # dated so is not kept by the pre-scan, whose kept items' dates are remembered.
 _NO_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
-# A body this large is digested in a worker even before ``start_after``: only
-# there does the memory budget hold (feedparser takes ~20 times a body's size).
-ALWAYS_IN_A_WORKER = 1024 * 1024
 
 
 # Distributions whose output is part of a cleaned item: a new version of one
@@ -214,9 +203,23 @@ class Memory:
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-@functools.cache
-def _code_version() -> str:
-    """A hash of feedd's code and data and of the cleaning libraries' versions."""
+def code_version() -> str:
+    """A hash of feedd's code and data and of the cleaning libraries' versions.
+    A worker is given its daemon's (``_start_worker``): it computes no other, so
+    an upgrade on disk while the daemon runs changes neither's."""
+    global _CODE_VERSION  # computed once per process
+    if _CODE_VERSION is None:
+        _CODE_VERSION = _hash_code()
+    return _CODE_VERSION
+
+
+_CODE_VERSION: str | None = None
+
+
+def _hash_code() -> str:
+    # Imported here: the workers, given the value, never import it (2 MB each).
+    import importlib.metadata
+
     hasher = hashlib.blake2b(digest_size=8, person=__version__.encode()[:16])
     package = Path(__file__).parent
     for path in sorted([*package.glob("*.py"), *package.glob("data/*")]):
@@ -233,7 +236,7 @@ def _code_version() -> str:
 
 def raw_hash(raw: RawEntry, base_url: str, feed_language: str | None) -> str:
     """The item as parsed, in its document (address, language), by this code."""
-    context = f"{_code_version()}\x1f{base_url}\x1f{feed_language}\x1f"
+    context = f"{code_version()}\x1f{base_url}\x1f{feed_language}\x1f"
     return hashlib.blake2b((context + repr(raw)).encode(), digest_size=8).hexdigest()
 
 
@@ -356,7 +359,7 @@ def _scan(
     memory as it was: _prescanned checked it), or None."""
     from . import prescan
 
-    scanned = prescan.scan(body, content_type, f"{_code_version()}\x1f{url}\x1f{max_items}")
+    scanned = prescan.scan(body, content_type, f"{code_version()}\x1f{url}\x1f{max_items}")
     known = memory.prescanned if memory else None
     if memory and known and scanned and scanned.fingerprint == known.fingerprint:
         return scanned, _digest(known.feed, (), (), memory, known.kept)
@@ -502,33 +505,41 @@ def read_page(page: bytes, url: str, selector: str | None = None) -> ReadPage:
     seconds for a hostile one), so it runs in the workers too."""
     from . import extract  # trafilatura takes 0.2 s to import: only where pages are read
 
-    try:
-        extracted = extract.extract(page, url, selector=selector)
-        signature = neardup.signature(extracted.text or "")
-        return ReadPage(
-            extracted,
-            dedupe.text_hash_of(extracted.text, extracted.word_count),
-            signature.to_bytes() if signature else None,
-        )
-    finally:
-        _release_memory()
+    extracted = extract.extract(page, url, selector=selector)
+    signature = neardup.signature(extracted.text or "")
+    return ReadPage(
+        extracted,
+        dedupe.text_hash_of(extracted.text, extracted.word_count),
+        signature.to_bytes() if signature else None,
+    )
+
+
+def _read_page_in_worker(page: bytes, url: str, selector: str | None) -> ReadPage:
+    return _task(read_page, page, url, selector)
 
 
 def _digest_in_worker(
     body: bytes, url: str, content_type: str | None, memory: Memory | None, max_items: int
 ) -> Digest:
+    return _task(digest, body, url, content_type, memory, max_items)
+
+
+def _task(work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    """One task of a worker, kept to the worker's budget (_limit_memory)."""
+    _busy.set()
     try:
-        return digest(body, url, content_type, memory, max_items)
+        return work(*args, **kwargs)
+    except _OverBudget:
+        pass
     except Exception as exc:
         if not _out_of_memory(exc):
             raise
     finally:
-        # glibc keeps the heap a large document grew to; giving it back after each
-        # body holds a worker near its idle size (corpus, one process: 142 -> 105 MB).
-        _release_memory()
-    # Over the worker's memory budget (_limit_memory). Raised only here, outside the
-    # handler: the MemoryError's traceback held the frames, and so the document's
-    # parsed objects; with them gone the worker can pickle this small error back.
+        _busy.clear()
+        _task_ended()
+    # Raised only here, outside the handler: the MemoryError's traceback held the
+    # frames, and so the document's parsed objects; with them gone the worker can
+    # pickle this small error back.
     gc.collect()
     _release_memory()
     raise ParseError(_OVER_BUDGET.format(_BUDGET_MIB))
@@ -538,6 +549,8 @@ _OVER_BUDGET = (
     "the document needs more memory than a worker may use ([fetch] worker_memory = {} MiB)"
 )
 _BUDGET_MIB = 0  # this worker's budget, for the message
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def _out_of_memory(exc: BaseException | None) -> bool:
@@ -550,21 +563,57 @@ def _out_of_memory(exc: BaseException | None) -> bool:
     return False
 
 
+class _OverBudget(BaseException):
+    """Raised in a task by the worker's watcher as it nears its budget: not an
+    Exception, so that no library's ``except Exception`` goes on regardless."""
+
+
+# The share of the budget at which the watcher stops a task. The limit itself is
+# a wall where any allocation fails, the interpreter's own too: CPython 3.11,
+# unwinding an exception with no memory left, retries the same allocation
+# forever. Stopped here, the task unwinds with room to spare.
+_WATCHED_SHARE = 0.85
+_WATCH_SECONDS = 0.02  # between two looks at the data size, while a task runs
+_busy = threading.Event()  # set while a task runs
+_watched_limit = 0  # bytes of data segment at which a task is stopped; 0: none
+
+
 def _limit_memory(budget: int) -> None:
     """Bound this worker's data segment (heap and private anonymous mappings, the
-    parsed document included) to ``budget`` bytes: an allocation beyond it fails,
-    Python raises MemoryError, and the document fails instead of the machine's
-    memory running out. RLIMIT_DATA, not RLIMIT_AS: address space counts glibc's
-    per-thread arena reservations (64 MiB each, mostly never touched) and shared
-    libraries, which say nothing about what a document costs. A worker digests one
-    body at a time and gives its heap back after each, so the budget is per
-    document above the idle worker's ~45 MiB (interpreter, libraries' data, the
-    language model)."""
-    global _BUDGET_MIB  # one value per worker process, set once
+    parsed document included) to ``budget`` bytes: a task that grows it past
+    85% is stopped (_watch_parent, _stop_task), and an allocation beyond the
+    whole budget fails, Python raises MemoryError; either way the document fails
+    instead of the machine's memory running out. RLIMIT_DATA, not RLIMIT_AS:
+    address space counts glibc's per-thread arena reservations (64 MiB each,
+    mostly never touched) and shared libraries, which say nothing about what a
+    document costs. A worker digests one body at a time and gives its heap back
+    after each, so the budget is per document above the idle worker's ~45 MiB
+    (interpreter, libraries' data, the language model)."""
+    global _BUDGET_MIB, _watched_limit  # one value per worker process, set once
     _, hard = resource.getrlimit(resource.RLIMIT_DATA)
     soft = budget if hard == resource.RLIM_INFINITY else min(budget, hard)
     resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
     _BUDGET_MIB = soft // 2**20
+    _watched_limit = int(soft * _WATCHED_SHARE)
+    signal.signal(_STOP_SIGNAL, _stop_task)
+
+
+# Delivered by _thread.interrupt_main, within the process: no signal is sent.
+_STOP_SIGNAL = signal.SIGUSR1
+
+
+def _stop_task(signum: int, frame: object) -> None:
+    if _busy.is_set():  # not a task that ended since the watcher looked
+        raise _OverBudget
+
+
+def _data_size() -> int:
+    """This process's data segment, as RLIMIT_DATA counts it (statm's "data")."""
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[5]) * _PAGE_SIZE
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 def _libc_trim() -> Callable[[int], int] | None:
@@ -585,10 +634,25 @@ def _release_memory() -> None:
         _MALLOC_TRIM(0)
 
 
-def _start_worker(parent: int, memory_budget: int = 0) -> None:
-    """Each worker: never outlive the daemon, load the parser and the language model
-    (the daemon, which imports this module, does not), then keep to its memory
-    budget (bytes, 0 for none)."""
+_tasks_ended = 0  # in this worker; _watch_parent trims after each
+
+
+def _task_ended() -> None:
+    """glibc keeps the heap a large document grew to; giving it back after each body
+    holds a worker near its idle size (corpus, one process: 142 -> 105 MB). What
+    the result's pickled copy and the body's own take is freed only after the task
+    has returned and its result was sent: _watch_parent trims again then."""
+    global _tasks_ended
+    _tasks_ended += 1
+    _release_memory()
+
+
+def _start_worker(parent: int, memory_budget: int = 0, version: str | None = None) -> None:
+    """Each worker: never outlive the daemon, take its code version, load the parser
+    and the language model (the daemon, which imports this module, does not), then
+    keep to its memory budget (bytes, 0 for none)."""
+    global _CODE_VERSION  # the daemon's, for the worker's whole life
+    _CODE_VERSION = version or _CODE_VERSION
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     from . import parse, prescan  # noqa: F401  (imported before the budget applies)
 
@@ -601,114 +665,28 @@ def _start_worker(parent: int, memory_budget: int = 0) -> None:
 def _watch_parent(parent: int) -> None:
     # A daemon killed with SIGKILL cannot stop its workers, and they would wait
     # for work forever: re-parented, they see it and leave.
+    seen = trims = 0
     while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_SECONDS)
+        if _busy.wait(PARENT_CHECK_SECONDS):
+            _watch_task(parent)
+        # Trimmed on the two checks after a task ended (_task_ended): by the
+        # second, its result has been sent (a large document's result and body:
+        # ~20 MB held until the next task otherwise).
+        if _tasks_ended != seen:
+            seen, trims = _tasks_ended, 2
+        if trims:
+            trims -= 1
+            _release_memory()
     os._exit(0)
 
 
-class Digesters:
-    """A pool of worker processes running ``digest``.
-
-    The processes start with the first body (a run of 304s never starts them),
-    or after ``start_after`` bodies. They are spawned: forking the daemon, with
-    its threads, is unsafe, and a fork server's children would not be the
-    daemon's (they could not see it die).
-    Each worker keeps to ``memory_budget`` bytes of data ([fetch] worker_memory):
-    a document that needs more fails with a ParseError saying so.
-    A worker that dies (OOM killer, a library aborting on a failed allocation)
-    breaks the pool: the bodies it had are digested again in new workers, once;
-    a body that breaks those too fails (FeeddError), never digested by the daemon.
-    """
-
-    def __init__(self, processes: int, *, start_after: int = 0, memory_budget: int = 0) -> None:
-        self.processes = processes
-        self.memory_budget = memory_budget
-        # Bodies left to the caller before the workers start: a `feedd fetch`
-        # that gets only a few bodies (the rest 304s) does not pay for starting them.
-        self.start_after = start_after
-        self.bodies = 0
-        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
-
-    def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
-        if self.pool is None:
-            self.pool = concurrent.futures.ProcessPoolExecutor(
-                self.processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(os.getpid(), self.memory_budget),
-            )
-        return self.pool
-
-    def tries_here(self, memory: Memory | None) -> bool:
-        """Whether the caller should first try ``unchanged`` itself: where it
-        digests its first bodies anyway (``start_after``: `feedd fetch`), a body
-        the pre-scan settles costs a tenth of a parse there, and no worker needs
-        to start for it (two cost ~0.8 s of CPU). The daemon's own process never
-        loads the parser (its memory), so it never does."""
-        return self.start_after > 0 and memory is not None and memory.prescanned is not None
-
-    async def digest(
-        self,
-        body: bytes,
-        url: str,
-        content_type: str | None,
-        memory: Memory | None = None,
-        max_items: int = DEFAULT_MAX_ITEMS,
-    ) -> Digest | None:
-        """The body digested by a worker; None when the caller should digest it
-        itself (no workers, before ``start_after`` bodies unless it is large): on
-        one thread, as feedparser is not known to be thread-safe."""
-        self.bodies += 1
-        if not self.processes:
-            return None
-        if self.bodies <= self.start_after and len(body) < ALWAYS_IN_A_WORKER:
-            return None
-        loop = asyncio.get_running_loop()
-        for _attempt in (1, 2):  # the second in new workers
-            pool = self._pool()
-            try:
-                return await loop.run_in_executor(
-                    pool, _digest_in_worker, body, url, content_type, memory, max_items
-                )
-            except BrokenProcessPool:
-                # Whichever body killed it, every body it had fails with it: the
-                # innocent ones go through new workers; the culprit kills those too.
-                log.warning("a worker process died digesting %s; starting new ones", url)
-                self._discard(pool)
-        raise FeeddError("the worker process digesting the document died, twice")
-
-    async def read_page(self, page: bytes, url: str, selector: str | None) -> ReadPage | None:
-        """The page read by a worker; None when there are no workers (the caller
-        reads it). A worker that dies reading it (the OOM killer) is replaced and
-        the page fails: read again here, it could take the daemon down."""
-        if not self.processes:
-            return None
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._pool(), read_page, page, url, selector)
-        except BrokenProcessPool:
-            log.warning("a worker process died reading %s; starting new ones", url)
-            self.close()
-            raise FeeddError("the worker process reading the page died") from None
-
-    def _discard(self, pool: concurrent.futures.ProcessPoolExecutor) -> None:
-        """Shut a broken pool down, unless another caller already replaced it."""
-        if self.pool is pool:
-            self.close()
-
-    def close(self) -> None:
-        pool, self.pool = self.pool, None
-        if pool is None:
+def _watch_task(parent: int) -> None:
+    """Until the task ends: stop it once its data passes the watched limit."""
+    pause = _WATCH_SECONDS if _watched_limit else PARENT_CHECK_SECONDS
+    while _busy.is_set() and os.getppid() == parent:
+        if _watched_limit and _data_size() > _watched_limit:
+            _thread.interrupt_main(_STOP_SIGNAL)
+            while _busy.is_set():  # once: the task is unwinding
+                time.sleep(_WATCH_SECONDS)
             return
-        # ProcessPoolExecutor has no public way to stop a busy worker before 3.14
-        # (terminate_workers): its processes, as the stdlib keeps them.
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + CLOSE_GRACE_SECONDS
-        for process in processes:
-            process.join(max(0.0, deadline - time.monotonic()))
-        for process in processes:
-            if process.is_alive():
-                log.warning("a worker process still busy at close: terminated")
-                process.terminate()
-                process.join(CLOSE_GRACE_SECONDS)
+        time.sleep(pause)

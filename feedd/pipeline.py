@@ -3,7 +3,7 @@ resolve links -> dedupe -> store, and schedule the next poll.
 
 The only module that puts stages together. Network work is async (many feeds
 and links in flight on one client); parsing and normalizing run in worker
-processes (digest.Digesters), so they use every core and never block the event
+processes (workers.Digesters), so they use every core and never block the event
 loop; the database is written by a single thread that holds the only write
 connection, so writes never contend with each other.
 
@@ -41,7 +41,19 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import applet, dedupe, digest, fetch, fetchers, fulltext, links, neardup, normalize, schedule
+from . import (
+    applet,
+    dedupe,
+    digest,
+    fetch,
+    fetchers,
+    fulltext,
+    links,
+    neardup,
+    normalize,
+    schedule,
+    workers,
+)
 from . import store as storage
 from .config import Config, LinksConfig, default_workers
 from .errors import (
@@ -517,7 +529,7 @@ class Pipeline:
         store: storage.Storage,
         client: httpx.AsyncClient,
         guard: fetch.Guard | None = None,
-        digesters: digest.Digesters | None = None,
+        digesters: workers.Digesters | None = None,
         fetching: fetchers.Fetchers | None = None,
     ) -> None:
         self.config = config
@@ -1298,7 +1310,7 @@ def repair_duplicates(config: Config, *, apply: bool) -> tuple[Merge, ...]:
         store.close()
 
 
-def make_digesters(config: Config, start_after: int = 0) -> digest.Digesters | None:
+def make_digesters(config: Config, start_after: int = 0) -> workers.Digesters | None:
     """Worker processes for parsing and normalizing ([fetch] workers); None for none
     (the database thread digests: no process to start, for small runs and tests)."""
     processes = config.fetch.workers
@@ -1306,7 +1318,7 @@ def make_digesters(config: Config, start_after: int = 0) -> digest.Digesters | N
         processes = default_workers()
     if not processes:
         return None
-    return digest.Digesters(
+    return workers.Digesters(
         processes, start_after=start_after, memory_budget=config.fetch.worker_memory
     )
 

@@ -5,12 +5,16 @@ whole, and no body is left to the daemon to digest unbounded."""
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
+import time
+from pathlib import Path
 
+import pytest
 from conftest import write_config
 from integration_support import Item, rss20
 
-from feedd import digest
+from feedd import workers
 from feedd.config import load_config
 from feedd.pipeline import fetch_once
 from feedd.store.sqlite import SQLiteStore as Store
@@ -81,7 +85,7 @@ def test_a_document_over_the_budget_fails_and_the_others_are_stored(server, tmp_
 
 
 async def test_the_worker_goes_on_after_a_document_over_its_budget():
-    digesters = digest.Digesters(1, memory_budget=128 * 2**20)
+    digesters = workers.Digesters(1, memory_budget=128 * 2**20)
     try:
         try:
             await digesters.digest(
@@ -101,7 +105,7 @@ async def test_the_worker_goes_on_after_a_document_over_its_budget():
 
 
 async def test_a_document_of_many_items_is_cut_to_max_items_within_the_budget():
-    digesters = digest.Digesters(1, memory_budget=128 * 2**20)
+    digesters = workers.Digesters(1, memory_budget=128 * 2**20)
     try:
         digested = await digesters.digest(
             hostile(), "https://h.example/feed", "application/rss+xml", max_items=2_000
@@ -111,5 +115,49 @@ async def test_a_document_of_many_items_is_cut_to_max_items_within_the_budget():
         assert digested.feed.dropped_items == ITEMS - 2_000
         # Undated: the first in document order.
         assert digested.entries[0].title == "t0" and digested.entries[-1].title == "t1999"
+    finally:
+        digesters.close()
+
+
+def long_items() -> bytes:
+    """300 items of ~10 kB of text each: a 3 MB document, a blog's whole archive."""
+    return rss20(
+        *(
+            Item(
+                title=f"Essay {i}",
+                link=f"/essays/{i}",
+                description="".join(
+                    f"<p>{i} paragraph {j} of a long essay.</p>" for j in range(250)
+                ),
+                guid=f"essay-{i}",
+            )
+            for i in range(300)
+        )
+    )
+
+
+def private_mib(pid: int) -> float:
+    resident, shared = (int(n) for n in Path(f"/proc/{pid}/statm").read_text().split()[1:3])
+    return (resident - shared) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux's /proc")
+async def test_a_worker_at_rest_gives_back_what_a_large_document_took():
+    """Its result and the body are freed only once the result is sent: a worker
+    trims its heap then too, not only at the end of the next document."""
+    digesters = workers.Digesters(1)
+    try:
+        await digesters.digest(good(1), "https://h.example/feed", "application/rss+xml")
+        assert digesters.pool is not None
+        pid = await asyncio.get_running_loop().run_in_executor(digesters.pool, os.getpid)
+        rested = private_mib(pid)
+        large = await digesters.digest(long_items(), "https://h.example/feed", None)
+        assert large is not None and len(large.entries) == 300
+        deadline = time.monotonic() + 10  # _watch_parent trims every 0.5 s
+        while private_mib(pid) > rested + 8 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert private_mib(pid) <= rested + 8
+        # What the daemon's side of the pool needs (asyncio) is not the worker's.
+        assert "_asyncio" not in Path(f"/proc/{pid}/maps").read_text()
     finally:
         digesters.close()

@@ -1,4 +1,4 @@
-"""The worker processes (digest.Digesters): the same results as this process, a dead
+"""The worker processes (workers.Digesters): the same results as this process, a dead
 worker replaced, and no worker outliving a daemon killed with SIGKILL."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from conftest import write_config
 from integration_support import Item, rss20
 
-from feedd import digest
+from feedd import digest, workers
 from feedd.config import load_config
 from feedd.pipeline import (
     WORKERS_AFTER_BODIES,
@@ -47,7 +47,7 @@ def document(n: int, words: int = 80) -> bytes:
 
 
 async def test_workers_digest_as_this_process_does():
-    digesters = digest.Digesters(2)
+    digesters = workers.Digesters(2)
     try:
         for n in range(4):
             body = document(n)
@@ -61,7 +61,7 @@ async def test_workers_digest_as_this_process_does():
 
 
 async def test_a_worker_keeps_max_items_of_a_document():
-    digesters = digest.Digesters(1)
+    digesters = workers.Digesters(1)
     try:
         there = await digesters.digest(document(0), FEED_URL, "application/rss+xml", None, 2)
         assert there is not None
@@ -72,7 +72,7 @@ async def test_a_worker_keeps_max_items_of_a_document():
 
 
 async def test_a_parse_error_comes_back_from_the_worker():
-    digesters = digest.Digesters(1)
+    digesters = workers.Digesters(1)
     try:
         try:
             await digesters.digest(b"<html><body>no feed</body></html>", FEED_URL, "text/html")
@@ -85,7 +85,7 @@ async def test_a_parse_error_comes_back_from_the_worker():
 
 
 async def test_a_killed_worker_is_replaced():
-    digesters = digest.Digesters(1)
+    digesters = workers.Digesters(1)
     try:
         await digesters.digest(document(1), FEED_URL, None)
         assert digesters.pool is not None
@@ -151,8 +151,8 @@ def test_no_worker_outlives_a_killed_daemon(server, tmp_path):
 
 
 async def test_without_workers_or_before_start_after_the_caller_digests():
-    assert await digest.Digesters(0).digest(document(1), FEED_URL, None) is None
-    digesters = digest.Digesters(1, start_after=2)
+    assert await workers.Digesters(0).digest(document(1), FEED_URL, None) is None
+    digesters = workers.Digesters(1, start_after=2)
     try:
         assert await digesters.digest(document(1), FEED_URL, None) is None
         assert await digesters.digest(document(2), FEED_URL, None) is None
