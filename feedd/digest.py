@@ -525,15 +525,17 @@ def _digest_in_worker(
 
 
 def _task(work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
-    """One task of a worker, kept to the worker's budget (_limit_memory)."""
+    """One task of a worker, kept to the worker's budget (_limit_memory) and time
+    (_watch_task)."""
     _busy.set()
     try:
         return work(*args, **kwargs)
-    except _OverBudget:
-        pass
+    except _Stopped as stopped:
+        reason = str(stopped)
     except Exception as exc:
         if not _out_of_memory(exc):
             raise
+        reason = _OVER_BUDGET.format(_BUDGET_MIB)
     finally:
         _busy.clear()
         _task_ended()
@@ -542,13 +544,14 @@ def _task(work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
     # pickle this small error back.
     gc.collect()
     _release_memory()
-    raise ParseError(_OVER_BUDGET.format(_BUDGET_MIB))
+    raise ParseError(reason)
 
 
 _OVER_BUDGET = (
     "the document needs more memory than a worker may use ([fetch] worker_memory = {} MiB)"
 )
 _BUDGET_MIB = 0  # this worker's budget, for the message
+_TOO_LONG = "the document took more than {:g} s of a worker's time to read"
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -563,8 +566,8 @@ def _out_of_memory(exc: BaseException | None) -> bool:
     return False
 
 
-class _OverBudget(BaseException):
-    """Raised in a task by the worker's watcher as it nears its budget: not an
+class _Stopped(BaseException):
+    """Raised in a task by the worker's watcher (over its memory or time): not an
     Exception, so that no library's ``except Exception`` goes on regardless."""
 
 
@@ -574,8 +577,15 @@ class _OverBudget(BaseException):
 # forever. Stopped here, the task unwinds with room to spare.
 _WATCHED_SHARE = 0.85
 _WATCH_SECONDS = 0.02  # between two looks at the data size, while a task runs
+# A task stopped and still running after this long is in C code that never gives
+# the interpreter back (a regular expression backtracking, an allocation retried
+# forever): the worker leaves, and the daemon's pool starts another.
+_STOP_GRACE_SECONDS = 10.0
 _busy = threading.Event()  # set while a task runs
 _watched_limit = 0  # bytes of data segment at which a task is stopped; 0: none
+_task_seconds = 0.0  # a task's longest run; 0: no limit
+_stop_reason = ""  # what _stop_task raises
+_stopping = -1  # the task to stop (_tasks_ended before it ends)
 
 
 def _limit_memory(budget: int) -> None:
@@ -595,7 +605,6 @@ def _limit_memory(budget: int) -> None:
     resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
     _BUDGET_MIB = soft // 2**20
     _watched_limit = int(soft * _WATCHED_SHARE)
-    signal.signal(_STOP_SIGNAL, _stop_task)
 
 
 # Delivered by _thread.interrupt_main, within the process: no signal is sent.
@@ -603,8 +612,8 @@ _STOP_SIGNAL = signal.SIGUSR1
 
 
 def _stop_task(signum: int, frame: object) -> None:
-    if _busy.is_set():  # not a task that ended since the watcher looked
-        raise _OverBudget
+    if _busy.is_set() and _tasks_ended == _stopping:  # not one that ended meanwhile
+        raise _Stopped(_stop_reason)
 
 
 def _data_size() -> int:
@@ -647,12 +656,17 @@ def _task_ended() -> None:
     _release_memory()
 
 
-def _start_worker(parent: int, memory_budget: int = 0, version: str | None = None) -> None:
+def _start_worker(
+    parent: int, memory_budget: int = 0, version: str | None = None, task_seconds: float = 0
+) -> None:
     """Each worker: never outlive the daemon, take its code version, load the parser
     and the language model (the daemon, which imports this module, does not), then
-    keep to its memory budget (bytes, 0 for none)."""
-    global _CODE_VERSION  # the daemon's, for the worker's whole life
+    keep to its memory budget (bytes, 0 for none) and to ``task_seconds`` a task
+    (0 for no limit)."""
+    global _CODE_VERSION, _task_seconds  # the daemon's, for the worker's whole life
     _CODE_VERSION = version or _CODE_VERSION
+    _task_seconds = task_seconds
+    signal.signal(_STOP_SIGNAL, _stop_task)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     from . import parse, prescan  # noqa: F401  (imported before the budget applies)
 
@@ -681,12 +695,29 @@ def _watch_parent(parent: int) -> None:
 
 
 def _watch_task(parent: int) -> None:
-    """Until the task ends: stop it once its data passes the watched limit."""
+    """Until the task ends: stop it once its data passes the watched limit or it
+    has run ``_task_seconds``; leave if it runs on regardless."""
+    global _stop_reason, _stopping  # read by _stop_task, in the task's thread
     pause = _WATCH_SECONDS if _watched_limit else PARENT_CHECK_SECONDS
-    while _busy.is_set() and os.getppid() == parent:
+    started, task = time.monotonic(), _tasks_ended  # the next task ends it
+
+    def running() -> bool:
+        return _tasks_ended == task and _busy.is_set()
+
+    while running() and os.getppid() == parent:
         if _watched_limit and _data_size() > _watched_limit:
-            _thread.interrupt_main(_STOP_SIGNAL)
-            while _busy.is_set():  # once: the task is unwinding
-                time.sleep(_WATCH_SECONDS)
-            return
-        time.sleep(pause)
+            _stop_reason = _OVER_BUDGET.format(_BUDGET_MIB)
+        elif _task_seconds and time.monotonic() - started > _task_seconds:
+            _stop_reason = _TOO_LONG.format(_task_seconds)
+        else:
+            time.sleep(pause)
+            continue
+        _stopping = task
+        _thread.interrupt_main(_STOP_SIGNAL)
+        stopped = time.monotonic()
+        while running():
+            if time.monotonic() - stopped > _STOP_GRACE_SECONDS:
+                log.warning("a worker process stuck in a task (%s): leaving", _stop_reason)
+                os._exit(70)
+            time.sleep(_WATCH_SECONDS)
+        return

@@ -31,6 +31,11 @@ CLOSE_GRACE_SECONDS = 5.0
 # A body this large is digested in a worker even before ``start_after``: only
 # there does the memory budget hold (feedparser takes ~20 times a body's size).
 ALWAYS_IN_A_WORKER = 1024 * 1024
+# A worker's longest task: the corpus's largest documents take under a second,
+# a 100,000-item hostile one cut to [fetch] max_items ~2.5 s. A document still
+# being read after this fails ("took more than ... s"), and a worker that does
+# not give the task up is replaced (digest._watch_task).
+TASK_SECONDS = 60.0
 
 
 class Digesters:
@@ -41,15 +46,24 @@ class Digesters:
     its threads, is unsafe, and a fork server's children would not be the
     daemon's (they could not see it die).
     Each worker keeps to ``memory_budget`` bytes of data ([fetch] worker_memory):
-    a document that needs more fails with a ParseError saying so.
+    a document that needs more fails with a ParseError saying so, as does one
+    that takes more than ``task_seconds`` to digest.
     A worker that dies (OOM killer, a library aborting on a failed allocation)
     breaks the pool: the bodies it had are digested again in new workers, once;
     a body that breaks those too fails (FeeddError), never digested by the daemon.
     """
 
-    def __init__(self, processes: int, *, start_after: int = 0, memory_budget: int = 0) -> None:
+    def __init__(
+        self,
+        processes: int,
+        *,
+        start_after: int = 0,
+        memory_budget: int = 0,
+        task_seconds: float = TASK_SECONDS,
+    ) -> None:
         self.processes = processes
         self.memory_budget = memory_budget
+        self.task_seconds = task_seconds
         # Bodies left to the caller before the workers start: a `feedd fetch`
         # that gets only a few bodies (the rest 304s) does not pay for starting them.
         self.start_after = start_after
@@ -62,7 +76,12 @@ class Digesters:
                 self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=digest._start_worker,
-                initargs=(os.getpid(), self.memory_budget, digest.code_version()),
+                initargs=(
+                    os.getpid(),
+                    self.memory_budget,
+                    digest.code_version(),
+                    self.task_seconds,
+                ),
             )
         return self.pool
 

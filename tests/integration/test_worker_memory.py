@@ -16,6 +16,7 @@ from integration_support import Item, rss20
 
 from feedd import workers
 from feedd.config import load_config
+from feedd.errors import ParseError
 from feedd.pipeline import fetch_once
 from feedd.store.sqlite import SQLiteStore as Store
 from feedd.types import Status
@@ -159,5 +160,22 @@ async def test_a_worker_at_rest_gives_back_what_a_large_document_took():
         assert private_mib(pid) <= rested + 8
         # What the daemon's side of the pool needs (asyncio) is not the worker's.
         assert "_asyncio" not in Path(f"/proc/{pid}/maps").read_text()
+    finally:
+        digesters.close()
+
+
+async def test_a_document_that_takes_too_long_fails_and_the_worker_goes_on():
+    """Read whole, the 100,000-item document takes ~15 s of a worker; given 1 s,
+    the worker stops it and says why, and digests the next document."""
+    digesters = workers.Digesters(1, task_seconds=1)
+    try:
+        with pytest.raises(ParseError, match="took more than 1 s of a worker's time"):
+            await digesters.digest(
+                hostile(), "https://h.example/feed", "application/rss+xml", max_items=WHOLE
+            )
+        pool = digesters.pool
+        after = await digesters.digest(good(1), "https://h.example/feed", "application/rss+xml")
+        assert after is not None and len(after.entries) == 10
+        assert digesters.pool is pool  # the same worker: the task stopped, not the worker
     finally:
         digesters.close()
