@@ -22,8 +22,7 @@ __all__ = ["HostSlots", "Reader", "Storage", "is_url", "open_reader", "open_stor
 
 # The backend is imported when a database is opened, not with this package:
 # the protocols and the read side's values (reading.py) are what the CLI
-# imports at start, and the SQLite backend loads sqlite_utils (50 ms that
-# `feedd --help`, `check` or `opml` would otherwise pay).
+# imports at start (`feedd --help`, `check` or `opml` open no database).
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 MISSING_EXTRA = "the PostgreSQL backend needs its extra: pip install 'feedd[postgres]' ({reason})"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -550,3 +552,21 @@ def test_update_to_a_url_shared_later_in_the_same_document(store: Store, db_path
         ("g2", "Two", "https://a.example/b"),
     ]
     assert store.integrity_problems() == []
+
+
+def test_opening_the_store_leaves_sqlite_utils_until_it_is_used(tmp_path):
+    """The polls write with sqlite3: sqlite_utils (with dateutil) is imported by
+    the first use of ``store.db``, not by every process that opens the store."""
+    code = (
+        "import sys; from pathlib import Path; from feedd.store.sqlite import SQLiteStore; "
+        "store = SQLiteStore(Path(sys.argv[1])); "
+        "before = sorted(m for m in ('sqlite_utils', 'dateutil') if m in sys.modules); "
+        "print(before, store.count('feeds'), 'sqlite_utils' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "feedd.db")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["[]", "0", "True"]

@@ -13,14 +13,18 @@ Durability rules:
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from ...errors import StoreError
 from .schema import MIGRATIONS, SCHEMA, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 BUSY_TIMEOUT_MS = 30_000
 # SQLite's primary result codes for "the storage refused the write", as
@@ -50,11 +54,6 @@ class Connection:
             )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from None
-        # Imported here: the read commands (store.sqlite.reading) need only sqlite3, and
-        # sqlite_utils costs ~40 ms at every start.
-        import sqlite_utils
-
-        self.db = sqlite_utils.Database(conn)
         self.conn = conn
         try:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -72,6 +71,16 @@ class Connection:
         except BaseException:
             conn.close()
             raise
+
+    @functools.cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the same connection (counts, introspection)."""
+        # Imported here: the polls write with sqlite3, and sqlite_utils (with
+        # dateutil and click) costs ~50 ms and ~4 MB in every process that opens
+        # the store.
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     def close(self) -> None:
         self.conn.close()
