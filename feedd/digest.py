@@ -529,7 +529,10 @@ def _task(work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
     (_watch_task)."""
     _busy.set()
     try:
-        return work(*args, **kwargs)
+        try:
+            return work(*args, **kwargs)
+        finally:
+            _busy.clear()  # first: a stop that comes later is not this task's
     except _Stopped as stopped:
         reason = str(stopped)
     except Exception as exc:
@@ -537,7 +540,6 @@ def _task(work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
             raise
         reason = _OVER_BUDGET.format(_BUDGET_MIB)
     finally:
-        _busy.clear()
         _task_ended()
     # Raised only here, outside the handler: the MemoryError's traceback held the
     # frames, and so the document's parsed objects; with them gone the worker can
@@ -604,7 +606,8 @@ def _limit_memory(budget: int) -> None:
     soft = budget if hard == resource.RLIM_INFINITY else min(budget, hard)
     resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
     _BUDGET_MIB = soft // 2**20
-    _watched_limit = int(soft * _WATCHED_SHARE)
+    if os.path.exists(_STATM):  # Linux: elsewhere only the limit holds
+        _watched_limit = int(soft * _WATCHED_SHARE)
 
 
 # Delivered by _thread.interrupt_main, within the process: no signal is sent.
@@ -618,10 +621,11 @@ def _stop_task(signum: int, frame: object) -> None:
 
 def _data_size() -> int:
     """This process's data segment, as RLIMIT_DATA counts it (statm's "data")."""
-    with open("/proc/self/statm", "rb") as statm:
+    with open(_STATM, "rb") as statm:
         return int(statm.read().split()[5]) * _PAGE_SIZE
 
 
+_STATM = "/proc/self/statm"
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
