@@ -577,8 +577,8 @@ class _Stopped(BaseException):
 # a wall where any allocation fails, the interpreter's own too: CPython 3.11,
 # unwinding an exception with no memory left, retries the same allocation
 # forever. Stopped here, the task unwinds with room to spare.
-_WATCHED_SHARE = 0.85
-_WATCH_SECONDS = 0.02  # between two looks at the data size, while a task runs
+_WATCHED_SHARE = 0.95
+_WATCH_SECONDS = 0.01  # between two looks at the data size, while a task runs
 # A task stopped and still running after this long is in C code that never gives
 # the interpreter back (a regular expression backtracking, an allocation retried
 # forever): the worker leaves, and the daemon's pool starts another.
@@ -593,7 +593,7 @@ _stopping = -1  # the task to stop (_tasks_ended before it ends)
 def _limit_memory(budget: int) -> None:
     """Bound this worker's data segment (heap and private anonymous mappings, the
     parsed document included) to ``budget`` bytes: a task that grows it past
-    85% is stopped (_watch_parent, _stop_task), and an allocation beyond the
+    95% is stopped (_watch_parent, _stop_task), and an allocation beyond the
     whole budget fails, Python raises MemoryError; either way the document fails
     instead of the machine's memory running out. RLIMIT_DATA, not RLIMIT_AS:
     address space counts glibc's per-thread arena reservations (64 MiB each,
