@@ -510,9 +510,10 @@ SCHEMA: dict[str, tuple[Key, ...]] = {
             _worker_memory,
             128 * 2**20,
             "Memory budget of each worker process (its heap and private mappings, idle "
-            "under 45 MiB): a document whose parsing needs more fails with a reason, the "
-            "worker lives on. The largest real feeds need ~45 MiB more than idle; a "
-            'hostile 100,000-item document ~200. 0: no budget. "128MiB", "1GB" or bytes.',
+            "under 45 MiB): a document whose parsing needs more (stopped at 95%) fails "
+            "with a reason, the worker lives on; so does one that takes more than 60 s. "
+            "The largest real feeds need ~45 MiB more than idle; a hostile "
+            '100,000-item document ~200. 0: no budget. "128MiB", "1GB" or bytes.',
             '"128MiB"',
         ),
         Key(
