@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import _thread
 import collections
+import contextlib
 import ctypes
 import dataclasses
+import faulthandler
 import gc
 import hashlib
 import json
@@ -527,6 +529,10 @@ def _digest_in_worker(
 def _task(work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
     """One task of a worker, kept to the worker's budget (_limit_memory) and time
     (_watch_task)."""
+    if _task_seconds:
+        # Armed before the task allocates: the watchdog is a thread to start.
+        with contextlib.suppress(RuntimeError):
+            faulthandler.dump_traceback_later(_WATCHDOG_SECONDS + _task_seconds, exit=True)
     _busy.set()
     try:
         try:
@@ -538,7 +544,7 @@ def _task(work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
     except Exception as exc:
         if not _out_of_memory(exc):
             raise
-        reason = _OVER_BUDGET.format(_BUDGET_MIB)
+        reason = OVER_BUDGET.format(_BUDGET_MIB)
     finally:
         _task_ended()
     # Raised only here, outside the handler: the MemoryError's traceback held the
@@ -549,7 +555,7 @@ def _task(work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
     raise ParseError(reason)
 
 
-_OVER_BUDGET = (
+OVER_BUDGET = (
     "the document needs more memory than a worker may use ([fetch] worker_memory = {} MiB)"
 )
 _BUDGET_MIB = 0  # this worker's budget, for the message
@@ -579,10 +585,15 @@ class _Stopped(BaseException):
 # forever. Stopped here, the task unwinds with room to spare.
 _WATCHED_SHARE = 0.95
 _WATCH_SECONDS = 0.01  # between two looks at the data size, while a task runs
-# A task stopped and still running after this long is in C code that never gives
-# the interpreter back (a regular expression backtracking, an allocation retried
-# forever): the worker leaves, and the daemon's pool starts another.
-_STOP_GRACE_SECONDS = 10.0
+# The watchdog (faulthandler's, a C thread that needs no GIL), armed as a task
+# starts and cancelled once the worker waits for the next one: a task still
+# running this long after its time was up, its result not sent, is C code that
+# never gives the interpreter back (a regular expression backtracking; CPython
+# 3.11 retrying a failed allocation forever as it unwinds, or as it pickles a
+# result that does not fit the budget). A Python thread cannot act then: the
+# watchdog prints every thread's stack to stderr and ends the worker, and the
+# daemon's pool starts another.
+_WATCHDOG_SECONDS = 5.0
 _busy = threading.Event()  # set while a task runs
 _watched_limit = 0  # bytes of data segment at which a task is stopped; 0: none
 _task_seconds = 0.0  # a task's longest run; 0: no limit
@@ -687,6 +698,10 @@ def _watch_parent(parent: int) -> None:
     while os.getppid() == parent:
         if _busy.wait(PARENT_CHECK_SECONDS):
             _watch_task(parent)
+        else:
+            # Waiting for the next body, with the interpreter free: the result
+            # has been sent (_task armed the watchdog for that).
+            faulthandler.cancel_dump_traceback_later()
         # Trimmed on the two checks after a task ended (_task_ended): by the
         # second, its result has been sent (a large document's result and body:
         # ~20 MB held until the next task otherwise).
@@ -700,7 +715,7 @@ def _watch_parent(parent: int) -> None:
 
 def _watch_task(parent: int) -> None:
     """Until the task ends: stop it once its data passes the watched limit or it
-    has run ``_task_seconds``; leave if it runs on regardless."""
+    has run ``_task_seconds`` (once: a task that runs on is the watchdog's)."""
     global _stop_reason, _stopping  # read by _stop_task, in the task's thread
     pause = _WATCH_SECONDS if _watched_limit else PARENT_CHECK_SECONDS
     started, task = time.monotonic(), _tasks_ended  # the next task ends it
@@ -710,7 +725,7 @@ def _watch_task(parent: int) -> None:
 
     while running() and os.getppid() == parent:
         if _watched_limit and _data_size() > _watched_limit:
-            _stop_reason = _OVER_BUDGET.format(_BUDGET_MIB)
+            _stop_reason = OVER_BUDGET.format(_BUDGET_MIB)
         elif _task_seconds and time.monotonic() - started > _task_seconds:
             _stop_reason = _TOO_LONG.format(_task_seconds)
         else:
@@ -718,10 +733,4 @@ def _watch_task(parent: int) -> None:
             continue
         _stopping = task
         _thread.interrupt_main(_STOP_SIGNAL)
-        stopped = time.monotonic()
-        while running():
-            if time.monotonic() - stopped > _STOP_GRACE_SECONDS:
-                log.warning("a worker process stuck in a task (%s): leaving", _stop_reason)
-                os._exit(70)
-            time.sleep(_WATCH_SECONDS)
         return

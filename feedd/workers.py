@@ -19,7 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from . import digest
 from .digest import Digest, Memory, ReadPage
-from .errors import FeeddError
+from .errors import FeeddError, ParseError
 from .types import DEFAULT_MAX_ITEMS
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,10 @@ class Digesters:
                 # innocent ones go through new workers; the culprit kills those too.
                 log.warning("a worker process died digesting %s; starting new ones", url)
                 self._discard(pool)
+            except MemoryError:
+                # Raised as the worker sent the result back: the digest kept to
+                # the budget, its result did not.
+                raise ParseError(digest.OVER_BUDGET.format(self.memory_budget // 2**20)) from None
         raise FeeddError("the worker process digesting the document died, twice")
 
     async def read_page(self, page: bytes, url: str, selector: str | None) -> ReadPage | None:

@@ -8,13 +8,14 @@ import asyncio
 import os
 import resource
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
 from conftest import write_config
 from integration_support import Item, rss20
 
-from feedd import workers
+from feedd import digest, workers
 from feedd.config import load_config
 from feedd.errors import ParseError
 from feedd.pipeline import fetch_once
@@ -177,5 +178,23 @@ async def test_a_document_that_takes_too_long_fails_and_the_worker_goes_on():
         after = await digesters.digest(good(1), "https://h.example/feed", "application/rss+xml")
         assert after is not None and len(after.entries) == 10
         assert digesters.pool is pool  # the same worker: the task stopped, not the worker
+    finally:
+        digesters.close()
+
+
+async def test_a_worker_stuck_in_c_code_leaves():
+    """A task the watcher cannot stop (C code holding the interpreter: a regular
+    expression backtracking, an allocation retried forever) ends the worker by
+    faulthandler's watchdog once its time and grace are spent; the pool reports
+    it, instead of holding the documents queued behind it forever."""
+    digesters = workers.Digesters(1, task_seconds=1)
+    try:
+        await digesters.digest(good(1), "https://h.example/feed", "application/rss+xml")
+        assert digesters.pool is not None
+        stuck = asyncio.get_running_loop().run_in_executor(
+            digesters.pool, digest._task, sum, range(10**12)
+        )
+        with pytest.raises(BrokenProcessPool):
+            await asyncio.wait_for(stuck, 30)
     finally:
         digesters.close()
