@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import time
 from concurrent.futures.process import BrokenProcessPool
@@ -156,11 +157,15 @@ class Digesters:
         # (terminate_workers): its processes, as the stdlib keeps them.
         processes = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
+        # A process's sentinel is ready once it has exited, whoever reaps it: the
+        # executor's own thread joins the same processes, and join() and
+        # is_alive() here, racing with it, took an exited process for a live one.
+        waiting = {process.sentinel: process for process in processes}
         deadline = time.monotonic() + CLOSE_GRACE_SECONDS
-        for process in processes:
-            process.join(max(0.0, deadline - time.monotonic()))
-        for process in processes:
-            if process.is_alive():
-                log.warning("a worker process still busy at close: terminated")
-                process.terminate()
-                process.join(CLOSE_GRACE_SECONDS)
+        while waiting and (left := deadline - time.monotonic()) > 0:
+            for ready in multiprocessing.connection.wait(list(waiting), left):
+                del waiting[ready]
+        for process in waiting.values():
+            log.warning("a worker process still busy at close: terminated")
+            process.terminate()
+            process.join(CLOSE_GRACE_SECONDS)

@@ -9,6 +9,7 @@ import os
 import resource
 import time
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,29 @@ async def test_a_worker_stuck_in_c_code_leaves():
             await asyncio.wait_for(stuck, 30)
     finally:
         digesters.close()
+
+
+async def test_closing_terminates_a_busy_worker_only(caplog):
+    """A worker that ended is not taken for a busy one (the executor's thread
+    reaps it too); one still digesting after the grace is terminated."""
+    idle = workers.Digesters(1)
+    await idle.digest(good(1), "https://h.example/feed", "application/rss+xml")
+    with caplog.at_level("WARNING", logger="feedd.workers"):
+        idle.close()
+    assert "still busy" not in caplog.text
+
+    busy = workers.Digesters(1, task_seconds=0)
+    await busy.digest(good(1), "https://h.example/feed", "application/rss+xml")
+    assert busy.pool is not None
+    processes = list(busy.pool._processes.values())
+    whole = asyncio.ensure_future(
+        busy.digest(hostile(), "https://h.example/feed", "application/rss+xml", max_items=WHOLE)
+    )
+    await asyncio.sleep(1)  # reading the document whole takes ~15 s
+    with caplog.at_level("WARNING", logger="feedd.workers"):
+        busy.close()
+    assert "still busy at close: terminated" in caplog.text
+    assert not any(process.is_alive() for process in processes)
+    whole.cancel()
+    with suppress(asyncio.CancelledError, BrokenProcessPool, RuntimeError):
+        await whole
