@@ -21,31 +21,20 @@ hash leaves it out), so the rest is computed here once.
 
 from __future__ import annotations
 
-import _thread
 import collections
-import contextlib
-import ctypes
 import dataclasses
-import faulthandler
-import gc
 import hashlib
 import json
 import logging
-import os
-import resource
-import signal
 import sys
-import threading
-import time
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, boilerplate, dedupe, links, neardup, normalize
-from .errors import ParseError
 from .types import DEFAULT_MAX_ITEMS, Entry, Extracted, Kept, ParsedFeed, RawEntry
 
 if TYPE_CHECKING:
@@ -53,7 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PARENT_CHECK_SECONDS = 0.5
 # A date "in the future" (normalize.item_dates) is one no longer, later: an item
 # dated so is not kept by the pre-scan, whose kept items' dates are remembered.
 _NO_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
@@ -207,7 +195,7 @@ class Memory:
 
 def code_version() -> str:
     """A hash of feedd's code and data and of the cleaning libraries' versions.
-    A worker is given its daemon's (``_start_worker``): it computes no other, so
+    A worker is given its daemon's (``worker.start``): it computes no other, so
     an upgrade on disk while the daemon runs changes neither's."""
     global _CODE_VERSION  # computed once per process
     if _CODE_VERSION is None:
@@ -216,6 +204,12 @@ def code_version() -> str:
 
 
 _CODE_VERSION: str | None = None
+
+
+def use_code_version(version: str) -> None:
+    """Take the daemon's code version (a worker, as it starts: worker.start)."""
+    global _CODE_VERSION  # for the worker's whole life
+    _CODE_VERSION = version
 
 
 def _hash_code() -> str:
@@ -311,7 +305,7 @@ def digest(
     (``prescan``) is not parsed at all (``shortcut``: False parses it, for checks).
     Items beyond ``max_items``, the oldest, are left out (ParsedFeed.dropped_items)."""
     # Imported here: the daemon imports this module but digests in its workers,
-    # and feedparser and lxml would keep ~5 MB of its heap (_start_worker loads them).
+    # and feedparser and lxml would keep ~5 MB of its heap (worker.start loads them).
     from . import parse
 
     cut = parse.prepared(body, max_items)
@@ -501,6 +495,16 @@ class ReadPage:
     signature: bytes | None  # neardup's, of its text
 
 
+def warm_up() -> None:
+    """Load the parser and the language model now (a worker, before its memory
+    budget applies: worker.start); the daemon, which imports this module, never
+    does."""
+    from . import parse, prescan  # noqa: F401
+
+    normalize.detect_language("a warm-up text for the language model", None)
+    normalize.reparse_date("1 January 2000")
+
+
 def read_page(page: bytes, url: str, selector: str | None = None) -> ReadPage:
     """An article page's bytes -> its article (extract.extract), hashed and signed
     as an item's text is. CPU-bound like a digest (trafilatura: ~30 ms a page,
@@ -514,223 +518,3 @@ def read_page(page: bytes, url: str, selector: str | None = None) -> ReadPage:
         dedupe.text_hash_of(extracted.text, extracted.word_count),
         signature.to_bytes() if signature else None,
     )
-
-
-def _read_page_in_worker(page: bytes, url: str, selector: str | None) -> ReadPage:
-    return _task(read_page, page, url, selector)
-
-
-def _digest_in_worker(
-    body: bytes, url: str, content_type: str | None, memory: Memory | None, max_items: int
-) -> Digest:
-    return _task(digest, body, url, content_type, memory, max_items)
-
-
-def _task(work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
-    """One task of a worker, kept to the worker's budget (_limit_memory) and time
-    (_watch_task)."""
-    if _task_seconds:
-        # Armed before the task allocates: the watchdog is a thread to start.
-        with contextlib.suppress(RuntimeError):
-            faulthandler.dump_traceback_later(_WATCHDOG_SECONDS + _task_seconds, exit=True)
-    _busy.set()
-    try:
-        try:
-            return work(*args, **kwargs)
-        finally:
-            _busy.clear()  # first: a stop that comes later is not this task's
-    except _Stopped as stopped:
-        reason = str(stopped)
-    except Exception as exc:
-        if not _out_of_memory(exc):
-            raise
-        reason = OVER_BUDGET.format(_BUDGET_MIB)
-    finally:
-        _task_ended()
-    # Raised only here, outside the handler: the MemoryError's traceback held the
-    # frames, and so the document's parsed objects; with them gone the worker can
-    # pickle this small error back.
-    gc.collect()
-    _release_memory()
-    raise ParseError(reason)
-
-
-OVER_BUDGET = (
-    "the document needs more memory than a worker may use ([fetch] worker_memory = {} MiB)"
-)
-_BUDGET_MIB = 0  # this worker's budget, for the message
-_TOO_LONG = "the document took more than {:g} s of a worker's time to read"
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _out_of_memory(exc: BaseException | None) -> bool:
-    """Whether a MemoryError is behind the exception (parse.py turns feedparser's
-    crashes, MemoryError included, into a ParseError)."""
-    while exc is not None:
-        if isinstance(exc, MemoryError):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-class _Stopped(BaseException):
-    """Raised in a task by the worker's watcher (over its memory or time): not an
-    Exception, so that no library's ``except Exception`` goes on regardless."""
-
-
-# The share of the budget at which the watcher stops a task. The limit itself is
-# a wall where any allocation fails, the interpreter's own too: CPython 3.11,
-# unwinding an exception with no memory left, retries the same allocation
-# forever. Stopped here, the task unwinds with room to spare.
-_WATCHED_SHARE = 0.95
-_WATCH_SECONDS = 0.01  # between two looks at the data size, while a task runs
-# The watchdog (faulthandler's, a C thread that needs no GIL), armed as a task
-# starts and cancelled once the worker waits for the next one: a task still
-# running this long after its time was up, its result not sent, is C code that
-# never gives the interpreter back (a regular expression backtracking; CPython
-# 3.11 retrying a failed allocation forever as it unwinds, or as it pickles a
-# result that does not fit the budget). A Python thread cannot act then: the
-# watchdog prints every thread's stack to stderr and ends the worker, and the
-# daemon's pool starts another.
-_WATCHDOG_SECONDS = 5.0
-_busy = threading.Event()  # set while a task runs
-_watched_limit = 0  # bytes of data segment at which a task is stopped; 0: none
-_task_seconds = 0.0  # a task's longest run; 0: no limit
-_stop_reason = ""  # what _stop_task raises
-_stopping = -1  # the task to stop (_tasks_ended before it ends)
-
-
-def _limit_memory(budget: int) -> None:
-    """Bound this worker's data segment (heap and private anonymous mappings, the
-    parsed document included) to ``budget`` bytes: a task that grows it past
-    95% is stopped (_watch_parent, _stop_task), and an allocation beyond the
-    whole budget fails, Python raises MemoryError; either way the document fails
-    instead of the machine's memory running out. RLIMIT_DATA, not RLIMIT_AS:
-    address space counts glibc's per-thread arena reservations (64 MiB each,
-    mostly never touched) and shared libraries, which say nothing about what a
-    document costs. A worker digests one body at a time and gives its heap back
-    after each, so the budget is per document above the idle worker's ~45 MiB
-    (interpreter, libraries' data, the language model)."""
-    global _BUDGET_MIB, _watched_limit  # one value per worker process, set once
-    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    soft = budget if hard == resource.RLIM_INFINITY else min(budget, hard)
-    resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
-    _BUDGET_MIB = soft // 2**20
-    if os.path.exists(_STATM):  # Linux: elsewhere only the limit holds
-        _watched_limit = int(soft * _WATCHED_SHARE)
-
-
-# Delivered by _thread.interrupt_main, within the process: no signal is sent.
-_STOP_SIGNAL = signal.SIGUSR1
-
-
-def _stop_task(signum: int, frame: object) -> None:
-    if _busy.is_set() and _tasks_ended == _stopping:  # not one that ended meanwhile
-        raise _Stopped(_stop_reason)
-
-
-def _data_size() -> int:
-    """This process's data segment, as RLIMIT_DATA counts it (statm's "data")."""
-    with open(_STATM, "rb") as statm:
-        return int(statm.read().split()[5]) * _PAGE_SIZE
-
-
-_STATM = "/proc/self/statm"
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _libc_trim() -> Callable[[int], int] | None:
-    try:
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None  # not glibc (musl, macOS): nothing to call
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return trim
-
-
-_MALLOC_TRIM = _libc_trim()
-
-
-def _release_memory() -> None:
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
-
-
-_tasks_ended = 0  # in this worker; _watch_parent trims after each
-
-
-def _task_ended() -> None:
-    """glibc keeps the heap a large document grew to; giving it back after each body
-    holds a worker near its idle size (corpus, one process: 142 -> 105 MB). What
-    the result's pickled copy and the body's own take is freed only after the task
-    has returned and its result was sent: _watch_parent trims again then."""
-    global _tasks_ended
-    _tasks_ended += 1
-    _release_memory()
-
-
-def _start_worker(
-    parent: int, memory_budget: int = 0, version: str | None = None, task_seconds: float = 0
-) -> None:
-    """Each worker: never outlive the daemon, take its code version, load the parser
-    and the language model (the daemon, which imports this module, does not), then
-    keep to its memory budget (bytes, 0 for none) and to ``task_seconds`` a task
-    (0 for no limit)."""
-    global _CODE_VERSION, _task_seconds  # the daemon's, for the worker's whole life
-    _CODE_VERSION = version or _CODE_VERSION
-    _task_seconds = task_seconds
-    signal.signal(_STOP_SIGNAL, _stop_task)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-    from . import parse, prescan  # noqa: F401  (imported before the budget applies)
-
-    normalize.detect_language("a warm-up text for the language model", None)
-    normalize.reparse_date("1 January 2000")
-    if memory_budget:
-        _limit_memory(memory_budget)
-
-
-def _watch_parent(parent: int) -> None:
-    # A daemon killed with SIGKILL cannot stop its workers, and they would wait
-    # for work forever: re-parented, they see it and leave.
-    seen = trims = 0
-    while os.getppid() == parent:
-        if _busy.wait(PARENT_CHECK_SECONDS):
-            _watch_task(parent)
-        else:
-            # Waiting for the next body, with the interpreter free: the result
-            # has been sent (_task armed the watchdog for that).
-            faulthandler.cancel_dump_traceback_later()
-        # Trimmed on the two checks after a task ended (_task_ended): by the
-        # second, its result has been sent (a large document's result and body:
-        # ~20 MB held until the next task otherwise).
-        if _tasks_ended != seen:
-            seen, trims = _tasks_ended, 2
-        if trims:
-            trims -= 1
-            _release_memory()
-    os._exit(0)
-
-
-def _watch_task(parent: int) -> None:
-    """Until the task ends: stop it once its data passes the watched limit or it
-    has run ``_task_seconds`` (once: a task that runs on is the watchdog's)."""
-    global _stop_reason, _stopping  # read by _stop_task, in the task's thread
-    pause = _WATCH_SECONDS if _watched_limit else PARENT_CHECK_SECONDS
-    started, task = time.monotonic(), _tasks_ended  # the next task ends it
-
-    def running() -> bool:
-        return _tasks_ended == task and _busy.is_set()
-
-    while running() and os.getppid() == parent:
-        if _watched_limit and _data_size() > _watched_limit:
-            _stop_reason = OVER_BUDGET.format(_BUDGET_MIB)
-        elif _task_seconds and time.monotonic() - started > _task_seconds:
-            _stop_reason = _TOO_LONG.format(_task_seconds)
-        else:
-            time.sleep(pause)
-            continue
-        _stopping = task
-        _thread.interrupt_main(_STOP_SIGNAL)
-        return

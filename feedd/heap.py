@@ -4,10 +4,8 @@ glibc keeps what a process freed for its next allocations: after a large body
 (a feed of a few MB, its parsed form, a worker's answer) the memory stays the
 process's. ``release`` hands the whole free pages back, wherever they lie in the
 heap: the daemon calls it at each tick (at 50,000 feeds, after 70 s, its heap
-went from 103 to 82 MB at one call, which took ~5 ms). The worker processes do
-the same after each body with digest's own copy of these lines (a stage
-imports only types, errors and its own library: tests/test_architecture.py).
-Elsewhere than glibc (musl, macOS) it does nothing.
+went from 103 to 82 MB at one call, which took ~5 ms); each worker process
+after each task (worker.py). Elsewhere than glibc (musl, macOS) it does nothing.
 """
 
 from __future__ import annotations

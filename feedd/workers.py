@@ -2,9 +2,9 @@
 pool of spawned processes, so that parsing and cleaning use every core and never
 block the event loop or the database thread.
 
-This module is the parent's side only: a worker imports ``digest`` (the stage
-and the worker's own set-up, ``digest._start_worker``), never this, so it holds
-neither asyncio nor the pool's machinery (~7 MB a worker).
+This module is the parent's side only: a worker imports ``worker`` (its own
+set-up, budget and watcher) and ``digest`` (the stage), never this, so it holds
+neither asyncio nor the pool's machinery (~2 MB a worker).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import os
 import time
 from concurrent.futures.process import BrokenProcessPool
 
-from . import digest
+from . import digest, worker
 from .digest import Digest, Memory, ReadPage
 from .errors import FeeddError, ParseError
 from .types import DEFAULT_MAX_ITEMS
@@ -35,7 +35,7 @@ ALWAYS_IN_A_WORKER = 1024 * 1024
 # A worker's longest task: the corpus's largest documents take under a second,
 # a 100,000-item hostile one cut to [fetch] max_items ~2.5 s. A document still
 # being read after this fails ("took more than ... s"), and a worker that does
-# not give the task up is replaced (digest._watch_task).
+# not give the task up is replaced (worker._watch_task).
 TASK_SECONDS = 60.0
 
 
@@ -76,7 +76,7 @@ class Digesters:
             self.pool = concurrent.futures.ProcessPoolExecutor(
                 self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=digest._start_worker,
+                initializer=worker.start,
                 initargs=(
                     os.getpid(),
                     self.memory_budget,
@@ -115,7 +115,7 @@ class Digesters:
             pool = self._pool()
             try:
                 return await loop.run_in_executor(
-                    pool, digest._digest_in_worker, body, url, content_type, memory, max_items
+                    pool, worker.digest_body, body, url, content_type, memory, max_items
                 )
             except BrokenProcessPool:
                 # Whichever body killed it, every body it had fails with it: the
@@ -125,7 +125,7 @@ class Digesters:
             except MemoryError:
                 # Raised as the worker sent the result back: the digest kept to
                 # the budget, its result did not.
-                raise ParseError(digest.OVER_BUDGET.format(self.memory_budget // 2**20)) from None
+                raise ParseError(worker.OVER_BUDGET.format(self.memory_budget // 2**20)) from None
         raise FeeddError("the worker process digesting the document died, twice")
 
     async def read_page(self, page: bytes, url: str, selector: str | None) -> ReadPage | None:
@@ -136,9 +136,7 @@ class Digesters:
             return None
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(
-                self._pool(), digest._read_page_in_worker, page, url, selector
-            )
+            return await loop.run_in_executor(self._pool(), worker.read_page, page, url, selector)
         except BrokenProcessPool:
             log.warning("a worker process died reading %s; starting new ones", url)
             self.close()

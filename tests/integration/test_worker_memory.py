@@ -16,7 +16,7 @@ import pytest
 from conftest import write_config
 from integration_support import Item, rss20
 
-from feedd import digest, workers
+from feedd import worker, workers
 from feedd.config import load_config
 from feedd.errors import ParseError
 from feedd.pipeline import fetch_once
@@ -193,7 +193,7 @@ async def test_a_worker_stuck_in_c_code_leaves():
         await digesters.digest(good(1), "https://h.example/feed", "application/rss+xml")
         assert digesters.pool is not None
         stuck = asyncio.get_running_loop().run_in_executor(
-            digesters.pool, digest._task, sum, range(10**12)
+            digesters.pool, worker.task, sum, range(10**12)
         )
         with pytest.raises(BrokenProcessPool):
             await asyncio.wait_for(stuck, 30)
