@@ -370,7 +370,14 @@ def canonical_url(url: str | None) -> str | None:
         # w3lib is the slow part; a URL of only characters it leaves alone (most
         # item links) skips it. Case it would change is lower-cased below anyway.
         # This runs for every item of every feed: measured as a hot spot.
-        parts = urlsplit(url if _ALREADY_SAFE.fullmatch(url) else safe_url_string(url))
+        if _ALREADY_SAFE.fullmatch(url):
+            parts = urlsplit(url)
+        elif urlsplit(url).netloc:
+            parts = urlsplit(safe_url_string(url))
+        else:
+            # No host ("http:///path"): unusable, as on the fast path; w3lib 2.6,
+            # as the URL standard, would make a host of the path.
+            return None
         scheme = parts.scheme.lower()
         host = (parts.hostname or "").rstrip(".")
         port = parts.port
